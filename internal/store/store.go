@@ -1,0 +1,257 @@
+// Package store is Warden's storage layer: one SQL code path for embedded SQLite
+// and PostgreSQL, with the few differences between them kept in a thin dialect layer.
+//
+// Every state change goes through Write, which runs a function inside one
+// transaction; callers never begin or commit transactions themselves. That is
+// what lets an action, its audit record and the messages it causes commit or
+// fail together.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver
+)
+
+// Dialect names the database behind a Store.
+type Dialect string
+
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// ErrNotFound is returned when a looked-up row does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Store is a handle on the database. It is safe for concurrent use.
+type Store struct {
+	dialect Dialect
+	// writer runs write transactions. On SQLite it holds a single connection
+	// whose transactions begin IMMEDIATE, so writers queue in Go instead of
+	// failing with SQLITE_BUSY, and a transaction that reads before it writes
+	// can never be overtaken.
+	writer *sql.DB
+	// reader serves read-only work; on SQLite (WAL) readers never block the writer.
+	reader *sql.DB
+}
+
+// Open connects to the database named by a WARDEN_DATABASE_URL:
+// sqlite://PATH (the folder is created) or postgres://….
+func Open(ctx context.Context, databaseURL string) (*Store, error) {
+	switch {
+	case strings.HasPrefix(databaseURL, "sqlite://"):
+		return openSQLite(ctx, strings.TrimPrefix(databaseURL, "sqlite://"))
+	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
+		return openPostgres(ctx, databaseURL)
+	default:
+		return nil, fmt.Errorf("open database: unsupported URL scheme in %q (want sqlite:// or postgres://)", redactURL(databaseURL))
+	}
+}
+
+func openSQLite(ctx context.Context, path string) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("open database: sqlite:// needs a file path")
+	}
+	if dir := filepath.Dir(path); dir != "." {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("open database: create folder %s: %w", dir, err)
+		}
+	}
+	pragmas := url.Values{}
+	for _, p := range []string{
+		"journal_mode(WAL)",
+		"synchronous(NORMAL)", // durable across process crashes; WAL keeps it consistent across power loss
+		"foreign_keys(ON)",
+		"busy_timeout(10000)",
+	} {
+		pragmas.Add("_pragma", p)
+	}
+	writeDSN := "file:" + path + "?" + pragmas.Encode() + "&_txlock=immediate"
+	writer, err := sql.Open("sqlite", writeDSN)
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	writer.SetMaxOpenConns(1)
+	writer.SetMaxIdleConns(1)
+	writer.SetConnMaxIdleTime(0)
+	writer.SetConnMaxLifetime(0)
+	// The first connection creates the file and switches it to WAL before readers open it.
+	if err := writer.PingContext(ctx); err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	readPragmas := url.Values{}
+	for _, p := range []string{"foreign_keys(ON)", "busy_timeout(10000)", "query_only(1)"} {
+		readPragmas.Add("_pragma", p)
+	}
+	reader, err := sql.Open("sqlite", "file:"+path+"?"+readPragmas.Encode())
+	if err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	reader.SetMaxOpenConns(n)
+	reader.SetMaxIdleConns(n)
+	return &Store{dialect: SQLite, writer: writer, reader: reader}, nil
+}
+
+func openPostgres(ctx context.Context, databaseURL string) (*Store, error) {
+	db, err := sql.Open("pgx", databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", redactURL(databaseURL), err)
+	}
+	db.SetMaxOpenConns(32)
+	db.SetMaxIdleConns(32)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open database %s: %w", redactURL(databaseURL), err)
+	}
+	return &Store{dialect: Postgres, writer: db, reader: db}, nil
+}
+
+// Dialect tells which database this store talks to.
+func (s *Store) Dialect() Dialect { return s.dialect }
+
+// Close releases every connection.
+func (s *Store) Close() error {
+	err := s.writer.Close()
+	if s.reader != s.writer {
+		err = errors.Join(err, s.reader.Close())
+	}
+	return err
+}
+
+// Ping checks that the database answers; /readyz uses it.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.reader.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping database: %w", err)
+	}
+	return nil
+}
+
+// querier is what *sql.DB and *sql.Tx have in common.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// Tx is one database transaction. Its methods (spread over the files of this
+// package by subject) are the only way the rest of Warden reads or writes rows.
+type Tx struct {
+	q       querier
+	dialect Dialect
+}
+
+// Write runs fn in one read-write transaction and commits it if fn returns nil.
+// On SQLite write transactions run one at a time; on PostgreSQL they run
+// concurrently and use Lock (or row locks) where order matters.
+func (s *Store) Write(ctx context.Context, fn func(tx *Tx) error) error {
+	return s.run(ctx, s.writer, nil, fn)
+}
+
+// Read runs fn in a read-only transaction, so everything it reads comes from one snapshot.
+func (s *Store) Read(ctx context.Context, fn func(tx *Tx) error) error {
+	var opts *sql.TxOptions
+	if s.dialect == Postgres {
+		// REPEATABLE READ gives every statement of fn the same snapshot; SQLite's
+		// WAL read transactions already do.
+		opts = &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead}
+	}
+	return s.run(ctx, s.reader, opts, fn)
+}
+
+func (s *Store) run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(tx *Tx) error) (err error) {
+	sqlTx, err := db.BeginTx(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = sqlTx.Rollback()
+			panic(p)
+		}
+		if err != nil {
+			_ = sqlTx.Rollback()
+		}
+	}()
+	if err = fn(&Tx{q: sqlTx, dialect: s.dialect}); err != nil {
+		return err
+	}
+	if err = sqlTx.Commit(); err != nil {
+		return fmt.Errorf("commit transaction: %w", err)
+	}
+	return nil
+}
+
+// Dialect tells which database the transaction runs on.
+func (tx *Tx) Dialect() Dialect { return tx.dialect }
+
+// Lock serializes transactions that name the same subject (for example
+// "user:usr_123") until the transaction ends, without holding up any other
+// subject. Money decisions take it before they read what they decide on.
+//
+// On PostgreSQL it is a row lock; on SQLite every write transaction already
+// began IMMEDIATE and holds the database's single write lock, so nothing more is needed.
+func (tx *Tx) Lock(ctx context.Context, subject string) error {
+	if tx.dialect != Postgres {
+		return nil
+	}
+	if _, err := tx.q.ExecContext(ctx,
+		`INSERT INTO subject_locks (subject) VALUES ($1) ON CONFLICT (subject) DO NOTHING`, subject); err != nil {
+		return fmt.Errorf("lock %s: %w", subject, err)
+	}
+	var got string
+	if err := tx.q.QueryRowContext(ctx,
+		`SELECT subject FROM subject_locks WHERE subject = $1 FOR UPDATE`, subject).Scan(&got); err != nil {
+		return fmt.Errorf("lock %s: %w", subject, err)
+	}
+	return nil
+}
+
+// skipLocked is appended to a SELECT that claims work: on PostgreSQL several
+// processes then take different rows instead of waiting on each other. SQLite
+// has one writer at a time, so there is nothing to skip.
+func (tx *Tx) skipLocked() string {
+	if tx.dialect == Postgres {
+		return " FOR UPDATE SKIP LOCKED"
+	}
+	return ""
+}
+
+// redactURL hides a password in a database URL before it reaches an error or a log.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}
+
+// micros and fromMicros store instants as integer microseconds since the Unix
+// epoch: the same column type and ordering on both databases, no time zones.
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func fromMicros(us int64) time.Time {
+	if us == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(us).UTC()
+}
