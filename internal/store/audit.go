@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/wardenhq/warden/internal/audit"
 )
@@ -194,15 +193,9 @@ func (tx *Tx) EachAuditCheckpoint(ctx context.Context, fn func(audit.Checkpoint)
 type AuditFilter struct {
 	UserID string
 	Action string
-	// Before continues a listing: records strictly older than this cursor.
-	Before *AuditCursor
+	// Before continues a listing: records strictly older than this position.
+	Before *Cursor
 	Limit  int
-}
-
-// AuditCursor is the position of a record in the newest-first order.
-type AuditCursor struct {
-	OccurredAt time.Time
-	ID         string
 }
 
 // ListAuditRecords returns records matching f, newest first.
@@ -220,7 +213,7 @@ func (tx *Tx) ListAuditRecords(ctx context.Context, f AuditFilter) ([]audit.Reco
 		where = append(where, "action = "+arg(f.Action))
 	}
 	if f.Before != nil {
-		at, id := arg(micros(f.Before.OccurredAt)), arg(f.Before.ID)
+		at, id := arg(micros(f.Before.At)), arg(f.Before.ID)
 		where = append(where, fmt.Sprintf("(occurred_at < %s OR (occurred_at = %s AND id < %s))", at, at, id))
 	}
 	query := `SELECT ` + auditColumns + ` FROM audit_records`

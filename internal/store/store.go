@@ -19,6 +19,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wardenhq/warden/internal/keyring"
+
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver
 )
@@ -44,19 +46,37 @@ type Store struct {
 	writer *sql.DB
 	// reader serves read-only work; on SQLite (WAL) readers never block the writer.
 	reader *sql.DB
+	// keys seals the columns that hold secrets Warden must read back.
+	keys *keyring.Keyring
 }
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithKeyring sets the keys that seal secret columns (webhook secrets, TOTP
+// secrets, documents). Without it those columns cannot be written or read.
+func WithKeyring(k *keyring.Keyring) Option { return func(s *Store) { s.keys = k } }
 
 // Open connects to the database named by a WARDEN_DATABASE_URL:
 // sqlite://PATH (the folder is created) or postgres://….
-func Open(ctx context.Context, databaseURL string) (*Store, error) {
+func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, error) {
+	var s *Store
+	var err error
 	switch {
 	case strings.HasPrefix(databaseURL, "sqlite://"):
-		return openSQLite(ctx, strings.TrimPrefix(databaseURL, "sqlite://"))
+		s, err = openSQLite(ctx, strings.TrimPrefix(databaseURL, "sqlite://"))
 	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
-		return openPostgres(ctx, databaseURL)
+		s, err = openPostgres(ctx, databaseURL)
 	default:
 		return nil, fmt.Errorf("open database: unsupported URL scheme in %q (want sqlite:// or postgres://)", redactURL(databaseURL))
 	}
+	if err != nil {
+		return nil, err
+	}
+	for _, opt := range opts {
+		opt(s)
+	}
+	return s, nil
 }
 
 func openSQLite(ctx context.Context, path string) (*Store, error) {
@@ -153,6 +173,7 @@ type querier interface {
 type Tx struct {
 	q       querier
 	dialect Dialect
+	keys    *keyring.Keyring
 }
 
 // Write runs fn in one read-write transaction and commits it if fn returns nil.
@@ -187,7 +208,7 @@ func (s *Store) run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn fun
 			_ = sqlTx.Rollback()
 		}
 	}()
-	if err = fn(&Tx{q: sqlTx, dialect: s.dialect}); err != nil {
+	if err = fn(&Tx{q: sqlTx, dialect: s.dialect, keys: s.keys}); err != nil {
 		return err
 	}
 	if err = sqlTx.Commit(); err != nil {
@@ -255,3 +276,5 @@ func fromMicros(us int64) time.Time {
 	}
 	return time.UnixMicro(us).UTC()
 }
+
+func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
