@@ -4,6 +4,7 @@ import (
 	"context"
 	"embed"
 	"fmt"
+	"hash/crc64"
 	"io/fs"
 
 	"github.com/pressly/goose/v3"
@@ -16,7 +17,7 @@ var migrationFiles embed.FS
 // Migrate applies every embedded migration not yet applied. It is safe to run
 // from several processes at once on PostgreSQL: a session lock lets one through.
 func (s *Store) Migrate(ctx context.Context) error {
-	provider, err := s.migrationProvider()
+	provider, err := s.migrationProvider(ctx)
 	if err != nil {
 		return err
 	}
@@ -28,7 +29,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 
 // SchemaVersion reports the applied and the newest embedded migration version.
 func (s *Store) SchemaVersion(ctx context.Context) (applied, newest int64, err error) {
-	provider, err := s.migrationProvider()
+	provider, err := s.migrationProvider(ctx)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -43,7 +44,7 @@ func (s *Store) SchemaVersion(ctx context.Context) (applied, newest int64, err e
 	return applied, newest, nil
 }
 
-func (s *Store) migrationProvider() (*goose.Provider, error) {
+func (s *Store) migrationProvider(ctx context.Context) (*goose.Provider, error) {
 	files, err := fs.Sub(migrationFiles, "migrations")
 	if err != nil {
 		return nil, fmt.Errorf("read embedded migrations: %w", err)
@@ -52,7 +53,13 @@ func (s *Store) migrationProvider() (*goose.Provider, error) {
 	var opts []goose.ProviderOption
 	if s.dialect == Postgres {
 		dialect = goose.DialectPostgres
-		locker, err := lock.NewPostgresSessionLocker()
+		// The lock is per schema: migrating one schema never waits for another.
+		var schema string
+		if err := s.writer.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+			return nil, fmt.Errorf("read current schema: %w", err)
+		}
+		lockID := int64(crc64.Checksum([]byte("warden migrations "+schema), crc64.MakeTable(crc64.ECMA)) >> 1)
+		locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(lockID), lock.WithLockTimeout(1, 300))
 		if err != nil {
 			return nil, fmt.Errorf("migration lock: %w", err)
 		}
