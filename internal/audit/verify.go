@@ -176,4 +176,3 @@ func verifyCheckpoints(ctx context.Context, src VerifySource, keys MACKeys, rep 
 	}
 	return sealed, broken, nil
 }
-
