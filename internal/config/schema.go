@@ -1,0 +1,237 @@
+package config
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"net/mail"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wardenhq/warden/internal/keyring"
+	"github.com/wardenhq/warden/internal/notify"
+)
+
+// Key is one configuration key.
+type Key struct {
+	Env        string // environment variable
+	Default    string
+	DevDefault string // default under serve --dev, when it differs
+	Help       string
+	parse      func(c *Config, raw string) error
+}
+
+// YAMLName is the key's name in a --config file.
+func (k Key) YAMLName() string { return strings.ToLower(strings.TrimPrefix(k.Env, "WARDEN_")) }
+
+// Keys lists every key, in documentation order.
+func Keys() []Key { return append([]Key(nil), schema...) }
+
+func byYAMLName(name string) (Key, bool) {
+	for _, k := range schema {
+		if k.YAMLName() == name {
+			return k, true
+		}
+	}
+	return Key{}, false
+}
+
+var schema = []Key{
+	{Env: "WARDEN_ADDR", Default: "127.0.0.1:8080", Help: "listen address",
+		parse: func(c *Config, v string) error {
+			if _, _, err := net.SplitHostPort(v); err != nil {
+				return fmt.Errorf("want host:port, got %q", v)
+			}
+			c.Addr = v
+			return nil
+		}},
+	{Env: "WARDEN_DATABASE_URL", Default: "sqlite://./warden-data/warden.db", Help: "`sqlite://PATH` or `postgres://…`",
+		parse: func(c *Config, v string) error {
+			switch {
+			case strings.HasPrefix(v, "sqlite://") && len(v) > len("sqlite://"):
+			case strings.HasPrefix(v, "postgres://"), strings.HasPrefix(v, "postgresql://"):
+				if _, err := url.Parse(v); err != nil {
+					return errors.New("not a valid postgres:// URL")
+				}
+			default:
+				return errors.New("want sqlite://PATH or postgres://…")
+			}
+			c.DatabaseURL = v
+			return nil
+		}},
+	{Env: "WARDEN_BASE_URL", Default: "http://127.0.0.1:8080", Help: "public URL of Warden, used in links inside emails and as the passkey origin",
+		parse: func(c *Config, v string) error {
+			u, err := url.Parse(v)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+				return fmt.Errorf("want an absolute http(s) URL without path or query, got %q", v)
+			}
+			c.BaseURL = strings.TrimSuffix(v, "/")
+			return nil
+		}},
+	{Env: "WARDEN_PLATFORM_NAME", Default: "Warden", Help: "name shown in pages, emails and authenticator apps",
+		parse: func(c *Config, v string) error {
+			if v == "" || len(v) > 60 || strings.ContainsAny(v, ":\r\n") {
+				return errors.New("must be 1 to 60 characters, without ':' or line breaks")
+			}
+			c.PlatformName = v
+			return nil
+		}},
+	{Env: "WARDEN_SMTP_URL", Help: "`smtp://[user:pass@]host:port` (STARTTLS when offered) or `smtps://…`; unset: dev mailbox under --dev, refused otherwise",
+		parse: func(c *Config, v string) error {
+			if v == "" {
+				return nil
+			}
+			if _, err := notify.ParseSMTPURL(v); err != nil {
+				return err
+			}
+			c.SMTPURL = v
+			return nil
+		}},
+	{Env: "WARDEN_MAIL_FROM", Default: "Warden <no-reply@localhost>", Help: "sender of every email",
+		parse: func(c *Config, v string) error {
+			if _, err := mail.ParseAddress(v); err != nil {
+				return fmt.Errorf("not an email address: %q", v)
+			}
+			c.MailFrom = v
+			return nil
+		}},
+	{Env: "WARDEN_SECRET_KEY", Help: "base64 of 32 random bytes: encryption at rest and audit checkpoints; generated in dev, required otherwise",
+		parse: func(c *Config, v string) error {
+			if v == "" {
+				return nil
+			}
+			key, err := decodeKey(v)
+			c.SecretKey = key
+			return err
+		}},
+	{Env: "WARDEN_OLD_SECRET_KEYS", Help: "comma-separated earlier secret keys, still used to open what they sealed (key rotation)",
+		parse: func(c *Config, v string) error {
+			for _, part := range splitList(v) {
+				key, err := decodeKey(part)
+				if err != nil {
+					return err
+				}
+				c.OldSecretKeys = append(c.OldSecretKeys, key)
+			}
+			return nil
+		}},
+	{Env: "WARDEN_TRUSTED_PROXIES", Help: "comma-separated CIDRs whose X-Forwarded-For is believed",
+		parse: func(c *Config, v string) error {
+			for _, part := range splitList(v) {
+				p, err := netip.ParsePrefix(part)
+				if err != nil {
+					addr, addrErr := netip.ParseAddr(part)
+					if addrErr != nil {
+						return fmt.Errorf("not a CIDR or IP address: %q", part)
+					}
+					p = netip.PrefixFrom(addr, addr.BitLen())
+				}
+				c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+			}
+			return nil
+		}},
+	{Env: "WARDEN_GEOIP_DB", Help: "path of a MaxMind/DB-IP .mmdb city or country database",
+		parse: func(c *Config, v string) error { c.GeoIPDB = v; return nil }},
+	{Env: "WARDEN_ADMIN_KEY", Help: "if set, an admin key with every scope (bootstrap for scripts and tests); at least 32 characters",
+		parse: func(c *Config, v string) error {
+			if v != "" && len(v) < 32 {
+				return errors.New("must be at least 32 characters")
+			}
+			c.AdminKey = v
+			return nil
+		}},
+	{Env: "WARDEN_LOG_LEVEL", Default: "info", Help: "`debug`, `info`, `warn` or `error`",
+		parse: oneOf(func(c *Config) *string { return &c.LogLevel }, "debug", "info", "warn", "error")},
+	{Env: "WARDEN_LOG_FORMAT", Default: "json", DevDefault: "text", Help: "`json` or `text`",
+		parse: oneOf(func(c *Config) *string { return &c.LogFormat }, "json", "text")},
+	{Env: "WARDEN_HTTP_READ_TIMEOUT", Default: "15s", Help: "longest time to read a request, body included",
+		parse: duration(func(c *Config) *time.Duration { return &c.HTTPReadTimeout }, time.Second, time.Hour)},
+	{Env: "WARDEN_HTTP_WRITE_TIMEOUT", Default: "30s", Help: "longest time to write a response",
+		parse: duration(func(c *Config) *time.Duration { return &c.HTTPWriteTimeout }, time.Second, time.Hour)},
+	{Env: "WARDEN_HTTP_IDLE_TIMEOUT", Default: "120s", Help: "how long an idle keep-alive connection stays open",
+		parse: duration(func(c *Config) *time.Duration { return &c.HTTPIdleTimeout }, time.Second, time.Hour)},
+	{Env: "WARDEN_SHUTDOWN_TIMEOUT", Default: "20s", Help: "how long a stopping server waits for requests and deliveries in flight",
+		parse: duration(func(c *Config) *time.Duration { return &c.HTTPShutdownTimeout }, 0, time.Hour)},
+	{Env: "WARDEN_OUTBOX_MAX_ATTEMPTS", Default: "12", Help: "delivery attempts before an email or webhook is parked dead",
+		parse: integer(func(c *Config) *int { return &c.OutboxMaxAttempts }, 1, 1000)},
+	{Env: "WARDEN_OUTBOX_BACKOFF_BASE", Default: "10s", Help: "wait after a first failed delivery; doubles each time, with jitter",
+		parse: duration(func(c *Config) *time.Duration { return &c.OutboxBackoffBase }, time.Millisecond, 24*time.Hour)},
+	{Env: "WARDEN_OUTBOX_BACKOFF_MAX", Default: "1h", Help: "longest wait between delivery attempts",
+		parse: duration(func(c *Config) *time.Duration { return &c.OutboxBackoffMax }, time.Millisecond, 7*24*time.Hour)},
+	{Env: "WARDEN_OUTBOX_TIMEOUT", Default: "30s", Help: "limit on one delivery attempt",
+		parse: duration(func(c *Config) *time.Duration { return &c.OutboxTimeout }, 100*time.Millisecond, 10*time.Minute)},
+	{Env: "WARDEN_OUTBOX_POLL_INTERVAL", Default: "1s", Help: "how often each node looks for due messages",
+		parse: duration(func(c *Config) *time.Duration { return &c.OutboxPollInterval }, time.Millisecond, time.Hour)},
+	{Env: "WARDEN_OUTBOX_CONCURRENCY", Default: "4", Help: "deliveries in flight at once on each node",
+		parse: integer(func(c *Config) *int { return &c.OutboxConcurrency }, 1, 256)},
+	{Env: "WARDEN_AUDIT_CHECKPOINT_INTERVAL", Default: "1m", Help: "how often the heads of the audit chains are sealed by a keyed checkpoint",
+		parse: duration(func(c *Config) *time.Duration { return &c.AuditCheckpointInterval }, 100*time.Millisecond, 24*time.Hour)},
+}
+
+func decodeKey(v string) ([]byte, error) {
+	key, err := base64.StdEncoding.DecodeString(v)
+	if err != nil {
+		key, err = base64.RawStdEncoding.DecodeString(v)
+	}
+	if err != nil {
+		return nil, errors.New("not valid base64")
+	}
+	if len(key) != keyring.KeySize {
+		return nil, fmt.Errorf("decodes to %d bytes, want %d", len(key), keyring.KeySize)
+	}
+	return key, nil
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, part := range strings.Split(v, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+func oneOf(field func(*Config) *string, allowed ...string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		for _, a := range allowed {
+			if v == a {
+				*field(c) = v
+				return nil
+			}
+		}
+		return fmt.Errorf("want one of %s, got %q", strings.Join(allowed, ", "), v)
+	}
+}
+
+func duration(field func(*Config) *time.Duration, lo, hi time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("not a duration (like 30s, 5m, 24h): %q", v)
+		}
+		if d < lo || d > hi {
+			return fmt.Errorf("must be between %v and %v, got %v", lo, hi, d)
+		}
+		*field(c) = d
+		return nil
+	}
+}
+
+func integer(field func(*Config) *int, lo, hi int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("not a whole number: %q", v)
+		}
+		if n < lo || n > hi {
+			return fmt.Errorf("must be between %d and %d, got %d", lo, hi, n)
+		}
+		*field(c) = n
+		return nil
+	}
+}

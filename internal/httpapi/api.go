@@ -1,0 +1,159 @@
+// Package httpapi is Warden's JSON API: the user API (/v1), the admin API
+// (/admin/v1) and the operational endpoints, with the conventions every
+// handler shares — problem+json errors, strict JSON bodies, request ids,
+// access logs, metrics and panic recovery.
+//
+// Handlers decode and check the request, call a capability package that
+// decides, and let the store persist; they hold no domain rules themselves.
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/wardenhq/warden/internal/keyring"
+	"github.com/wardenhq/warden/internal/notify"
+	"github.com/wardenhq/warden/internal/store"
+)
+
+// Deps are what the API works with.
+type Deps struct {
+	Store  *store.Store
+	Keys   *keyring.Keyring
+	Mailer *notify.Mailer
+	// Outbox is woken after an action commits messages, so they leave at once.
+	Outbox interface{ Wake() }
+	// BootstrapAdminKey is WARDEN_ADMIN_KEY: a key with every scope, not stored.
+	BootstrapAdminKey string
+	TrustedProxies    []netip.Prefix
+	Log               *slog.Logger
+	Metrics           *Metrics
+	Now               func() time.Time
+	// Pages registers the server-rendered pages on the same mux (optional).
+	Pages interface{ Register(mux *http.ServeMux) }
+}
+
+// API serves every HTTP route of Warden.
+type API struct {
+	Deps
+	routes []Route
+	mux    *http.ServeMux
+}
+
+// Route is one API operation. The route table is the source the OpenAPI test
+// checks the document against.
+type Route struct {
+	Method string
+	Path   string // ServeMux path pattern, e.g. /admin/v1/webhooks/{id}
+	// Scope, when set, is the admin scope the caller's key must hold.
+	Scope  string
+	handle func(w http.ResponseWriter, r *http.Request) error
+}
+
+// New builds the API and its routing.
+func New(d Deps) *API {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	if d.Metrics == nil {
+		d.Metrics = NewMetrics(nil)
+	}
+	a := &API{Deps: d, mux: http.NewServeMux()}
+	a.routes = a.routeTable()
+	paths := map[string][]string{}
+	for _, rt := range a.routes {
+		a.mux.Handle(rt.Method+" "+rt.Path, a.wrap(rt))
+		paths[rt.Path] = append(paths[rt.Path], rt.Method)
+	}
+	// A known path with another method answers 405 with the methods it has.
+	for path, methods := range paths {
+		allow := strings.Join(slices.Sorted(slices.Values(methods)), ", ")
+		a.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", allow)
+			writeProblem(w, NewProblem(http.StatusMethodNotAllowed, "method_not_allowed",
+				r.Method+" is not allowed here; allowed: "+allow))
+		})
+	}
+	for _, prefix := range []string{"/v1/", "/admin/"} {
+		a.mux.HandleFunc(prefix, func(w http.ResponseWriter, r *http.Request) {
+			writeProblem(w, NewProblem(http.StatusNotFound, "not_found", "no such API path: "+r.URL.Path))
+		})
+	}
+	if d.Pages != nil {
+		d.Pages.Register(a.mux)
+	}
+	return a
+}
+
+// Routes lists the API operations.
+func (a *API) Routes() []Route { return slices.Clone(a.routes) }
+
+// Handler is the whole HTTP surface, with the outer middleware applied.
+func (a *API) Handler() http.Handler {
+	return a.withRequestContext(a.recoverPanics(a.mux))
+}
+
+func (a *API) routeTable() []Route {
+	return []Route{
+		{Method: "GET", Path: "/healthz", handle: a.healthz},
+		{Method: "GET", Path: "/readyz", handle: a.readyz},
+		{Method: "GET", Path: "/metrics", handle: a.metrics},
+		{Method: "GET", Path: "/openapi.json", handle: a.openapi},
+
+		{Method: "GET", Path: "/admin/v1/audit", Scope: "audit:read", handle: a.listAudit},
+		{Method: "GET", Path: "/admin/v1/audit/verify", Scope: "audit:read", handle: a.verifyAudit},
+
+		{Method: "GET", Path: "/admin/v1/webhooks", Scope: "webhooks:write", handle: a.listWebhooks},
+		{Method: "POST", Path: "/admin/v1/webhooks", Scope: "webhooks:write", handle: a.createWebhook},
+		{Method: "DELETE", Path: "/admin/v1/webhooks/{id}", Scope: "webhooks:write", handle: a.deleteWebhook},
+		{Method: "POST", Path: "/admin/v1/webhooks/{id}/test", Scope: "webhooks:write", handle: a.testWebhook},
+
+		{Method: "GET", Path: "/admin/v1/outbox", Scope: "outbox:read", handle: a.listOutbox},
+		{Method: "POST", Path: "/admin/v1/outbox/{id}/retry", Scope: "outbox:write", handle: a.retryOutbox},
+		{Method: "POST", Path: "/admin/v1/outbox/test-email", Scope: "outbox:write", handle: a.sendTestEmail},
+	}
+}
+
+// wrap applies a route's own middleware: body limit, admin authentication,
+// and the translation of returned errors into problems.
+func (a *API) wrap(rt Route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		if rt.Scope != "" {
+			key, p := a.authenticateAdmin(r, rt.Scope)
+			if p != nil {
+				writeProblem(w, p)
+				return
+			}
+			r = r.WithContext(context.WithValue(r.Context(), adminKeyCtx{}, key))
+		}
+		if err := rt.handle(w, r); err != nil {
+			a.fail(w, r, err)
+		}
+	})
+}
+
+// fail answers a handler's error: a *Problem as itself, anything else as a
+// 500 that says nothing of its cause (which goes to the log).
+func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var p *Problem
+	if errors.As(err, &p) {
+		writeProblem(w, p)
+		return
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		writeProblem(w, errNotFound("resource"))
+		return
+	}
+	a.Log.ErrorContext(r.Context(), "request failed", "request_id", requestID(r.Context()), "error", err)
+	writeProblem(w, errInternal())
+}

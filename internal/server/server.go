@@ -1,0 +1,323 @@
+// Package server assembles Warden from its parts — configuration, store,
+// keys, outbox worker, audit checkpoints, API and pages — and runs it until
+// asked to stop, then stops it without losing work in flight.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wardenhq/warden/internal/adminkey"
+	"github.com/wardenhq/warden/internal/audit"
+	"github.com/wardenhq/warden/internal/config"
+	"github.com/wardenhq/warden/internal/httpapi"
+	"github.com/wardenhq/warden/internal/keyring"
+	"github.com/wardenhq/warden/internal/notify"
+	"github.com/wardenhq/warden/internal/outbox"
+	"github.com/wardenhq/warden/internal/store"
+	"github.com/wardenhq/warden/internal/web"
+)
+
+// Server is one running Warden node.
+type Server struct {
+	cfg    config.Config
+	log    *slog.Logger
+	store  *store.Store
+	keys   *keyring.Keyring
+	worker *outbox.Worker
+	api    *httpapi.API
+	http   *http.Server
+	ln     net.Listener
+	// DevAdminKey is the admin key made for `serve --dev`, printed at start.
+	DevAdminKey string
+}
+
+// New opens everything the server needs and binds its listening socket, but
+// serves nothing until Run.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, error) {
+	if err := cfg.CheckServe(); err != nil {
+		return nil, err
+	}
+	if cfg.Dev && len(cfg.SecretKey) == 0 {
+		key, err := DevSecretKey(cfg)
+		if err != nil {
+			return nil, err
+		}
+		cfg.SecretKey = key
+	}
+	keys, err := keyring.New(cfg.SecretKey, cfg.OldSecretKeys...)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL, store.WithKeyring(keys))
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, store: st, keys: keys}
+	if err := s.prepareSchema(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if err := s.assemble(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	s.ln = ln
+	return s, nil
+}
+
+// prepareSchema migrates in dev; elsewhere migrations are an explicit step
+// (`warden migrate`), and a node refuses to run on a schema it does not know.
+func (s *Server) prepareSchema(ctx context.Context) error {
+	if s.cfg.Dev {
+		return s.store.Migrate(ctx)
+	}
+	applied, newest, err := s.store.SchemaVersion(ctx)
+	if err != nil {
+		return err
+	}
+	if applied < newest {
+		return fmt.Errorf("database schema is at version %d, this binary needs %d: run `warden migrate` first", applied, newest)
+	}
+	return nil
+}
+
+func (s *Server) assemble(ctx context.Context) error {
+	cfg := s.cfg
+	mailer, err := notify.NewMailer(cfg.BaseURL, cfg.PlatformName)
+	if err != nil {
+		return err
+	}
+	var email outbox.Deliverer
+	if cfg.SMTPURL != "" {
+		smtpCfg, err := notify.ParseSMTPURL(cfg.SMTPURL)
+		if err != nil {
+			return err
+		}
+		if email, err = notify.NewSMTPDeliverer(smtpCfg, cfg.MailFrom, notify.WithTimeout(cfg.OutboxTimeout)); err != nil {
+			return err
+		}
+	} else {
+		email = notify.DevMailboxDeliverer{Store: s.store, From: cfg.MailFrom, Now: time.Now}
+	}
+	metrics := httpapi.NewMetrics(s.outboxDepth)
+	s.worker = &outbox.Worker{
+		Queue: s.store,
+		Deliverers: map[string]outbox.Deliverer{
+			outbox.KindEmail: email,
+			outbox.KindWebhook: notify.WebhookDeliverer{
+				Secrets: s.store, Client: &http.Client{Timeout: cfg.OutboxTimeout}, Now: time.Now,
+			},
+		},
+		Policy: outbox.Policy{
+			MaxAttempts: cfg.OutboxMaxAttempts, BackoffBase: cfg.OutboxBackoffBase, BackoffMax: cfg.OutboxBackoffMax,
+			Timeout: cfg.OutboxTimeout, PollInterval: cfg.OutboxPollInterval, Concurrency: cfg.OutboxConcurrency,
+		},
+		Log:     s.log,
+		Observe: metrics.ObserveDelivery,
+	}
+	var mailbox web.Mailbox
+	if cfg.Dev {
+		mailbox = s.store
+	}
+	pages, err := web.New(web.Config{PlatformName: cfg.PlatformName, Dev: cfg.Dev, Mailbox: mailbox, Now: time.Now})
+	if err != nil {
+		return err
+	}
+	adminKey := cfg.AdminKey
+	if cfg.Dev && adminKey == "" {
+		if s.DevAdminKey, err = s.devAdminKey(ctx); err != nil {
+			return err
+		}
+	}
+	s.api = httpapi.New(httpapi.Deps{
+		Store: s.store, Keys: s.keys, Mailer: mailer, Outbox: s.worker,
+		BootstrapAdminKey: adminKey, TrustedProxies: cfg.TrustedProxies,
+		Log: s.log, Metrics: metrics, Now: time.Now, Pages: pages,
+	})
+	s.http = &http.Server{
+		Handler:           s.api.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       cfg.HTTPReadTimeout,
+		WriteTimeout:      cfg.HTTPWriteTimeout,
+		IdleTimeout:       cfg.HTTPIdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	return nil
+}
+
+// outboxDepth feeds the metrics; a scrape must not hang on a slow database.
+func (s *Server) outboxDepth() (pending, dead float64) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	p, d, err := s.store.OutboxDepth(ctx)
+	if err != nil {
+		s.log.Warn("outbox depth for metrics", "error", err)
+		return -1, -1
+	}
+	return float64(p), float64(d)
+}
+
+// Addr is the address the server listens on (useful with port 0).
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Store gives tests and commands the server's store.
+func (s *Server) Store() *store.Store { return s.store }
+
+// Run serves until ctx ends, then shuts down gracefully: it stops accepting
+// connections, lets requests in flight finish, lets the outbox worker finish
+// and record the deliveries it started, seals a last audit checkpoint and
+// closes the database.
+func (s *Server) Run(ctx context.Context) error {
+	defer s.store.Close()
+	workCtx, stopWork := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); _ = s.worker.Run(workCtx) }()
+	go func() { defer wg.Done(); s.checkpointLoop(workCtx) }()
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- s.http.Serve(s.ln) }()
+	s.log.Info("warden serving", "addr", s.Addr(), "base_url", s.cfg.BaseURL, "dev", s.cfg.Dev, "database", s.store.Dialect())
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+	}
+	s.log.Info("warden stopping")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.HTTPShutdownTimeout)
+	defer cancel()
+	if shutErr := s.http.Shutdown(shutdownCtx); shutErr != nil {
+		s.log.Warn("http shutdown", "error", shutErr)
+	}
+	stopWork()
+	wg.Wait()
+	s.sealCheckpoints(context.Background())
+	s.log.Info("warden stopped")
+	return err
+}
+
+func (s *Server) checkpointLoop(ctx context.Context) {
+	t := time.NewTicker(s.cfg.AuditCheckpointInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.sealCheckpoints(ctx)
+		}
+	}
+}
+
+// sealCheckpoints writes checkpoints until every grown chain is sealed.
+func (s *Server) sealCheckpoints(ctx context.Context) {
+	const batch = 10000
+	for ctx.Err() == nil {
+		var c audit.Checkpoint
+		var sealed bool
+		err := s.store.Write(ctx, func(tx *store.Tx) error {
+			var err error
+			c, sealed, err = audit.Seal(ctx, tx, s.keys, time.Now(), batch)
+			return err
+		})
+		if err != nil {
+			s.log.Error("audit checkpoint", "error", err)
+			return
+		}
+		if !sealed {
+			return
+		}
+		// Logged so that the MAC can be anchored outside the database too.
+		s.log.Info("audit checkpoint", "seq", c.Seq, "chains", len(c.Heads), "mac", c.MAC)
+		if len(c.Heads) < batch {
+			return
+		}
+	}
+}
+
+// DataDir is where `serve --dev` keeps its database and generated secrets.
+func DataDir(cfg config.Config) string {
+	if path, ok := strings.CutPrefix(cfg.DatabaseURL, "sqlite://"); ok {
+		return filepath.Dir(path)
+	}
+	return "warden-data"
+}
+
+// DevSecretKey reads the dev encryption key from the data folder, making it on first use.
+func DevSecretKey(cfg config.Config) ([]byte, error) {
+	dir := DataDir(cfg)
+	path := filepath.Join(dir, "secret.key")
+	if b, err := os.ReadFile(path); err == nil {
+		key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
+		if err != nil || len(key) != keyring.KeySize {
+			return nil, fmt.Errorf("%s is not base64 of %d bytes; delete it to start afresh", path, keyring.KeySize)
+		}
+		return key, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("read dev secret key: %w", err)
+	}
+	key := make([]byte, keyring.KeySize)
+	if _, err := rand.Read(key); err != nil {
+		return nil, fmt.Errorf("generate dev secret key: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create %s: %w", dir, err)
+	}
+	if err := os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(key)+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("write dev secret key: %w", err)
+	}
+	return key, nil
+}
+
+// devAdminKey gives `serve --dev` an admin key with every scope, kept in the
+// data folder so that it stays the same across restarts.
+func (s *Server) devAdminKey(ctx context.Context) (string, error) {
+	path := filepath.Join(DataDir(s.cfg), "admin.key")
+	if b, err := os.ReadFile(path); err == nil {
+		plain := strings.TrimSpace(string(b))
+		if _, err := s.store.AdminKeyByHash(ctx, adminkey.Hash(plain)); err == nil {
+			return plain, nil
+		}
+	}
+	plain, key, err := adminkey.New("dev", adminkey.Scopes, time.Now())
+	if err != nil {
+		return "", err
+	}
+	err = s.store.Write(ctx, func(tx *store.Tx) error {
+		if err := tx.InsertAdminKey(ctx, key, adminkey.Hash(plain)); err != nil {
+			return err
+		}
+		_, err := audit.Append(ctx, tx, time.Now(), audit.Entry{Actor: "system", Action: "admin_key.created",
+			Data: map[string]any{"key_id": key.ID, "name": key.Name, "scopes": key.Scopes, "by": "serve --dev"}})
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(path, []byte(plain+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write dev admin key: %w", err)
+	}
+	return plain, nil
+}
