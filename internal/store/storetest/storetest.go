@@ -21,30 +21,30 @@ import (
 const PostgresEnv = "WARDEN_TEST_POSTGRES_URL"
 
 // SQLite returns a migrated store on a fresh SQLite file in t's temp folder.
-func SQLite(t testing.TB) *store.Store {
+func SQLite(t testing.TB, opts ...store.Option) *store.Store {
 	t.Helper()
-	s, _ := SQLiteURL(t)
+	s, _ := SQLiteURL(t, opts...)
 	return s
 }
 
 // SQLiteURL is SQLite that also returns the database URL, for tests that start processes on it.
-func SQLiteURL(t testing.TB) (*store.Store, string) {
+func SQLiteURL(t testing.TB, opts ...store.Option) (*store.Store, string) {
 	t.Helper()
 	u := "sqlite://" + filepath.Join(t.TempDir(), "warden.db")
-	return openMigrated(t, u), u
+	return openMigrated(t, u, opts...), u
 }
 
 // Postgres returns a migrated store in a fresh schema, or skips the test when
 // no server is configured — except under CI=true, where that fails it.
-func Postgres(t testing.TB) *store.Store {
+func Postgres(t testing.TB, opts ...store.Option) *store.Store {
 	t.Helper()
-	s, _ := PostgresURL(t)
+	s, _ := PostgresURL(t, opts...)
 	return s
 }
 
 // PostgresURL is Postgres that also returns the database URL (with the schema
 // selected through search_path), for tests that start processes on it.
-func PostgresURL(t testing.TB) (*store.Store, string) {
+func PostgresURL(t testing.TB, opts ...store.Option) (*store.Store, string) {
 	t.Helper()
 	base := os.Getenv(PostgresEnv)
 	if base == "" {
@@ -81,20 +81,20 @@ func PostgresURL(t testing.TB) (*store.Store, string) {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	return openMigrated(t, u.String()), u.String()
+	return openMigrated(t, u.String(), opts...), u.String()
 }
 
 // Each runs fn once on SQLite and once on PostgreSQL (when configured), as subtests.
-func Each(t *testing.T, fn func(t *testing.T, s *store.Store)) {
+func Each(t *testing.T, fn func(t *testing.T, s *store.Store), opts ...store.Option) {
 	t.Helper()
-	t.Run("sqlite", func(t *testing.T) { fn(t, SQLite(t)) })
-	t.Run("postgres", func(t *testing.T) { fn(t, Postgres(t)) })
+	t.Run("sqlite", func(t *testing.T) { fn(t, SQLite(t, opts...)) })
+	t.Run("postgres", func(t *testing.T) { fn(t, Postgres(t, opts...)) })
 }
 
-func openMigrated(t testing.TB, databaseURL string) *store.Store {
+func openMigrated(t testing.TB, databaseURL string, opts ...store.Option) *store.Store {
 	t.Helper()
 	ctx := context.Background()
-	s, err := store.Open(ctx, databaseURL)
+	s, err := store.Open(ctx, databaseURL, opts...)
 	if err != nil {
 		t.Fatalf("open test store: %v", err)
 	}

@@ -1,0 +1,152 @@
+package web_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wardenhq/warden/internal/browsertest"
+	"github.com/wardenhq/warden/internal/notify"
+	"github.com/wardenhq/warden/internal/store"
+	"github.com/wardenhq/warden/internal/store/storetest"
+	"github.com/wardenhq/warden/internal/web"
+)
+
+var _ web.Mailbox = (*store.Store)(nil)
+
+// serveDev serves the pages in dev mode over HTTP on a real SQLite store and
+// returns the store and the base URL on the host name localhost.
+func serveDev(t *testing.T) (*store.Store, string) {
+	t.Helper()
+	st := storetest.SQLite(t)
+	pages, err := web.New(web.Config{PlatformName: "Acme Exchange", Dev: true, Mailbox: st, Logger: quiet})
+	if err != nil {
+		t.Fatalf("web.New: %v", err)
+	}
+	mux := http.NewServeMux()
+	pages.Register(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return st, browsertest.LocalURL(srv.URL)
+}
+
+func TestBrowserMailboxLinkToHome(t *testing.T) {
+	b := browsertest.New(t)
+	st, base := serveDev(t)
+	ctx := context.Background()
+	err := st.SaveDevMail(ctx, notify.DevMail{
+		ID: "mail-1", MessageID: "<mail-1@warden.test>", ReceivedAt: time.Now().Add(-3 * time.Minute),
+		From: "Acme Exchange <no-reply@localhost>", To: "alice@example.com",
+		Subject: "Confirm your new device",
+		Text:    "Hello Alice,\n\nA new device signed in. To continue, open " + base + "/ and confirm it.\n\nYour anti-phishing code: BLUE-FALCON\n",
+		HTML:    `<h1 id="greeting">Hello Alice</h1><p>Open <a href="` + base + `/">Acme</a>.</p><script>document.title = "script ran"</script>`,
+	})
+	if err != nil {
+		t.Fatalf("SaveDevMail: %v", err)
+	}
+
+	if status := b.Navigate(base + "/dev/mailbox"); status != http.StatusOK {
+		t.Fatalf("mailbox: status %d", status)
+	}
+	if got := b.Text("h1"); got != "Dev mailbox" {
+		t.Fatalf("mailbox h1 = %q", got)
+	}
+	b.ClickNavigate(`.mail-list a[href="/dev/mailbox/mail-1"]`)
+	if got := b.Text("h1"); got != "Confirm your new device" {
+		t.Fatalf("message h1 = %q", got)
+	}
+	if got := b.Text(".mail-text"); !strings.Contains(got, "BLUE-FALCON") {
+		t.Errorf("text part = %q", got)
+	}
+
+	// The HTML part is shown on its own, and its script does not run.
+	b.ClickNavigate(`a[href="/dev/mailbox/mail-1/html"]`)
+	if got := b.Text("#greeting"); got != "Hello Alice" {
+		t.Errorf("HTML part heading = %q", got)
+	}
+	if title := browsertest.Eval[string](b, "document.title"); title == "script ran" {
+		t.Errorf("a script in the HTML part ran")
+	}
+
+	// Back to the message, and follow the link in its text part.
+	b.Navigate(base + "/dev/mailbox/mail-1")
+	if status := b.ClickNavigate(`.mail-text a`); status != http.StatusOK {
+		t.Errorf("home: status %d", status)
+	}
+	if got := b.URL(); got != base+"/" {
+		t.Errorf("after the click the URL is %q, want %q", got, base+"/")
+	}
+	if got := b.Text("h1"); got != "Account security and withdrawal protection" {
+		t.Errorf("home h1 = %q", got)
+	}
+	// Skip the one refusal the sandbox test causes on purpose.
+	for _, msg := range b.ConsoleErrors() {
+		if !strings.Contains(msg, "sandbox") && !strings.Contains(msg, "script ran") {
+			t.Errorf("console error: %s", msg)
+		}
+	}
+}
+
+// TestBrowserLayout checks the pages on a phone: nothing wider than the
+// screen, the stylesheet and script load under the CSP, and it saves the
+// screenshots to look at (set WARDEN_SCREENSHOTS to keep them).
+func TestBrowserLayout(t *testing.T) {
+	b := browsertest.New(t)
+	st, base := serveDev(t)
+	for i, subject := range []string{
+		"Your withdrawal of 0.015 BTC is waiting for confirmation",
+		"New sign-in from Firefox on Linux in Berlin, Germany",
+		"Welcome to Acme Exchange: please verify your email address",
+	} {
+		err := st.SaveDevMail(context.Background(), notify.DevMail{
+			ID: "mail-" + string(rune('a'+i)), MessageID: "<" + string(rune('a'+i)) + "@warden.test>",
+			ReceivedAt: time.Now().Add(-time.Duration(i+1) * 17 * time.Minute),
+			From:       "Acme Exchange <no-reply@localhost>", To: "alice.longname+security@example.com",
+			Subject: subject,
+			Text:    "Hello,\n\nConfirm here: " + base + "/v1/withdrawal-confirmations?token=" + strings.Repeat("x9", 40) + "\n",
+			HTML:    "<p>Hello</p>",
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, width := range []int{360, 390} {
+		b.SetViewport(width, 844)
+		for _, page := range []struct{ name, path string }{
+			{"home", "/"},
+			{"mailbox", "/dev/mailbox"},
+			{"message", "/dev/mailbox/mail-a"},
+			{"not-found", "/dev/mailbox/nope"},
+		} {
+			b.Navigate(base + page.path)
+			if overflow := browsertest.Eval[int](b, "document.documentElement.scrollWidth - window.innerWidth"); overflow > 0 {
+				t.Errorf("%s at %dpx: %dpx wider than the screen", page.name, width, overflow)
+			}
+			if width == 390 {
+				b.Screenshot(page.name + "-390")
+			}
+		}
+	}
+	b.SetColorScheme("dark")
+	b.Navigate(base + "/")
+	b.Screenshot("home-dark-390")
+	b.Navigate(base + "/dev/mailbox/mail-a")
+	b.Screenshot("message-dark-390")
+	b.SetColorScheme("")
+	b.SetViewport(1280, 900)
+	b.Navigate(base + "/")
+	b.Screenshot("home-1280")
+
+	// The stylesheet was applied: the header is a flex row, not default block.
+	if display := browsertest.Eval[string](b, "getComputedStyle(document.querySelector('.header-inner')).display"); display != "flex" {
+		t.Errorf("stylesheet not applied: .header-inner display = %q", display)
+	}
+	for _, msg := range b.ConsoleErrors() {
+		if !strings.Contains(msg, "status of 404") { // the not-found page itself
+			t.Errorf("console error: %s", msg)
+		}
+	}
+}

@@ -1,0 +1,291 @@
+// Package web serves Warden's server-rendered pages: a base layout, the home
+// page, the error page, static files and, in dev mode, the mailbox that keeps
+// the email Warden would have sent. Templates and static files are embedded in
+// the binary.
+//
+// # Adding a page
+//
+// A page is a file templates/NAME.html that defines the templates "title" and
+// "main" (and, if it needs one, "head" for extra tags such as its own script).
+// A handler draws it inside the layout with
+//
+//	p.Render(w, r, http.StatusOK, "NAME", data)
+//
+// and the template reads data as .Data; .Platform, .Dev and .Path describe the
+// request. Link static files with {{static "file.css"}}, which adds the content
+// hash that makes them cacheable for a year.
+//
+// Every page is sent with a strict Content-Security-Policy: no inline scripts,
+// no inline styles, nothing from other origins. Put behaviour in a file under
+// static/ and switch it on with data- attributes (see static/warden.js).
+package web
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+// Config configures the pages.
+type Config struct {
+	// PlatformName is the name of the platform Warden protects, shown in the
+	// header and titles. Empty means "Warden".
+	PlatformName string
+	// Dev adds the dev mailbox pages under /dev/.
+	Dev bool
+	// Mailbox is where the dev mailbox reads captured email. Required when
+	// Dev is true, ignored otherwise.
+	Mailbox Mailbox
+	// Now is the clock, used for "5 minutes ago". Nil means time.Now.
+	Now func() time.Time
+	// Logger receives errors that are not shown to users. Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Pages renders Warden's pages. Build it with New; it is safe for concurrent use.
+type Pages struct {
+	platform string
+	dev      bool
+	mailbox  Mailbox
+	now      func() time.Time
+	log      *slog.Logger
+	assets   *assets
+	pages    map[string]*template.Template
+}
+
+// layoutFile is the base layout that every page is drawn in.
+const layoutFile = "layout.html"
+
+// New parses the embedded templates and hashes the static files. It fails
+// when a template does not parse, or when Dev is set without a Mailbox.
+func New(cfg Config) (*Pages, error) {
+	if cfg.Dev && cfg.Mailbox == nil {
+		return nil, errors.New("web: Config.Dev needs a Config.Mailbox")
+	}
+	p := &Pages{
+		platform: strings.TrimSpace(cfg.PlatformName),
+		dev:      cfg.Dev,
+		mailbox:  cfg.Mailbox,
+		now:      cfg.Now,
+		log:      cfg.Logger,
+		pages:    map[string]*template.Template{},
+	}
+	if p.platform == "" {
+		p.platform = "Warden"
+	}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	if p.log == nil {
+		p.log = slog.Default()
+	}
+	if !p.dev {
+		p.mailbox = nil
+	}
+	var err error
+	if p.assets, err = loadAssets(); err != nil {
+		return nil, err
+	}
+	if err := p.parseTemplates(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *Pages) parseTemplates() error {
+	files, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		return fmt.Errorf("web: list templates: %w", err)
+	}
+	funcs := template.FuncMap{
+		"static":     p.assets.url,
+		"pathEscape": url.PathEscape,
+		"rfc3339":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"utc":        func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+		"ago":        func(t time.Time) string { return ago(p.now(), t) },
+	}
+	for _, file := range files {
+		base := path.Base(file)
+		if base == layoutFile {
+			continue
+		}
+		name := strings.TrimSuffix(base, ".html")
+		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/"+layoutFile, file)
+		if err != nil {
+			return fmt.Errorf("web: parse template %s: %w", base, err)
+		}
+		for _, required := range []string{"title", "main"} {
+			if t.Lookup(required) == nil {
+				return fmt.Errorf("web: template %s does not define %q", base, required)
+			}
+		}
+		p.pages[name] = t
+	}
+	return nil
+}
+
+// Register adds the pages to mux: the home page, the static files and, in dev
+// mode, the dev mailbox.
+func (p *Pages) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /{$}", p.home)
+	mux.HandleFunc("GET /static/", p.serveStatic)
+	if p.dev {
+		mux.HandleFunc("GET /dev/mailbox", p.mailboxList)
+		mux.HandleFunc("GET /dev/mailbox.json", p.mailboxJSON)
+		mux.HandleFunc("GET /dev/mailbox/{id}", p.mailboxMessage)
+		mux.HandleFunc("GET /dev/mailbox/{id}/html", p.mailboxHTML)
+	}
+}
+
+func (p *Pages) home(w http.ResponseWriter, r *http.Request) {
+	p.Render(w, r, http.StatusOK, "home", nil)
+}
+
+// navLink is an entry of the navigation in the page header.
+type navLink struct {
+	Label   string
+	Href    string
+	Current bool // the page being shown; marked aria-current="page"
+}
+
+// view is what every template receives.
+type view struct {
+	Platform string
+	Dev      bool
+	Path     string
+	Nav      []navLink
+	Data     any
+}
+
+func (p *Pages) nav(r *http.Request) []navLink {
+	links := []navLink{{Label: "Home", Href: "/"}}
+	if p.dev {
+		links = append(links, navLink{Label: "Mailbox", Href: "/dev/mailbox"})
+	}
+	for i := range links {
+		l := &links[i]
+		l.Current = r.URL.Path == l.Href || (l.Href != "/" && strings.HasPrefix(r.URL.Path, l.Href+"/"))
+	}
+	return links
+}
+
+// Render writes the page templates/<page>.html inside the base layout with
+// the given status. data is available to the template as .Data. The page is
+// rendered into a buffer first, so a template error becomes a clean 500 page
+// instead of half a page.
+func (p *Pages) Render(w http.ResponseWriter, r *http.Request, status int, page string, data any) {
+	t, ok := p.pages[page]
+	if !ok {
+		p.log.ErrorContext(r.Context(), "web: no such page template", "page", page, "path", r.URL.Path)
+		p.renderError(w, r, http.StatusInternalServerError, "")
+		return
+	}
+	var buf bytes.Buffer
+	err := t.ExecuteTemplate(&buf, "layout", view{
+		Platform: p.platform,
+		Dev:      p.dev,
+		Path:     r.URL.Path,
+		Nav:      p.nav(r),
+		Data:     data,
+	})
+	if err != nil {
+		p.log.ErrorContext(r.Context(), "web: render page", "page", page, "path", r.URL.Path, "err", err)
+		if page == "error" {
+			setSecurityHeaders(w.Header())
+			http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+			return
+		}
+		p.renderError(w, r, http.StatusInternalServerError, "")
+		return
+	}
+	h := w.Header()
+	setSecurityHeaders(h)
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(buf.Bytes())
+	}
+}
+
+// errorPage is the data of the error page.
+type errorPage struct {
+	Status  int
+	Title   string
+	Message string
+}
+
+// Error writes the error page with the given status. An empty message is
+// replaced by a generic one for the status; never put internal details in it.
+func (p *Pages) Error(w http.ResponseWriter, r *http.Request, status int, message string) {
+	p.renderError(w, r, status, message)
+}
+
+// NotFound writes the 404 error page.
+func (p *Pages) NotFound(w http.ResponseWriter, r *http.Request) {
+	p.renderError(w, r, http.StatusNotFound, "")
+}
+
+func (p *Pages) renderError(w http.ResponseWriter, r *http.Request, status int, message string) {
+	if message == "" {
+		switch {
+		case status == http.StatusNotFound:
+			message = "There is nothing at this address. Check the link, or start again from the home page."
+		case status >= 500:
+			message = "Something went wrong on our side. Please try again in a moment."
+		default:
+			message = "The request could not be handled."
+		}
+	}
+	p.Render(w, r, status, "error", errorPage{Status: status, Title: http.StatusText(status), Message: message})
+}
+
+// pageCSP is the Content-Security-Policy of every page: everything from this
+// origin only, no inline script or style, images also as data: URLs (QR codes),
+// never framed.
+const pageCSP = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+func setSecurityHeaders(h http.Header) {
+	h.Set("Content-Security-Policy", pageCSP)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+}
+
+// ago says how long before now t was, in words.
+func ago(now, t time.Time) string {
+	d := now.Sub(t)
+	plural := func(n int, unit string) string {
+		if n == 1 {
+			return "1 " + unit + " ago"
+		}
+		return fmt.Sprintf("%d %ss ago", n, unit)
+	}
+	switch {
+	case d < -time.Minute:
+		return t.UTC().Format("2006-01-02 15:04 UTC")
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return plural(int(d/time.Minute), "minute")
+	case d < 24*time.Hour:
+		return plural(int(d/time.Hour), "hour")
+	case d < 7*24*time.Hour:
+		return plural(int(d/(24*time.Hour)), "day")
+	default:
+		return t.UTC().Format("2006-01-02 15:04 UTC")
+	}
+}
