@@ -1,0 +1,63 @@
+package server_test
+
+import (
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/wardenhq/warden/internal/browsertest"
+	"github.com/wardenhq/warden/internal/store/storetest"
+)
+
+// freePort finds a port to listen on, so that the base URL (used in the
+// links inside emails) can name it before the server starts.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// An email sent through the API reaches the dev mailbox through the outbox,
+// and a person can open it in a real browser and follow its link.
+func TestBrowserEmailThroughAPIReachesDevMailbox(t *testing.T) {
+	t.Parallel()
+	b := browsertest.New(t)
+	port := strconv.Itoa(freePort(t))
+	_, dbURL := storetest.SQLiteURL(t)
+	n := start(t, settings(dbURL, "WARDEN_ADDR", "127.0.0.1:"+port, "WARDEN_BASE_URL", "http://localhost:"+port), true)
+	base := "http://localhost:" + port
+
+	status, body := n.admin(t, "POST", "/admin/v1/outbox/test-email", map[string]string{"to": "alice@example.com"})
+	if status != 202 {
+		t.Fatalf("test email: %d %v", status, body)
+	}
+	if got := b.Navigate(base + "/dev/mailbox?to=alice@example.com"); got != http.StatusOK {
+		t.Fatalf("mailbox: %d", got)
+	}
+	// The worker delivers within a poll; reload until the message is listed.
+	for i := 0; !strings.Contains(b.Text("#mailbox-count"), "1 message"); i++ {
+		if i > 50 {
+			t.Fatalf("the email never reached the mailbox: %q", b.Text("#mailbox-count"))
+		}
+		b.Navigate(base + "/dev/mailbox?to=alice@example.com")
+	}
+	b.ClickNavigate(".mail-list a.subject")
+	if got := b.Text("h1"); got != "Warden test email" {
+		t.Fatalf("message page h1 = %q", got)
+	}
+	if got := b.ClickNavigate(`.mail-text a[href="` + base + `/"]`); got != http.StatusOK {
+		t.Fatalf("following the email's link: %d", got)
+	}
+	if got := b.URL(); got != base+"/" {
+		t.Fatalf("link led to %s, want the home page", got)
+	}
+	if got := b.Text("h1"); got == "" {
+		t.Fatal("home page has no heading")
+	}
+}
