@@ -2,6 +2,8 @@ package httpapi_test
 
 import (
 	"bytes"
+	"log/slog"
+	"sync"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -23,6 +25,7 @@ import (
 const bootstrapKey = "test-bootstrap-admin-key-0123456789abcdef"
 
 type fixture struct {
+	log   *bytes.Buffer
 	api   *httpapi.API
 	srv   *httptest.Server
 	store *store.Store
@@ -41,9 +44,10 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{store: s}
+	f := &fixture{store: s, log: &bytes.Buffer{}}
 	f.api = httpapi.New(httpapi.Deps{
 		Store: s, Keys: keys, Mailer: mailer, Outbox: f, BootstrapAdminKey: bootstrapKey,
+		Log: slog.New(slog.NewJSONHandler(&lockedWriter{w: f.log}, nil)),
 	})
 	f.srv = httptest.NewServer(f.api.Handler())
 	t.Cleanup(f.srv.Close)
@@ -291,5 +295,51 @@ func TestMetricsCountRequestsByRoute(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// The access log names each request but never carries what authenticates it
+// or what travels in its query string.
+func TestAccessLogHoldsNoSecrets(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.do(t, "GET", "/admin/v1/audit?cursor=c2VjcmV0LXF1ZXJ5LXRva2Vu&user_id=usr_1", bootstrapKey, "", nil)
+	f.do(t, "POST", "/admin/v1/outbox/test-email", bootstrapKey, "application/json", []byte(`{"to":"victim@example.com"}`))
+	time.Sleep(10 * time.Millisecond)
+	logged := f.log.String()
+	if !strings.Contains(logged, `"route":"GET /admin/v1/audit"`) || !strings.Contains(logged, `"request_id":"req_`) {
+		t.Fatalf("access log lacks route or request id: %s", logged)
+	}
+	for _, secret := range []string{bootstrapKey, "c2VjcmV0LXF1ZXJ5LXRva2Vu", "victim@example.com", "Bearer"} {
+		if strings.Contains(logged, secret) {
+			t.Errorf("access log contains %q", secret)
+		}
+	}
+}
+
+func TestAuditVerifyEndpointNamesTamperedRecord(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.do(t, "POST", "/admin/v1/outbox/test-email", bootstrapKey, "application/json", []byte(`{"to":"a@example.com"}`))
+	f.do(t, "POST", "/admin/v1/outbox/test-email", bootstrapKey, "application/json", []byte(`{"to":"b@example.com"}`))
+	first := f.do(t, "GET", "/admin/v1/audit?limit=2", bootstrapKey, "", nil).json(t)["records"].([]any)[1].(map[string]any)
+	if err := f.store.ExecRaw(context.Background(), `UPDATE audit_records SET actor = 'system' WHERE id = $1`, first["id"]); err != nil {
+		t.Fatal(err)
+	}
+	rep := f.do(t, "GET", "/admin/v1/audit/verify", bootstrapKey, "", nil).json(t)
+	broken, _ := rep["broken"].(map[string]any)
+	if rep["ok"] != false || broken["record_id"] != first["id"] {
+		t.Fatalf("verify after tampering = %v, want the record %v named", rep, first["id"])
 	}
 }

@@ -182,6 +182,21 @@ func TestOutboxSurvivesSMTPOutageAndRestart(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	resp, err := http.Get(second.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`warden_outbox_deliveries_total{kind="email",outcome="delivered"} 5`,
+		`warden_outbox_depth{status="pending"} 0`,
+		`warden_outbox_depth{status="dead"} 0`,
+	} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 }
 
 func keys(m map[string]int) []string {
