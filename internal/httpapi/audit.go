@@ -29,6 +29,19 @@ func pageParams(r *http.Request) (limit int, before *store.Cursor, p *Problem) {
 	return limit, before, fe.problem()
 }
 
+// cutPage turns the limit+1 rows a listing asked for into a page of at most
+// limit and the cursor of the next page ("" when this is the last one).
+func cutPage[T any](rows []T, limit int, position func(T) store.Cursor) ([]T, string) {
+	if rows == nil {
+		rows = []T{} // an empty page is [], not null
+	}
+	if len(rows) <= limit {
+		return rows, ""
+	}
+	rows = rows[:limit]
+	return rows, position(rows[limit-1]).String()
+}
+
 type auditPage struct {
 	Records    []audit.Record `json:"records"`
 	NextCursor string         `json:"next_cursor,omitempty"`
@@ -51,15 +64,10 @@ func (a *API) listAudit(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	page := auditPage{Records: records}
-	if len(records) > limit {
-		page.Records = records[:limit]
-		last := page.Records[limit-1]
-		page.NextCursor = store.Cursor{At: last.OccurredAt, ID: last.ID}.String()
-	}
-	if page.Records == nil {
-		page.Records = []audit.Record{}
-	}
+	var page auditPage
+	page.Records, page.NextCursor = cutPage(records, limit, func(r audit.Record) store.Cursor {
+		return store.Cursor{At: r.OccurredAt, ID: r.ID}
+	})
 	writeJSON(w, http.StatusOK, page)
 	return nil
 }

@@ -31,15 +31,10 @@ func (a *API) listOutbox(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	page := outboxPage{Messages: msgs}
-	if len(msgs) > limit {
-		page.Messages = msgs[:limit]
-		last := page.Messages[limit-1]
-		page.NextCursor = store.Cursor{At: last.CreatedAt, ID: last.ID}.String()
-	}
-	if page.Messages == nil {
-		page.Messages = []outbox.Message{}
-	}
+	var page outboxPage
+	page.Messages, page.NextCursor = cutPage(msgs, limit, func(m outbox.Message) store.Cursor {
+		return store.Cursor{At: m.CreatedAt, ID: m.ID}
+	})
 	writeJSON(w, http.StatusOK, page)
 	return nil
 }

@@ -61,21 +61,14 @@ func (tx *Tx) LockAuditCheckpoints(ctx context.Context) (audit.Checkpoint, error
 
 // UnsealedAuditHeads implements audit.CheckpointTx.
 func (tx *Tx) UnsealedAuditHeads(ctx context.Context, limit int) ([]audit.Head, error) {
-	rows, err := tx.q.QueryContext(ctx,
+	return queryAll(ctx, tx.q, "list unsealed audit heads", scanAuditHead,
 		`SELECT chain, seq, hash FROM audit_heads WHERE seq > checkpointed_seq ORDER BY chain LIMIT $1`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("list unsealed audit heads: %w", err)
-	}
-	defer rows.Close()
-	var heads []audit.Head
-	for rows.Next() {
-		var h audit.Head
-		if err := rows.Scan(&h.Chain, &h.Seq, &h.Hash); err != nil {
-			return nil, fmt.Errorf("list unsealed audit heads: %w", err)
-		}
-		heads = append(heads, h)
-	}
-	return heads, rows.Err()
+}
+
+func scanAuditHead(row rowScanner) (audit.Head, error) {
+	var h audit.Head
+	err := row.Scan(&h.Chain, &h.Seq, &h.Hash)
+	return h, err
 }
 
 // InsertAuditCheckpoint implements audit.CheckpointTx.
@@ -103,7 +96,7 @@ func (tx *Tx) InsertAuditCheckpoint(ctx context.Context, c audit.Checkpoint) err
 
 const auditColumns = `id, chain, seq, occurred_at, actor, action, user_id, ip, request_id, data, prev_hash, hash`
 
-func scanAuditRecord(rows *sql.Rows) (audit.Record, error) {
+func scanAuditRecord(rows rowScanner) (audit.Record, error) {
 	var r audit.Record
 	var at int64
 	var data string
@@ -144,23 +137,10 @@ func (tx *Tx) EachAuditRecord(ctx context.Context, fn func(audit.Record, audit.H
 
 // HeadlessAuditChains implements audit.VerifySource.
 func (tx *Tx) HeadlessAuditChains(ctx context.Context) ([]audit.Head, error) {
-	rows, err := tx.q.QueryContext(ctx, `
+	return queryAll(ctx, tx.q, "read audit heads", scanAuditHead, `
 		SELECT h.chain, h.seq, h.hash FROM audit_heads h
 		WHERE h.seq > 0 AND NOT EXISTS (SELECT 1 FROM audit_records r WHERE r.chain = h.chain)
 		ORDER BY h.chain LIMIT 10`)
-	if err != nil {
-		return nil, fmt.Errorf("read audit heads: %w", err)
-	}
-	defer rows.Close()
-	var heads []audit.Head
-	for rows.Next() {
-		var h audit.Head
-		if err := rows.Scan(&h.Chain, &h.Seq, &h.Hash); err != nil {
-			return nil, fmt.Errorf("read audit heads: %w", err)
-		}
-		heads = append(heads, h)
-	}
-	return heads, rows.Err()
 }
 
 // EachAuditCheckpoint implements audit.VerifySource.
@@ -221,18 +201,5 @@ func (tx *Tx) ListAuditRecords(ctx context.Context, f AuditFilter) ([]audit.Reco
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
 	query += " ORDER BY occurred_at DESC, id DESC LIMIT " + arg(f.Limit)
-	rows, err := tx.q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list audit records: %w", err)
-	}
-	defer rows.Close()
-	var out []audit.Record
-	for rows.Next() {
-		r, err := scanAuditRecord(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list audit records: %w", err)
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, tx.q, "list audit records", scanAuditRecord, query, args...)
 }

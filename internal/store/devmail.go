@@ -27,8 +27,6 @@ func (s *Store) SaveDevMail(ctx context.Context, m notify.DevMail) error {
 
 const devMailColumns = `id, message_id, received_at, mail_from, mail_to, subject, text_body, html_body`
 
-type rowScanner interface{ Scan(dest ...any) error }
-
 func scanDevMail(row rowScanner) (notify.DevMail, error) {
 	var m notify.DevMail
 	var at int64
@@ -39,21 +37,8 @@ func scanDevMail(row rowScanner) (notify.DevMail, error) {
 
 // ListDevMail returns the newest dev mail first, optionally only mail to one address.
 func (s *Store) ListDevMail(ctx context.Context, to string, limit int) ([]notify.DevMail, error) {
-	rows, err := s.reader.QueryContext(ctx, `SELECT `+devMailColumns+` FROM dev_mailbox
+	return queryAll(ctx, s.reader, "list dev mail", scanDevMail, `SELECT `+devMailColumns+` FROM dev_mailbox
 		WHERE ($1 = '' OR mail_to = $1) ORDER BY received_at DESC, id DESC LIMIT $2`, to, limit)
-	if err != nil {
-		return nil, fmt.Errorf("list dev mail: %w", err)
-	}
-	defer rows.Close()
-	var out []notify.DevMail
-	for rows.Next() {
-		m, err := scanDevMail(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list dev mail: %w", err)
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
 }
 
 // GetDevMail returns one dev mail by id, or ErrNotFound.

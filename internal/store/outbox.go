@@ -40,7 +40,8 @@ func scanOutbox(row rowScanner) (outbox.Message, error) {
 func (s *Store) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]outbox.Message, error) {
 	var claimed []outbox.Message
 	err := s.Write(ctx, func(tx *Tx) error {
-		rows, err := tx.q.QueryContext(ctx, `
+		var err error
+		claimed, err = queryAll(ctx, tx.q, "claim outbox messages", scanOutbox, `
 			UPDATE outbox SET lease_until = $1, attempts = attempts + 1
 			WHERE id IN (
 				SELECT id FROM outbox
@@ -48,18 +49,7 @@ func (s *Store) ClaimOutbox(ctx context.Context, now time.Time, lease time.Durat
 				ORDER BY next_attempt_at LIMIT $3`+tx.skipLocked()+`)
 			RETURNING `+outboxColumns,
 			micros(now.Add(lease)), micros(now), limit)
-		if err != nil {
-			return fmt.Errorf("claim outbox messages: %w", err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			m, err := scanOutbox(rows)
-			if err != nil {
-				return fmt.Errorf("claim outbox messages: %w", err)
-			}
-			claimed = append(claimed, m)
-		}
-		return rows.Err()
+		return err
 	})
 	return claimed, err
 }
@@ -126,22 +116,9 @@ type OutboxFilter struct {
 // ListOutbox lists messages, newest first.
 func (s *Store) ListOutbox(ctx context.Context, f OutboxFilter) ([]outbox.Message, error) {
 	before := f.Before.orEnd()
-	rows, err := s.reader.QueryContext(ctx, `SELECT `+outboxColumns+` FROM outbox
+	return queryAll(ctx, s.reader, "list outbox", scanOutbox, `SELECT `+outboxColumns+` FROM outbox
 		WHERE ($1 = '' OR status = $1) AND (created_at < $2 OR (created_at = $2 AND id < $3))
 		ORDER BY created_at DESC, id DESC LIMIT $4`, f.Status, micros(before.At), before.ID, f.Limit)
-	if err != nil {
-		return nil, fmt.Errorf("list outbox: %w", err)
-	}
-	defer rows.Close()
-	var out []outbox.Message
-	for rows.Next() {
-		m, err := scanOutbox(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list outbox: %w", err)
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
 }
 
 // OutboxDepth counts messages waiting for delivery, for the metrics.

@@ -56,28 +56,23 @@ func (tx *Tx) DeleteWebhookEndpoint(ctx context.Context, id string, now time.Tim
 
 // ListWebhookEndpoints lists the live endpoints, oldest first.
 func (tx *Tx) ListWebhookEndpoints(ctx context.Context) ([]notify.WebhookEndpoint, error) {
-	rows, err := tx.q.QueryContext(ctx, `
+	return queryAll(ctx, tx.q, "list webhook endpoints", scanWebhookEndpoint, `
 		SELECT id, url, description, event_types, created_at FROM webhook_endpoints
 		WHERE deleted_at = 0 ORDER BY created_at, id`)
-	if err != nil {
-		return nil, fmt.Errorf("list webhook endpoints: %w", err)
+}
+
+func scanWebhookEndpoint(row rowScanner) (notify.WebhookEndpoint, error) {
+	var ep notify.WebhookEndpoint
+	var types string
+	var created int64
+	if err := row.Scan(&ep.ID, &ep.URL, &ep.Description, &types, &created); err != nil {
+		return ep, err
 	}
-	defer rows.Close()
-	var out []notify.WebhookEndpoint
-	for rows.Next() {
-		var ep notify.WebhookEndpoint
-		var types string
-		var created int64
-		if err := rows.Scan(&ep.ID, &ep.URL, &ep.Description, &types, &created); err != nil {
-			return nil, fmt.Errorf("list webhook endpoints: %w", err)
-		}
-		if err := json.Unmarshal([]byte(types), &ep.EventTypes); err != nil {
-			return nil, fmt.Errorf("decode event types of webhook endpoint %s: %w", ep.ID, err)
-		}
-		ep.CreatedAt = fromMicros(created)
-		out = append(out, ep)
+	if err := json.Unmarshal([]byte(types), &ep.EventTypes); err != nil {
+		return ep, fmt.Errorf("decode event types of webhook endpoint %s: %w", ep.ID, err)
 	}
-	return out, rows.Err()
+	ep.CreatedAt = fromMicros(created)
+	return ep, nil
 }
 
 // WebhookEndpointsFor implements notify.WebhookTx. Endpoints are few, so they
