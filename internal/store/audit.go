@@ -11,15 +11,24 @@ import (
 	"github.com/wardenhq/warden/internal/audit"
 )
 
+// The statements of an audit append; they are among hotStatements.
+const (
+	lockAuditHeadSQL = `
+		INSERT INTO audit_heads (chain, seq, hash) VALUES ($1, 0, '')
+		ON CONFLICT (chain) DO UPDATE SET seq = audit_heads.seq
+		RETURNING seq, hash`
+	insertAuditRecordSQL = `
+		INSERT INTO audit_records (id, chain, seq, occurred_at, actor, action, user_id, ip, request_id, data, prev_hash, hash)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
+	advanceAuditHeadSQL = `UPDATE audit_heads SET seq = $2, hash = $3 WHERE chain = $1`
+)
+
 // LockAuditHead implements audit.AppendTx. The upsert both creates a missing
 // head and takes its row lock in one statement; RETURNING gives the head as it
 // was, since the update changes nothing.
 func (tx *Tx) LockAuditHead(ctx context.Context, chain string) (audit.Head, error) {
 	h := audit.Head{Chain: chain}
-	err := tx.q.QueryRowContext(ctx, `
-		INSERT INTO audit_heads (chain, seq, hash) VALUES ($1, 0, '')
-		ON CONFLICT (chain) DO UPDATE SET seq = audit_heads.seq
-		RETURNING seq, hash`, chain).Scan(&h.Seq, &h.Hash)
+	err := tx.queryRowHot(ctx, lockAuditHeadSQL, chain).Scan(&h.Seq, &h.Hash)
 	if err != nil {
 		return audit.Head{}, fmt.Errorf("lock audit head %s: %w", chain, err)
 	}
@@ -28,15 +37,12 @@ func (tx *Tx) LockAuditHead(ctx context.Context, chain string) (audit.Head, erro
 
 // InsertAuditRecord implements audit.AppendTx.
 func (tx *Tx) InsertAuditRecord(ctx context.Context, r audit.Record) error {
-	if _, err := tx.q.ExecContext(ctx, `
-		INSERT INTO audit_records (id, chain, seq, occurred_at, actor, action, user_id, ip, request_id, data, prev_hash, hash)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+	if _, err := tx.execHot(ctx, insertAuditRecordSQL,
 		r.ID, r.Chain, r.Seq, micros(r.OccurredAt), r.Actor, r.Action, r.UserID, r.IP, r.RequestID, string(r.Data), r.PrevHash, r.Hash,
 	); err != nil {
 		return fmt.Errorf("insert audit record: %w", err)
 	}
-	if _, err := tx.q.ExecContext(ctx,
-		`UPDATE audit_heads SET seq = $2, hash = $3 WHERE chain = $1`, r.Chain, r.Seq, r.Hash); err != nil {
+	if _, err := tx.execHot(ctx, advanceAuditHeadSQL, r.Chain, r.Seq, r.Hash); err != nil {
 		return fmt.Errorf("advance audit head: %w", err)
 	}
 	return nil
@@ -187,7 +193,8 @@ func (tx *Tx) ListAuditRecords(ctx context.Context, f AuditFilter) ([]audit.Reco
 		return fmt.Sprintf("$%d", len(args))
 	}
 	if f.UserID != "" {
-		where = append(where, "user_id = "+arg(f.UserID))
+		// A user's records are exactly their chain (audit.ChainOf), which the primary key indexes.
+		where = append(where, "chain = "+arg("user:"+f.UserID))
 	}
 	if f.Action != "" {
 		where = append(where, "action = "+arg(f.Action))

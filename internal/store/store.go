@@ -17,6 +17,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wardenhq/warden/internal/keyring"
@@ -48,6 +50,63 @@ type Store struct {
 	reader *sql.DB
 	// keys seals the columns that hold secrets Warden must read back.
 	keys *keyring.Keyring
+	// hot prepares hotStatements once on the SQLite writer; nil on PostgreSQL,
+	// whose driver already keeps prepared statements per connection.
+	hot *preparedSet
+}
+
+// hotStatements run in nearly every write transaction. On SQLite, parsing
+// them anew each time is about a quarter of an audit append's CPU time, so
+// the writer connection keeps them prepared (see Tx.execHot, Tx.queryRowHot).
+var hotStatements = []string{lockAuditHeadSQL, insertAuditRecordSQL, advanceAuditHeadSQL}
+
+// preparedSet holds hotStatements prepared on the SQLite writer. It is filled
+// before a write transaction begins, never inside one: the writer has a single
+// connection, which the transaction would hold.
+type preparedSet struct {
+	mu    sync.Mutex
+	ready atomic.Bool
+	stmts map[string]*sql.Stmt // read-only once ready
+}
+
+// get returns the prepared statements, preparing them first if need be. It
+// returns nil while they cannot be prepared, typically because the database
+// is not migrated yet; the next write tries again.
+func (p *preparedSet) get(ctx context.Context, db *sql.DB) map[string]*sql.Stmt {
+	if p.ready.Load() {
+		return p.stmts
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ready.Load() {
+		return p.stmts
+	}
+	stmts := make(map[string]*sql.Stmt, len(hotStatements))
+	for _, q := range hotStatements {
+		st, err := db.PrepareContext(ctx, q)
+		if err != nil {
+			for _, st := range stmts {
+				st.Close()
+			}
+			return nil
+		}
+		stmts[q] = st
+	}
+	p.stmts = stmts
+	p.ready.Store(true)
+	return stmts
+}
+
+func (p *preparedSet) close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var err error
+	if p.ready.Load() {
+		for _, st := range p.stmts {
+			err = errors.Join(err, st.Close())
+		}
+	}
+	return err
 }
 
 // Option configures a Store.
@@ -123,7 +182,7 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 	n := max(4, runtime.GOMAXPROCS(0))
 	reader.SetMaxOpenConns(n)
 	reader.SetMaxIdleConns(n)
-	return &Store{dialect: SQLite, writer: writer, reader: reader}, nil
+	return &Store{dialect: SQLite, writer: writer, reader: reader, hot: &preparedSet{}}, nil
 }
 
 func openPostgres(ctx context.Context, databaseURL string) (*Store, error) {
@@ -146,7 +205,11 @@ func (s *Store) Dialect() Dialect { return s.dialect }
 
 // Close releases every connection.
 func (s *Store) Close() error {
-	err := s.writer.Close()
+	var err error
+	if s.hot != nil {
+		err = s.hot.close()
+	}
+	err = errors.Join(err, s.writer.Close())
 	if s.reader != s.writer {
 		err = errors.Join(err, s.reader.Close())
 	}
@@ -174,13 +237,37 @@ type Tx struct {
 	q       querier
 	dialect Dialect
 	keys    *keyring.Keyring
+	// hot holds the prepared hotStatements when q is a SQLite write transaction.
+	hot map[string]*sql.Stmt
+}
+
+// execHot is q.ExecContext for a statement of hotStatements, prepared when it can be.
+func (tx *Tx) execHot(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := tx.hot[query]; st != nil {
+		return tx.q.(*sql.Tx).StmtContext(ctx, st).ExecContext(ctx, args...)
+	}
+	return tx.q.ExecContext(ctx, query, args...)
+}
+
+// queryRowHot is q.QueryRowContext for a statement of hotStatements, prepared
+// when it can be. Scan the row before running the same statement again: both
+// would share one SQLite statement.
+func (tx *Tx) queryRowHot(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := tx.hot[query]; st != nil {
+		return tx.q.(*sql.Tx).StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
+	return tx.q.QueryRowContext(ctx, query, args...)
 }
 
 // Write runs fn in one read-write transaction and commits it if fn returns nil.
 // On SQLite write transactions run one at a time; on PostgreSQL they run
 // concurrently and use Lock (or row locks) where order matters.
 func (s *Store) Write(ctx context.Context, fn func(tx *Tx) error) error {
-	return s.run(ctx, s.writer, nil, fn)
+	var hot map[string]*sql.Stmt
+	if s.hot != nil {
+		hot = s.hot.get(ctx, s.writer)
+	}
+	return s.run(ctx, s.writer, nil, hot, fn)
 }
 
 // Read runs fn in a read-only transaction, so everything it reads comes from one snapshot.
@@ -191,10 +278,10 @@ func (s *Store) Read(ctx context.Context, fn func(tx *Tx) error) error {
 		// WAL read transactions already do.
 		opts = &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead}
 	}
-	return s.run(ctx, s.reader, opts, fn)
+	return s.run(ctx, s.reader, opts, nil, fn)
 }
 
-func (s *Store) run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(tx *Tx) error) (err error) {
+func (s *Store) run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, hot map[string]*sql.Stmt, fn func(tx *Tx) error) (err error) {
 	sqlTx, err := db.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
@@ -208,7 +295,7 @@ func (s *Store) run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn fun
 			_ = sqlTx.Rollback()
 		}
 	}()
-	if err = fn(&Tx{q: sqlTx, dialect: s.dialect, keys: s.keys}); err != nil {
+	if err = fn(&Tx{q: sqlTx, dialect: s.dialect, keys: s.keys, hot: hot}); err != nil {
 		return err
 	}
 	if err = sqlTx.Commit(); err != nil {
