@@ -2,15 +2,15 @@ package httpapi_test
 
 import (
 	"bytes"
-	"log/slog"
-	"sync"
 	"context"
 	"crypto/rand"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 

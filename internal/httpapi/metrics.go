@@ -81,4 +81,3 @@ func logLevelFor(status int) slog.Level {
 	}
 	return slog.LevelInfo
 }
-

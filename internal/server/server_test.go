@@ -78,7 +78,10 @@ func start(t *testing.T, env map[string]string, dev bool) *node {
 
 type testWriter struct{ t *testing.T }
 
-func (w testWriter) Write(p []byte) (int, error) { w.t.Log(strings.TrimSpace(string(p))); return len(p), nil }
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
 
 func (n *node) admin(t *testing.T, method, path string, body any) (int, map[string]any) {
 	t.Helper()
