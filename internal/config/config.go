@@ -47,6 +47,20 @@ type Config struct {
 	OutboxConcurrency  int
 
 	AuditCheckpointInterval time.Duration
+
+	PasswordMemoryKiB   int
+	PasswordIterations  int
+	PasswordParallelism int
+	PasswordHashQueue   int
+	PasswordHashMaxWait time.Duration
+
+	SessionIdleTimeout time.Duration
+	SessionLifetime    time.Duration
+	SessionCacheTTL    time.Duration
+
+	EmailVerificationTTL time.Duration
+	PasswordResetTTL     time.Duration
+	FreezeLinkTTL        time.Duration
 }
 
 // Error names the key that is wrong and says what is wrong with it, in one line.

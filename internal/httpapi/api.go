@@ -17,8 +17,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wardenhq/warden/internal/account"
 	"github.com/wardenhq/warden/internal/keyring"
 	"github.com/wardenhq/warden/internal/notify"
+	"github.com/wardenhq/warden/internal/session"
 	"github.com/wardenhq/warden/internal/store"
 )
 
@@ -37,6 +39,11 @@ type Deps struct {
 	Now               func() time.Time
 	// Pages registers the server-rendered pages on the same mux (optional).
 	Pages interface{ Register(mux *http.ServeMux) }
+
+	Accounts *account.Service
+	Sessions *session.Service
+	// BaseURL is WARDEN_BASE_URL: cookies are Secure when it is https.
+	BaseURL string
 }
 
 // API serves every HTTP route of Warden.
@@ -44,6 +51,10 @@ type API struct {
 	Deps
 	routes []Route
 	mux    *http.ServeMux
+	// crossOrigin refuses cookie-authenticated writes sent from another site.
+	// Browsers attach cookies on their own, which is what CSRF abuses; they
+	// never attach a Bearer token, so those requests need no such check.
+	crossOrigin *http.CrossOriginProtection
 }
 
 // Route is one API operation. The route table is the source the OpenAPI test
@@ -52,7 +63,9 @@ type Route struct {
 	Method string
 	Path   string // ServeMux path pattern, e.g. /admin/v1/webhooks/{id}
 	// Scope, when set, is the admin scope the caller's key must hold.
-	Scope  string
+	Scope string
+	// User, when set, requires a signed-in user of the platform.
+	User   bool
 	handle func(w http.ResponseWriter, r *http.Request) error
 }
 
@@ -67,7 +80,7 @@ func New(d Deps) *API {
 	if d.Metrics == nil {
 		d.Metrics = NewMetrics(nil)
 	}
-	a := &API{Deps: d, mux: http.NewServeMux()}
+	a := &API{Deps: d, mux: http.NewServeMux(), crossOrigin: http.NewCrossOriginProtection()}
 	a.routes = a.routeTable()
 	paths := map[string][]string{}
 	for _, rt := range a.routes {
@@ -109,6 +122,25 @@ func (a *API) routeTable() []Route {
 		{Method: "GET", Path: "/metrics", handle: a.metrics},
 		{Method: "GET", Path: "/openapi.json", handle: a.openapi},
 
+		{Method: "POST", Path: "/v1/registrations", handle: a.register},
+		{Method: "POST", Path: "/v1/email-verifications", handle: a.verifyEmail},
+		{Method: "POST", Path: "/v1/sessions", handle: a.createSession},
+		{Method: "GET", Path: "/v1/session", User: true, handle: a.getSession},
+		{Method: "DELETE", Path: "/v1/session", User: true, handle: a.deleteSession},
+		{Method: "GET", Path: "/v1/sessions", User: true, handle: a.listSessions},
+		{Method: "DELETE", Path: "/v1/sessions/{id}", User: true, handle: a.revokeSession},
+		{Method: "POST", Path: "/v1/password-resets", handle: a.requestPasswordReset},
+		{Method: "POST", Path: "/v1/password-resets/confirm", handle: a.confirmPasswordReset},
+		{Method: "PUT", Path: "/v1/password", User: true, handle: a.changePassword},
+		{Method: "PUT", Path: "/v1/anti-phishing-code", User: true, handle: a.setAntiPhishingCode},
+		{Method: "POST", Path: "/v1/account/freeze", handle: a.freezeAccount},
+		{Method: "GET", Path: "/v1/activity", User: true, handle: a.activity},
+
+		{Method: "POST", Path: "/admin/v1/sessions/introspect", Scope: "sessions:introspect", handle: a.introspect},
+		{Method: "GET", Path: "/admin/v1/users", Scope: "users:read", handle: a.findUsers},
+		{Method: "GET", Path: "/admin/v1/users/{id}", Scope: "users:read", handle: a.getUser},
+		{Method: "POST", Path: "/admin/v1/users/{id}/unfreeze", Scope: "users:write", handle: a.unfreezeUser},
+
 		{Method: "GET", Path: "/admin/v1/audit", Scope: "audit:read", handle: a.listAudit},
 		{Method: "GET", Path: "/admin/v1/audit/verify", Scope: "audit:read", handle: a.verifyAudit},
 
@@ -135,6 +167,18 @@ func (a *API) wrap(rt Route) http.Handler {
 				return
 			}
 			r = r.WithContext(context.WithValue(r.Context(), adminKeyCtx{}, key))
+		}
+		if rt.User {
+			c, p := a.authenticateUser(r, account.RealmUser)
+			if p != nil {
+				writeProblem(w, p)
+				return
+			}
+			if c.viaCookie && a.crossOrigin.Check(r) != nil {
+				writeProblem(w, errCrossOrigin())
+				return
+			}
+			r = r.WithContext(context.WithValue(r.Context(), userCtx{}, c))
 		}
 		if err := rt.handle(w, r); err != nil {
 			a.fail(w, r, err)

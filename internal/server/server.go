@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wardenhq/warden/internal/account"
 	"github.com/wardenhq/warden/internal/adminkey"
 	"github.com/wardenhq/warden/internal/audit"
 	"github.com/wardenhq/warden/internal/config"
@@ -25,6 +26,8 @@ import (
 	"github.com/wardenhq/warden/internal/keyring"
 	"github.com/wardenhq/warden/internal/notify"
 	"github.com/wardenhq/warden/internal/outbox"
+	"github.com/wardenhq/warden/internal/password"
+	"github.com/wardenhq/warden/internal/session"
 	"github.com/wardenhq/warden/internal/store"
 	"github.com/wardenhq/warden/internal/web"
 )
@@ -41,6 +44,9 @@ type Server struct {
 	ln     net.Listener
 	// DevAdminKey is the admin key made for `serve --dev`, printed at start.
 	DevAdminKey string
+
+	hasher       *password.Hasher
+	sessionCache *session.Cache
 }
 
 // New opens everything the server needs and binds its listening socket, but
@@ -146,10 +152,47 @@ func (s *Server) assemble(ctx context.Context) error {
 			return err
 		}
 	}
+	s.hasher, err = password.NewHasher(password.Params{
+		MemoryKiB: uint32(cfg.PasswordMemoryKiB), Iterations: uint32(cfg.PasswordIterations),
+		Parallelism: uint8(cfg.PasswordParallelism), SaltLen: 16, KeyLen: 32,
+	}, password.Options{Queue: cfg.PasswordHashQueue, MaxWait: cfg.PasswordHashMaxWait})
+	if err != nil {
+		return err
+	}
+	s.sessionCache = session.NewCache(cfg.SessionCacheTTL, 100_000)
+	sessions := &session.Service{
+		Transact: func(ctx context.Context, fn func(session.Tx) error) error {
+			return s.store.Write(ctx, func(tx *store.Tx) error { return fn(tx) })
+		},
+		Lookup: s.store,
+		Policy: session.Policy{IdleTimeout: cfg.SessionIdleTimeout, Lifetime: cfg.SessionLifetime},
+		Now:    time.Now,
+		Cache:  s.sessionCache,
+	}
+	accounts := &account.Service{
+		Transact: func(ctx context.Context, fn func(account.Tx) error) error {
+			return s.store.Write(ctx, func(tx *store.Tx) error { return fn(tx) })
+		},
+		View: func(ctx context.Context, fn func(account.Tx) error) error {
+			return s.store.Read(ctx, func(tx *store.Tx) error { return fn(tx) })
+		},
+		Hasher:  s.hasher,
+		Mailer:  mailer,
+		BaseURL: cfg.BaseURL,
+		Policy: account.Policy{
+			VerifyEmailTTL: cfg.EmailVerificationTTL, PasswordResetTTL: cfg.PasswordResetTTL, FreezeLinkTTL: cfg.FreezeLinkTTL,
+		},
+		Now: time.Now,
+		Committed: func(revoked []string) {
+			s.worker.Wake()
+			sessions.Forget(revoked)
+		},
+	}
 	s.api = httpapi.New(httpapi.Deps{
 		Store: s.store, Keys: s.keys, Mailer: mailer, Outbox: s.worker,
 		BootstrapAdminKey: adminKey, TrustedProxies: cfg.TrustedProxies,
 		Log: s.log, Metrics: metrics, Now: time.Now, Pages: pages,
+		Accounts: accounts, Sessions: sessions, BaseURL: cfg.BaseURL,
 	})
 	s.http = &http.Server{
 		Handler:           s.api.Handler(),
@@ -189,9 +232,13 @@ func (s *Server) Run(ctx context.Context) error {
 	defer s.store.Close()
 	workCtx, stopWork := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); _ = s.worker.Run(workCtx) }()
 	go func() { defer wg.Done(); s.checkpointLoop(workCtx) }()
+	go func() {
+		defer wg.Done()
+		s.store.ListenRevokedSessions(workCtx, s.log, func(h []string) { s.sessionCache.Evict(h...) }, s.sessionCache.SetEnabled)
+	}()
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- s.http.Serve(s.ln) }()

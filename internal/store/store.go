@@ -35,8 +35,14 @@ const (
 	Postgres Dialect = "postgres"
 )
 
-// ErrNotFound is returned when a looked-up row does not exist.
-var ErrNotFound = errors.New("not found")
+// ErrNotFound is returned when a looked-up row does not exist. Capability
+// packages, which do not import the store, recognise it by its NotFound method.
+var ErrNotFound error = notFoundError{}
+
+type notFoundError struct{}
+
+func (notFoundError) Error() string  { return "not found" }
+func (notFoundError) NotFound() bool { return true }
 
 // Store is a handle on the database. It is safe for concurrent use.
 type Store struct {
@@ -50,6 +56,8 @@ type Store struct {
 	reader *sql.DB
 	// keys seals the columns that hold secrets Warden must read back.
 	keys *keyring.Keyring
+	// url is the PostgreSQL URL, for connections outside the pool (LISTEN).
+	url string
 	// hot prepares hotStatements once on the SQLite writer; nil on PostgreSQL,
 	// whose driver already keeps prepared statements per connection.
 	hot *preparedSet
@@ -197,7 +205,7 @@ func openPostgres(ctx context.Context, databaseURL string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open database %s: %w", redactURL(databaseURL), err)
 	}
-	return &Store{dialect: Postgres, writer: db, reader: db}, nil
+	return &Store{dialect: Postgres, writer: db, reader: db, url: databaseURL}, nil
 }
 
 // Dialect tells which database this store talks to.

@@ -1,0 +1,92 @@
+package account
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/wardenhq/warden/internal/id"
+)
+
+// Realms keep the platform's users and its staff apart.
+const (
+	RealmUser  = "user"
+	RealmStaff = "staff"
+)
+
+// Account is a user of the platform or a member of its staff.
+type Account struct {
+	ID                string
+	Realm             string
+	Email             string
+	EmailKey          string
+	EmailVerifiedAt   time.Time
+	PasswordHash      string
+	StaffRole         string
+	AntiPhishingCode  string
+	FrozenAt          time.Time
+	FrozenReason      string
+	SecurityChangedAt time.Time
+	CreatedAt         time.Time
+}
+
+// Verified tells whether the account proved it owns its email address.
+func (a Account) Verified() bool { return !a.EmailVerifiedAt.IsZero() }
+
+// Frozen tells whether logins and withdrawals are blocked.
+func (a Account) Frozen() bool { return !a.FrozenAt.IsZero() }
+
+// Purposes of email tokens: a token made for one is refused for another.
+const (
+	PurposeVerifyEmail   = "verify_email"
+	PurposePasswordReset = "password_reset"
+	PurposeFreeze        = "freeze"
+)
+
+// EmailToken is a single-use token sent by email. Only Hash is stored.
+type EmailToken struct {
+	Hash      string
+	AccountID string
+	Purpose   string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    time.Time
+}
+
+// NewEmailToken makes a token for purpose; plain goes in the email, the
+// returned EmailToken (holding only its hash) goes in the database.
+func NewEmailToken(accountID, purpose string, now time.Time, lifetime time.Duration) (plain string, t EmailToken) {
+	plain = id.Token("")
+	return plain, EmailToken{
+		Hash: HashToken(plain), AccountID: accountID, Purpose: purpose,
+		CreatedAt: now, ExpiresAt: now.Add(lifetime),
+	}
+}
+
+// HashToken is how every token sent to users or clients is stored: tokens
+// are 256-bit random, so a plain SHA-256 cannot be reversed and keeps lookups fast.
+func HashToken(plain string) string {
+	sum := sha256.Sum256([]byte(plain))
+	return hex.EncodeToString(sum[:])
+}
+
+// ValidateAntiPhishingCode accepts 4 to 20 printable characters: letters,
+// digits, spaces and common punctuation, nothing that could read as markup.
+func ValidateAntiPhishingCode(code string) error {
+	n := utf8.RuneCountInString(code)
+	if !utf8.ValidString(code) || n < 4 || n > 20 {
+		return fmt.Errorf("must be 4 to 20 characters")
+	}
+	for _, r := range code {
+		if !(unicode.IsLetter(r) || unicode.IsDigit(r) || r == ' ' || r == '-' || r == '_' || r == '.' || r == '!' || r == '*' || r == '#') {
+			return fmt.Errorf("may hold letters, digits, spaces and - _ . ! * # only")
+		}
+	}
+	if code[0] == ' ' || code[len(code)-1] == ' ' {
+		return fmt.Errorf("must not start or end with a space")
+	}
+	return nil
+}

@@ -1,0 +1,227 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/wardenhq/warden/internal/account"
+	"github.com/wardenhq/warden/internal/audit"
+	"github.com/wardenhq/warden/internal/id"
+)
+
+// ErrNoSession means the token names no active session: unknown, revoked,
+// idle too long or past its lifetime. Which one is not told.
+var ErrNoSession = errors.New("no active session")
+
+// Device is a browser or app as far as sessions know it (package device,
+// later, adds trust and risk signals).
+type Device struct {
+	ID          string
+	AccountID   string
+	TokenHash   string
+	UserAgent   string
+	FirstSeenAt time.Time
+	LastSeenAt  time.Time
+	LastIP      string
+}
+
+// Tx is what the service needs from one transaction; the store implements it.
+type Tx interface {
+	InsertSession(ctx context.Context, s Session) error
+	SessionsOf(ctx context.Context, accountID string, now time.Time) ([]Session, error)
+	RevokeSessions(ctx context.Context, accountID, id, keepID, reason string, now time.Time) ([]string, error)
+	DeviceByTokenHash(ctx context.Context, accountID, hash string) (Device, error)
+	InsertDevice(ctx context.Context, d Device) error
+	SeeDevice(ctx context.Context, id, ip, userAgent string, now time.Time) error
+	audit.AppendTx
+}
+
+// Lookup finds sessions for Resolve; the store implements it.
+type Lookup interface {
+	// ActiveSession returns the session with this token hash and its account,
+	// or an error that has NotFound() true.
+	SessionAndAccount(ctx context.Context, tokenHash string) (Session, account.Account, error)
+	TouchSession(ctx context.Context, id string, now time.Time) error
+}
+
+// Service starts, resolves and ends sessions.
+type Service struct {
+	Transact func(ctx context.Context, fn func(tx Tx) error) error
+	Lookup   Lookup
+	Policy   Policy
+	Now      func() time.Time
+	// Cache, if set, keeps resolved sessions briefly; revocations evict them.
+	Cache *Cache
+	// Revoked is told the token hashes of sessions ended, after commit, so
+	// that every node's cache drops them (see Cache and the PostgreSQL notifier).
+	Revoked func(tokenHashes []string)
+}
+
+// Meta describes the request that starts or ends a session.
+type Meta struct {
+	IP          string
+	UserAgent   string
+	RequestID   string
+	DeviceToken string // from the X-Warden-Device header or the warden_device cookie
+}
+
+// Started is a new session and what the client must keep.
+type Started struct {
+	Session Session
+	Token   string
+	// DeviceToken is set when this login issued the device its token: the
+	// client keeps it and sends it with every later login.
+	DeviceToken string
+	Device      Device
+}
+
+func isNotFound(err error) bool {
+	var nf interface{ NotFound() bool }
+	return errors.As(err, &nf) && nf.NotFound()
+}
+
+// Start opens a session for an account whose credentials were proven, in
+// one transaction with its device and audit record.
+func (s *Service) Start(ctx context.Context, a account.Account, aal string, m Meta) (Started, error) {
+	now := s.Now().UTC().Truncate(time.Microsecond)
+	var out Started
+	err := s.Transact(ctx, func(tx Tx) error {
+		dev, err := s.device(ctx, tx, a, m, now, &out.DeviceToken)
+		if err != nil {
+			return err
+		}
+		out.Device = dev
+		out.Token, out.Session = New(a, aal, dev.ID, m.IP, m.UserAgent, now, s.Policy)
+		if err := tx.InsertSession(ctx, out.Session); err != nil {
+			return err
+		}
+		_, err = audit.Append(ctx, tx, now, audit.Entry{
+			Actor: "user:" + a.ID, Action: "session.created", UserID: a.ID, IP: m.IP, RequestID: m.RequestID,
+			Data: map[string]any{"session_id": out.Session.ID, "aal": aal, "device_id": dev.ID, "user_agent": out.Session.UserAgent, "realm": a.Realm},
+		})
+		return err
+	})
+	if err != nil {
+		return Started{}, fmt.Errorf("start session: %w", err)
+	}
+	return out, nil
+}
+
+// device finds the account's device named by the client's token, or
+// registers a new one and sets newToken.
+func (s *Service) device(ctx context.Context, tx Tx, a account.Account, m Meta, now time.Time, newToken *string) (Device, error) {
+	if m.DeviceToken != "" {
+		d, err := tx.DeviceByTokenHash(ctx, a.ID, account.HashToken(m.DeviceToken))
+		if err == nil {
+			return d, tx.SeeDevice(ctx, d.ID, m.IP, m.UserAgent, now)
+		}
+		if !isNotFound(err) {
+			return Device{}, err
+		}
+	}
+	*newToken = id.Token("wdv_")
+	d := Device{
+		ID: id.New("dev"), AccountID: a.ID, TokenHash: account.HashToken(*newToken),
+		UserAgent: truncateRunes(m.UserAgent, 300), FirstSeenAt: now, LastSeenAt: now, LastIP: m.IP,
+	}
+	return d, tx.InsertDevice(ctx, d)
+}
+
+// Resolve returns the active session a token names and its account. It is
+// the hot path: it answers from the cache when it can, and records use at
+// most once a minute.
+func (s *Service) Resolve(ctx context.Context, token string) (Session, account.Account, error) {
+	if !LooksLikeToken(token) {
+		return Session{}, account.Account{}, ErrNoSession
+	}
+	hash := account.HashToken(token)
+	now := s.Now()
+	if s.Cache != nil {
+		if sess, acct, ok := s.Cache.Get(hash, now); ok {
+			if !sess.Active(now, s.Policy) {
+				return Session{}, account.Account{}, ErrNoSession
+			}
+			if sess.NeedsTouch(now) {
+				s.touch(ctx, hash, sess, acct, now)
+			}
+			return sess, acct, nil
+		}
+	}
+	gen := s.Cache.Generation()
+	sess, acct, err := s.Lookup.SessionAndAccount(ctx, hash)
+	if isNotFound(err) {
+		return Session{}, account.Account{}, ErrNoSession
+	}
+	if err != nil {
+		return Session{}, account.Account{}, err
+	}
+	if !sess.Active(now, s.Policy) {
+		return Session{}, account.Account{}, ErrNoSession
+	}
+	if sess.NeedsTouch(now) {
+		s.touch(ctx, hash, sess, acct, now)
+	} else {
+		s.Cache.Put(hash, sess, acct, now, gen)
+	}
+	return sess, acct, nil
+}
+
+func (s *Service) touch(ctx context.Context, hash string, sess Session, acct account.Account, now time.Time) {
+	// A failed touch only shortens the idle window; the request still succeeds.
+	if err := s.Lookup.TouchSession(ctx, sess.ID, now); err == nil {
+		sess.LastSeenAt = now.UTC().Truncate(time.Microsecond)
+		s.Cache.Put(hash, sess, acct, now, s.Cache.Generation())
+	}
+}
+
+// List returns the account's live sessions, newest first.
+func (s *Service) List(ctx context.Context, accountID string) ([]Session, error) {
+	now := s.Now()
+	var out []Session
+	err := s.Transact(ctx, func(tx Tx) error {
+		all, err := tx.SessionsOf(ctx, accountID, now)
+		for _, sess := range all {
+			if sess.Active(now, s.Policy) {
+				out = append(out, sess)
+			}
+		}
+		return err
+	})
+	return out, err
+}
+
+// Revoke ends one session of the account (or all when sessionID is ""),
+// except keepID. It returns how many ended.
+func (s *Service) Revoke(ctx context.Context, accountID, sessionID, keepID, reason string, m Meta) (int, error) {
+	now := s.Now().UTC().Truncate(time.Microsecond)
+	var hashes []string
+	err := s.Transact(ctx, func(tx Tx) error {
+		var err error
+		if hashes, err = tx.RevokeSessions(ctx, accountID, sessionID, keepID, reason, now); err != nil || len(hashes) == 0 {
+			return err
+		}
+		_, err = audit.Append(ctx, tx, now, audit.Entry{
+			Actor: "user:" + accountID, Action: "session.revoked", UserID: accountID, IP: m.IP, RequestID: m.RequestID,
+			Data: map[string]any{"session_id": sessionID, "reason": reason, "count": len(hashes)},
+		})
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("revoke session: %w", err)
+	}
+	s.Forget(hashes)
+	return len(hashes), nil
+}
+
+// Forget drops ended sessions from this node's cache and tells the others.
+func (s *Service) Forget(tokenHashes []string) {
+	if len(tokenHashes) == 0 {
+		return
+	}
+	s.Cache.Evict(tokenHashes...)
+	if s.Revoked != nil {
+		s.Revoked(tokenHashes)
+	}
+}
