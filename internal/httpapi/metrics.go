@@ -47,6 +47,20 @@ func NewMetrics(outboxDepth func() (pending, dead float64)) *Metrics {
 	return m
 }
 
+// WatchSessionCache exports whether the session cache is trusted (1) or off
+// because the revocation channel between nodes is down (0).
+func (m *Metrics) WatchSessionCache(enabled func() bool) {
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "warden_session_cache_enabled",
+		Help: "1 while the session cache is in use; 0 while the revocation channel between nodes is down.",
+	}, func() float64 {
+		if enabled() {
+			return 1
+		}
+		return 0
+	}))
+}
+
 // ObserveDelivery counts one outbox delivery attempt; the outbox worker calls it.
 func (m *Metrics) ObserveDelivery(kind, outcome string) {
 	m.deliveries.WithLabelValues(kind, outcome).Inc()

@@ -324,3 +324,47 @@ func TestAntiPhishingCodeAndFreeze(t *testing.T) {
 		t.Fatalf("user state after unfreeze = %s", state.raw)
 	}
 }
+
+// A revocation on one node takes effect on every node sharing the
+// PostgreSQL database within a second, even where the session was cached.
+func TestRevocationReachesOtherNodesWithinASecond(t *testing.T) {
+	t.Parallel()
+	_, dbURL := storetest.PostgresURL(t)
+	env := settings(dbURL, "WARDEN_SESSION_CACHE_TTL", "1h")
+	a, b := start(t, env, true), start(t, env, true)
+	token := a.signUp(t, "ivy@example.com")
+	introspect := func(n *node) bool {
+		r := n.call(t, "POST", "/admin/v1/sessions/introspect", map[string]string{"token": token}, "Authorization", "Bearer "+adminKey).expect(t, 200, "")
+		return r.body["active"] == true
+	}
+	// Wait until node b listens for revocations and trusts its cache, then
+	// warm the cache: with a one-hour TTL only an eviction can end the entry.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		resp, err := http.Get(b.base + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(m), "warden_session_cache_enabled 1") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("node b never enabled its session cache")
+		}
+	}
+	for range 3 {
+		if !introspect(b) {
+			t.Fatal("session not active on node b")
+		}
+	}
+	revokedAt := time.Now()
+	a.call(t, "DELETE", "/v1/session", nil, "Authorization", "Bearer "+token).expect(t, 204, "")
+	for introspect(b) {
+		if time.Since(revokedAt) > time.Second {
+			t.Fatal("node b still answers active a second after node a revoked the session")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("revocation reached node b after %v", time.Since(revokedAt))
+}

@@ -160,6 +160,7 @@ func (s *Server) assemble(ctx context.Context) error {
 		return err
 	}
 	s.sessionCache = session.NewCache(cfg.SessionCacheTTL, 100_000)
+	metrics.WatchSessionCache(s.sessionCache.Enabled)
 	sessions := &session.Service{
 		Transact: func(ctx context.Context, fn func(session.Tx) error) error {
 			return s.store.Write(ctx, func(tx *store.Tx) error { return fn(tx) })

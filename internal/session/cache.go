@@ -56,6 +56,9 @@ func (c *Cache) SetEnabled(on bool) {
 	c.enabled.Store(on)
 }
 
+// Enabled tells whether the cache is in use (false while the revocation channel is down).
+func (c *Cache) Enabled() bool { return c != nil && c.enabled.Load() }
+
 // Get returns the cached session for a token hash, if fresh.
 func (c *Cache) Get(hash string, now time.Time) (Session, account.Account, bool) {
 	if c == nil || !c.enabled.Load() {
