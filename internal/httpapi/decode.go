@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 )
 
 // MaxBodyBytes bounds every JSON request body (API.md: 1 MiB).
@@ -51,6 +52,11 @@ func errTooLarge() *Problem {
 func decodeJSONBytes(body []byte, dst any) *Problem {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return NewProblem(http.StatusBadRequest, "invalid_json", "the request body is empty; send a JSON object")
+	}
+	// encoding/json would quietly turn invalid UTF-8 into U+FFFD, so a
+	// password or token would silently become something else: refuse it.
+	if !utf8.Valid(body) {
+		return NewProblem(http.StatusBadRequest, "invalid_json", "the request body is not valid UTF-8")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

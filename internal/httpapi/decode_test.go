@@ -37,6 +37,7 @@ func TestDecodeJSONBytes(t *testing.T) {
 		{`{"inner":{"on":"yes"}}`, "validation_failed", "inner.on"},
 		{`{"nope":1}`, "validation_failed", "nope"},
 		{`{"name":"\ud800"}`, "", ""},
+		{"{\"name\":\"\xff\xfe\"}", "invalid_json", ""},
 	} {
 		var v fuzzTarget
 		p := decodeJSONBytes([]byte(tc.body), &v)
