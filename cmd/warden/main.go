@@ -16,11 +16,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/wardenhq/warden/internal/account"
 	"github.com/wardenhq/warden/internal/adminkey"
 	"github.com/wardenhq/warden/internal/audit"
 	"github.com/wardenhq/warden/internal/config"
 	"github.com/wardenhq/warden/internal/keyring"
+	"github.com/wardenhq/warden/internal/password"
 	"github.com/wardenhq/warden/internal/server"
+	"github.com/wardenhq/warden/internal/staff"
 	"github.com/wardenhq/warden/internal/store"
 )
 
@@ -180,7 +183,7 @@ func newMigrateCommand(g *globalFlags, stdout io.Writer) *cobra.Command {
 }
 
 func newAdminCommand(g *globalFlags, stdout io.Writer) *cobra.Command {
-	admin := &cobra.Command{Use: "admin", Short: "Administer Warden: admin API keys"}
+	admin := &cobra.Command{Use: "admin", Short: "Administer Warden: admin API keys and staff accounts"}
 	var name, scopes string
 	createKey := &cobra.Command{
 		Use:   "create-key",
@@ -223,8 +226,58 @@ func newAdminCommand(g *globalFlags, stdout io.Writer) *cobra.Command {
 	createKey.Flags().StringVar(&scopes, "scopes", "", "comma-separated scopes: "+strings.Join(adminkey.Scopes, ","))
 	_ = createKey.MarkFlagRequired("name")
 	_ = createKey.MarkFlagRequired("scopes")
-	admin.AddCommand(createKey)
+	admin.AddCommand(createKey, newCreateStaffCommand(g, stdout))
 	return admin
+}
+
+func newCreateStaffCommand(g *globalFlags, stdout io.Writer) *cobra.Command {
+	var email, role string
+	cmd := &cobra.Command{
+		Use:   "create-staff",
+		Short: "Create a staff account for the console and print a one-time password",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			if _, err := staff.Scopes(role); err != nil {
+				return &exitError{code: exitConfigError, msg: err.Error()}
+			}
+			cfg, st, err := openStore(ctx, g)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			hasher, err := password.NewHasher(password.Params{
+				MemoryKiB: uint32(cfg.PasswordMemoryKiB), Iterations: uint32(cfg.PasswordIterations),
+				Parallelism: uint8(cfg.PasswordParallelism), SaltLen: 16, KeyLen: 32,
+			}, password.Options{})
+			if err != nil {
+				return err
+			}
+			accounts := &account.Service{
+				Transact: func(ctx context.Context, fn func(account.Tx) error) error {
+					return st.Write(ctx, func(tx *store.Tx) error { return fn(tx) })
+				},
+				Hasher: hasher, Now: time.Now,
+			}
+			a, oneTime, err := accounts.CreateStaff(ctx, email, role, account.Meta{Actor: "system"})
+			switch {
+			case errors.Is(err, account.ErrInvalidEmail):
+				return &exitError{code: exitConfigError, msg: "--email: not a valid email address"}
+			case errors.Is(err, store.ErrConflict):
+				return &exitError{code: exitFailure, msg: "a staff account with this email already exists"}
+			case err != nil:
+				return fmt.Errorf("create staff account (has `warden migrate` run?): %w", err)
+			}
+			fmt.Fprintln(stdout, oneTime)
+			fmt.Fprintf(cmd.ErrOrStderr(), "staff account %s (%s, role %s) — one-time password above, shown once; it must be changed at the first login at /console\n", a.ID, a.Email, role)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&email, "email", "", "the staff member's email (required)")
+	cmd.Flags().StringVar(&role, "role", "", "support, compliance or admin (required)")
+	_ = cmd.MarkFlagRequired("email")
+	_ = cmd.MarkFlagRequired("role")
+	return cmd
 }
 
 func newAuditCommand(g *globalFlags, stdout io.Writer) *cobra.Command {

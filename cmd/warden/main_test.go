@@ -107,3 +107,44 @@ func TestVersion(t *testing.T) {
 		t.Fatalf("version: %d %q", code, out)
 	}
 }
+
+func TestCreateStaff(t *testing.T) {
+	dbPath := filepath.Join(t.TempDir(), "warden.db")
+	t.Setenv("WARDEN_DATABASE_URL", "sqlite://"+dbPath)
+	if code, _, errOut := runWarden(t, "migrate"); code != 0 {
+		t.Fatal(errOut)
+	}
+	if code, _, errOut := runWarden(t, "admin", "create-staff", "--email", "ops@example.com", "--role", "root"); code != exitConfigError || !strings.Contains(errOut, "support") {
+		t.Fatalf("unknown role: exit %d, %s", code, errOut)
+	}
+	code, out, errOut := runWarden(t, "admin", "create-staff", "--email", "Ops@Example.com", "--role", "support")
+	oneTime := strings.TrimSpace(out)
+	if code != 0 || len(oneTime) != 29 {
+		t.Fatalf("create-staff: exit %d, stdout %q, stderr %s", code, out, errOut)
+	}
+	if code, _, _ := runWarden(t, "admin", "create-staff", "--email", "ops@example.com", "--role", "admin"); code != exitFailure {
+		t.Fatalf("duplicate staff email: exit %d, want 1", code)
+	}
+	st, err := store.Open(context.Background(), "sqlite://"+dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	err = st.Read(context.Background(), func(tx *store.Tx) error {
+		a, err := tx.AccountByEmail(context.Background(), "staff", "ops@example.com")
+		if err != nil {
+			return err
+		}
+		if a.StaffRole != "support" || !a.MustChangePassword || !a.Verified() || strings.Contains(a.PasswordHash, oneTime) {
+			t.Errorf("staff account %+v", a)
+		}
+		// A staff email does not make a user account, and the reverse.
+		if _, err := tx.AccountByEmail(context.Background(), "user", "ops@example.com"); err != store.ErrNotFound {
+			t.Errorf("staff account visible as a user: %v", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -26,6 +26,8 @@ type Account struct {
 	EmailVerifiedAt   time.Time
 	PasswordHash      string
 	StaffRole         string
+	// MustChangePassword is set for a one-time password: the next login must choose another.
+	MustChangePassword bool
 	AntiPhishingCode  string
 	FrozenAt          time.Time
 	FrozenReason      string

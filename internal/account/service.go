@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/wardenhq/warden/internal/audit"
@@ -407,6 +408,7 @@ func (s *Service) ChangePassword(ctx context.Context, accountID, current, plain,
 func (s *Service) finishPasswordChange(ctx context.Context, tx Tx, a *Account, hash, keepSessionID, how string, m Meta, now time.Time, revoked *[]string) error {
 	updated, err := tx.UpdateAccount(ctx, a.ID, func(old Account) (Account, error) {
 		old.PasswordHash = hash
+		old.MustChangePassword = false
 		old.SecurityChangedAt = now
 		// Proving control of the mailbox by a reset link verifies the address too.
 		if how == "reset" && !old.Verified() {
@@ -563,4 +565,47 @@ func (s *Service) Unfreeze(ctx context.Context, accountID, reason string, m Meta
 	}
 	s.committed(nil)
 	return a, nil
+}
+
+// CreateStaff adds a staff account with a one-time password, which is
+// returned once: the first login must replace it.
+func (s *Service) CreateStaff(ctx context.Context, rawEmail, role string, m Meta) (Account, string, error) {
+	email, key, err := NormalizeEmail(rawEmail)
+	if err != nil {
+		return Account{}, "", err
+	}
+	oneTime := oneTimePassword()
+	hash, err := s.Hasher.Hash(ctx, oneTime)
+	if err != nil {
+		return Account{}, "", err
+	}
+	now := s.now()
+	a := Account{
+		ID: id.New("stf"), Realm: RealmStaff, Email: email, EmailKey: key, EmailVerifiedAt: now,
+		PasswordHash: hash, StaffRole: role, MustChangePassword: true, CreatedAt: now,
+	}
+	err = s.Transact(ctx, func(tx Tx) error {
+		if err := tx.InsertAccount(ctx, a); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, a, "staff.created", m, now, map[string]any{"role": role, "email": email})
+	})
+	if err != nil {
+		return Account{}, "", err
+	}
+	return a, oneTime, nil
+}
+
+// oneTimePassword is 5 groups of 5 random base32 characters: 125 bits,
+// easy to read out and type once.
+func oneTimePassword() string {
+	raw := id.Token("")[:25]
+	var b strings.Builder
+	for i := 0; i < len(raw); i += 5 {
+		if i > 0 {
+			b.WriteByte('-')
+		}
+		b.WriteString(raw[i : i+5])
+	}
+	return b.String()
 }

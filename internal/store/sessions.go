@@ -51,7 +51,7 @@ func (s *Store) SessionAndAccount(ctx context.Context, hash string) (session.Ses
 	err := row.Scan(&sess.ID, &sess.TokenHash, &sess.AccountID, &sess.Realm, &sess.AAL, &sess.DeviceID, &sess.IP, &sess.UserAgent,
 		&created, &seen, &expires, &revoked, &sess.RevokeReason,
 		&a.ID, &a.Realm, &a.Email, &a.EmailKey, &verified, &a.PasswordHash, &a.StaffRole,
-		&a.AntiPhishingCode, &frozen, &a.FrozenReason, &changed, &acreated)
+		&a.AntiPhishingCode, &frozen, &a.FrozenReason, &changed, &acreated, &a.MustChangePassword)
 	if isNoRows(err) {
 		return session.Session{}, account.Account{}, ErrNotFound
 	}

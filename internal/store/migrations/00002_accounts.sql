@@ -13,6 +13,8 @@ CREATE TABLE accounts (
     email_verified_at  BIGINT  NOT NULL DEFAULT 0,
     password_hash      TEXT    NOT NULL,            -- Argon2id, PHC string
     staff_role         TEXT    NOT NULL DEFAULT '',
+    -- Set for a one-time password (a new staff account): the next login must choose another.
+    must_change_password BOOLEAN NOT NULL DEFAULT FALSE,
     anti_phishing_code TEXT    NOT NULL DEFAULT '',
     frozen_at          BIGINT  NOT NULL DEFAULT 0,
     frozen_reason      TEXT    NOT NULL DEFAULT '',
