@@ -19,20 +19,20 @@ const (
 
 // Account is a user of the platform or a member of its staff.
 type Account struct {
-	ID                string
-	Realm             string
-	Email             string
-	EmailKey          string
-	EmailVerifiedAt   time.Time
-	PasswordHash      string
-	StaffRole         string
+	ID              string
+	Realm           string
+	Email           string
+	EmailKey        string
+	EmailVerifiedAt time.Time
+	PasswordHash    string
+	StaffRole       string
 	// MustChangePassword is set for a one-time password: the next login must choose another.
 	MustChangePassword bool
-	AntiPhishingCode  string
-	FrozenAt          time.Time
-	FrozenReason      string
-	SecurityChangedAt time.Time
-	CreatedAt         time.Time
+	AntiPhishingCode   string
+	FrozenAt           time.Time
+	FrozenReason       string
+	SecurityChangedAt  time.Time
+	CreatedAt          time.Time
 }
 
 // Verified tells whether the account proved it owns its email address.
