@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/wardenhq/warden/internal/ratelimit"
 )
 
 // Config is the whole configuration, every field filled with its value or default.
@@ -57,6 +59,12 @@ type Config struct {
 	SessionIdleTimeout time.Duration
 	SessionLifetime    time.Duration
 	SessionCacheTTL    time.Duration
+
+	RateLoginPerIP         ratelimit.Limit
+	RateLoginPerAccount    ratelimit.Limit
+	RateRegisterPerIP      ratelimit.Limit
+	RateResetPerIP         ratelimit.Limit
+	RateResetPerAccount    ratelimit.Limit
 
 	EmailVerificationTTL time.Duration
 	PasswordResetTTL     time.Duration

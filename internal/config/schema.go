@@ -14,6 +14,7 @@ import (
 
 	"github.com/wardenhq/warden/internal/keyring"
 	"github.com/wardenhq/warden/internal/notify"
+	"github.com/wardenhq/warden/internal/ratelimit"
 )
 
 // Key is one configuration key.
@@ -186,6 +187,16 @@ var schema = []Key{
 		parse: duration(func(c *Config) *time.Duration { return &c.SessionLifetime }, time.Second, 365*24*time.Hour)},
 	{Env: "WARDEN_SESSION_CACHE_TTL", Default: "30s", Help: "how long a node keeps a resolved session in memory (revocations evict it at once)",
 		parse: duration(func(c *Config) *time.Duration { return &c.SessionCacheTTL }, 0, time.Hour)},
+	{Env: "WARDEN_RATE_LOGIN_PER_IP", Default: "30/1m", Help: "login attempts from one IP address (`N/duration`, a token bucket: N at once, refilled at N per duration)",
+		parse: rate(func(c *Config) *ratelimit.Limit { return &c.RateLoginPerIP })},
+	{Env: "WARDEN_RATE_LOGIN_PER_ACCOUNT", Default: "10/1m", Help: "login attempts on one account, from anywhere",
+		parse: rate(func(c *Config) *ratelimit.Limit { return &c.RateLoginPerAccount })},
+	{Env: "WARDEN_RATE_REGISTER_PER_IP", Default: "10/1h", Help: "registrations from one IP address",
+		parse: rate(func(c *Config) *ratelimit.Limit { return &c.RateRegisterPerIP })},
+	{Env: "WARDEN_RATE_RESET_PER_IP", Default: "10/1h", Help: "password reset requests from one IP address",
+		parse: rate(func(c *Config) *ratelimit.Limit { return &c.RateResetPerIP })},
+	{Env: "WARDEN_RATE_RESET_PER_ACCOUNT", Default: "3/1h", Help: "password reset emails to one address",
+		parse: rate(func(c *Config) *ratelimit.Limit { return &c.RateResetPerAccount })},
 	{Env: "WARDEN_EMAIL_VERIFICATION_TTL", Default: "24h", Help: "how long an email verification link works",
 		parse: duration(func(c *Config) *time.Duration { return &c.EmailVerificationTTL }, time.Second, 30*24*time.Hour)},
 	{Env: "WARDEN_PASSWORD_RESET_TTL", Default: "30m", Help: "how long a password reset link works",
@@ -240,6 +251,21 @@ func duration(field func(*Config) *time.Duration, lo, hi time.Duration) func(*Co
 			return fmt.Errorf("must be between %v and %v, got %v", lo, hi, d)
 		}
 		*field(c) = d
+		return nil
+	}
+}
+
+// rate parses N/duration, e.g. 10/1m.
+func rate(field func(*Config) *ratelimit.Limit) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, per, ok := strings.Cut(v, "/")
+		burst, err := strconv.Atoi(strings.TrimSpace(n))
+		d, derr := time.ParseDuration(strings.TrimSpace(per))
+		l := ratelimit.Limit{Burst: burst, Per: d}
+		if !ok || err != nil || derr != nil || l.Validate() != nil || burst > 1_000_000 {
+			return fmt.Errorf("want N/duration like 10/1m (N from 1 to 1000000, a positive duration), got %q", v)
+		}
+		*field(c) = l
 		return nil
 	}
 }

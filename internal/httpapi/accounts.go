@@ -8,6 +8,7 @@ import (
 	"github.com/wardenhq/warden/internal/account"
 	"github.com/wardenhq/warden/internal/audit"
 	"github.com/wardenhq/warden/internal/password"
+	"github.com/wardenhq/warden/internal/ratelimit"
 	"github.com/wardenhq/warden/internal/session"
 	"github.com/wardenhq/warden/internal/store"
 )
@@ -69,6 +70,9 @@ func (a *API) register(w http.ResponseWriter, r *http.Request) error {
 	if p := req.validate(); p != nil {
 		return p
 	}
+	if err := a.rateLimit(w, r, ratelimit.Key{Bucket: ipBucket("register:ip:", r), Limit: a.Limits.RegisterPerIP}); err != nil {
+		return err
+	}
 	if err := a.Accounts.Register(r.Context(), req.Email, req.Password, a.accountMeta(r)); err != nil {
 		return accountProblem(err)
 	}
@@ -126,6 +130,12 @@ func (a *API) createSession(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) login(w http.ResponseWriter, r *http.Request, realm string, req credentials) error {
+	if err := a.rateLimit(w, r,
+		ratelimit.Key{Bucket: ipBucket("login:ip:", r), Limit: a.Limits.LoginPerIP},
+		ratelimit.Key{Bucket: emailBucket("login:"+realm+":", req.Email), Limit: a.Limits.LoginPerAccount},
+	); err != nil {
+		return err
+	}
 	meta := a.accountMeta(r)
 	acct, err := a.Accounts.Authenticate(r.Context(), realm, req.Email, req.Password)
 	if err != nil {
@@ -260,6 +270,12 @@ func (a *API) requestPasswordReset(w http.ResponseWriter, r *http.Request) error
 	}
 	if req.Email == "" || len(req.Email) > 254 {
 		return errValidation(FieldError{Field: "email", Code: "required", Detail: "enter your email address"})
+	}
+	if err := a.rateLimit(w, r,
+		ratelimit.Key{Bucket: ipBucket("reset:ip:", r), Limit: a.Limits.ResetPerIP},
+		ratelimit.Key{Bucket: emailBucket("reset:", req.Email), Limit: a.Limits.ResetPerAccount},
+	); err != nil {
+		return err
 	}
 	if err := a.Accounts.RequestPasswordReset(r.Context(), req.Email, a.accountMeta(r)); err != nil {
 		return err

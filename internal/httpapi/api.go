@@ -20,6 +20,7 @@ import (
 	"github.com/wardenhq/warden/internal/account"
 	"github.com/wardenhq/warden/internal/keyring"
 	"github.com/wardenhq/warden/internal/notify"
+	"github.com/wardenhq/warden/internal/ratelimit"
 	"github.com/wardenhq/warden/internal/session"
 	"github.com/wardenhq/warden/internal/store"
 )
@@ -44,6 +45,8 @@ type Deps struct {
 	Sessions *session.Service
 	// BaseURL is WARDEN_BASE_URL: cookies are Secure when it is https.
 	BaseURL string
+	Limiter *ratelimit.Limiter
+	Limits  RateLimits
 }
 
 // API serves every HTTP route of Warden.
@@ -55,6 +58,8 @@ type API struct {
 	// Browsers attach cookies on their own, which is what CSRF abuses; they
 	// never attach a Bearer token, so those requests need no such check.
 	crossOrigin *http.CrossOriginProtection
+	// adminKeys remembers admin keys found in the database (admin_auth.go).
+	adminKeys adminKeyCache
 }
 
 // Route is one API operation. The route table is the source the OpenAPI test

@@ -27,6 +27,7 @@ import (
 	"github.com/wardenhq/warden/internal/notify"
 	"github.com/wardenhq/warden/internal/outbox"
 	"github.com/wardenhq/warden/internal/password"
+	"github.com/wardenhq/warden/internal/ratelimit"
 	"github.com/wardenhq/warden/internal/session"
 	"github.com/wardenhq/warden/internal/store"
 	"github.com/wardenhq/warden/internal/web"
@@ -194,6 +195,11 @@ func (s *Server) assemble(ctx context.Context) error {
 		BootstrapAdminKey: adminKey, TrustedProxies: cfg.TrustedProxies,
 		Log: s.log, Metrics: metrics, Now: time.Now, Pages: pages,
 		Accounts: accounts, Sessions: sessions, BaseURL: cfg.BaseURL,
+		Limiter: &ratelimit.Limiter{Store: s.store, Now: time.Now},
+		Limits: httpapi.RateLimits{
+			LoginPerIP: cfg.RateLoginPerIP, LoginPerAccount: cfg.RateLoginPerAccount, RegisterPerIP: cfg.RateRegisterPerIP,
+			ResetPerIP: cfg.RateResetPerIP, ResetPerAccount: cfg.RateResetPerAccount,
+		},
 	})
 	s.http = &http.Server{
 		Handler:           s.api.Handler(),

@@ -12,12 +12,12 @@ import (
 	"github.com/wardenhq/warden/internal/ratelimit"
 )
 
-// errBucketVanished means a rate bucket was deleted (by Prune) between being
-// created and being locked: the transaction starts over.
+// errBucketVanished means a rate bucket was deleted (by PruneRateBuckets)
+// between being made sure of and being locked: the transaction starts over.
 var errBucketVanished = errors.New("rate bucket deleted concurrently")
 
-// errNoSave rolls back an UpdateBuckets whose update chose not to save.
-var errNoSave = errors.New("rate buckets not saved")
+// errBucketsNotSaved rolls back an UpdateBuckets whose update chose not to save.
+var errBucketsNotSaved = errors.New("rate buckets not saved")
 
 // UpdateBuckets implements ratelimit.BucketStore on the rate_buckets table:
 // the buckets are read, updated and written back in one transaction.
@@ -29,6 +29,10 @@ var errNoSave = errors.New("rate buckets not saved")
 // only write lock; a missing row is a fresh bucket and is created on save.
 // A refused check rolls back, leaving no trace.
 func (s *Store) UpdateBuckets(ctx context.Context, now time.Time, keys []ratelimit.Key, update func([]ratelimit.Bucket) ([]ratelimit.Bucket, bool)) error {
+	if len(keys) == 0 {
+		update(nil)
+		return nil
+	}
 	names := make([]string, len(keys))
 	for i, k := range keys {
 		names[i] = k.Bucket
@@ -39,14 +43,18 @@ func (s *Store) UpdateBuckets(ctx context.Context, now time.Time, keys []ratelim
 			return fmt.Errorf("update rate buckets: bucket %s given twice", names[i])
 		}
 	}
+	// A vanished bucket was one untouched for long; it comes back fresh, which
+	// PruneRateBuckets (given a cutoff at least the refill period old) leaves
+	// alone. So each retry follows the loss of another old bucket of these
+	// keys, and len(keys)+1 attempts are enough.
 	var err error
-	for range 3 {
+	for range len(keys) + 2 {
 		err = s.Write(ctx, func(tx *Tx) error { return tx.updateBuckets(ctx, keys, names, update) })
 		if !errors.Is(err, errBucketVanished) {
 			break
 		}
 	}
-	if errors.Is(err, errNoSave) {
+	if errors.Is(err, errBucketsNotSaved) {
 		return nil
 	}
 	return err
@@ -61,7 +69,7 @@ func (tx *Tx) updateBuckets(ctx context.Context, keys []ratelimit.Key, names []s
 	lockClause := ""
 	if tx.dialect == Postgres {
 		if _, err := tx.q.ExecContext(ctx, `INSERT INTO rate_buckets (bucket, tokens, updated_at) VALUES `+
-			placeholders(len(names), 1, "(", ", 0, 0)")+` ON CONFLICT (bucket) DO NOTHING`, args...); err != nil {
+			paramGroups(len(names), 1, "(", ", 0, 0)")+` ON CONFLICT (bucket) DO NOTHING`, args...); err != nil {
 			return fmt.Errorf("create rate buckets: %w", err)
 		}
 		lockClause = " FOR UPDATE"
@@ -77,7 +85,7 @@ func (tx *Tx) updateBuckets(ctx context.Context, keys []ratelimit.Key, names []s
 		got.bucket.UpdatedAt = fromMicros(updated)
 		return got, err
 	}, `SELECT bucket, tokens, updated_at FROM rate_buckets WHERE bucket IN (`+
-		placeholders(len(names), 1, "", "")+`) ORDER BY bucket`+lockClause, args...)
+		paramGroups(len(names), 1, "", "")+`) ORDER BY bucket`+lockClause, args...)
 	if err != nil {
 		return err
 	}
@@ -94,10 +102,17 @@ func (tx *Tx) updateBuckets(ctx context.Context, keys []ratelimit.Key, names []s
 	}
 	next, save := update(current)
 	if !save {
-		return errNoSave
+		return errBucketsNotSaved
 	}
 	if len(next) != len(keys) {
 		return fmt.Errorf("update rate buckets: %d buckets for %d keys", len(next), len(keys))
+	}
+	if tx.dialect == Postgres {
+		// Losing the last few hundred milliseconds of charges in a database
+		// crash costs nothing worth waiting for a disk flush on every request.
+		if _, err := tx.q.ExecContext(ctx, `SET LOCAL synchronous_commit TO OFF`); err != nil {
+			return fmt.Errorf("write rate buckets: %w", err)
+		}
 	}
 	// In name order too, so that PostgreSQL updates the rows in the order it locked them.
 	upsert := make([]any, 0, 3*len(keys))
@@ -106,23 +121,23 @@ func (tx *Tx) updateBuckets(ctx context.Context, keys []ratelimit.Key, names []s
 		upsert = append(upsert, n, next[i].Tokens, micros(next[i].UpdatedAt))
 	}
 	if _, err := tx.q.ExecContext(ctx, `INSERT INTO rate_buckets (bucket, tokens, updated_at) VALUES `+
-		placeholders(len(names), 3, "(", ")")+`
+		paramGroups(len(names), 3, "(", ")")+`
 		ON CONFLICT (bucket) DO UPDATE SET tokens = excluded.tokens, updated_at = excluded.updated_at`, upsert...); err != nil {
 		return fmt.Errorf("write rate buckets: %w", err)
 	}
 	return nil
 }
 
-// placeholders lists n groups of width consecutive parameters ($1, $2, …),
-// each group between open and close: placeholders(2, 3, "(", ")") is
+// paramGroups lists n groups of width consecutive parameters ($1, $2, …),
+// each group between opening and closing: paramGroups(2, 3, "(", ")") is
 // "($1, $2, $3), ($4, $5, $6)".
-func placeholders(n, width int, open, close string) string {
+func paramGroups(n, width int, opening, closing string) string {
 	var b strings.Builder
 	for g := range n {
 		if g > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(open)
+		b.WriteString(opening)
 		for j := range width {
 			if j > 0 {
 				b.WriteString(", ")
@@ -130,14 +145,14 @@ func placeholders(n, width int, open, close string) string {
 			b.WriteString("$")
 			b.WriteString(strconv.Itoa(g*width + j + 1))
 		}
-		b.WriteString(close)
+		b.WriteString(closing)
 	}
 	return b.String()
 }
 
-// pruneBatch is how many rate buckets one Prune transaction deletes at most,
+// rateBucketPruneBatch is how many rate buckets one Prune transaction deletes at most,
 // so that pruning never holds the (SQLite) write lock for long.
-const pruneBatch = 1000
+const rateBucketPruneBatch = 1000
 
 // PruneRateBuckets deletes the rate buckets untouched since olderThan and
 // returns how many it deleted. A bucket untouched for a whole refill period is
@@ -151,7 +166,7 @@ func (s *Store) PruneRateBuckets(ctx context.Context, olderThan time.Time) (int6
 		var n int64
 		err := s.Write(ctx, func(tx *Tx) error {
 			res, err := tx.q.ExecContext(ctx, `DELETE FROM rate_buckets WHERE bucket IN (
-				SELECT bucket FROM rate_buckets WHERE updated_at < $1 LIMIT `+strconv.Itoa(pruneBatch)+tx.skipLocked()+`)`,
+				SELECT bucket FROM rate_buckets WHERE updated_at < $1 LIMIT `+strconv.Itoa(rateBucketPruneBatch)+tx.skipLocked()+`)`,
 				micros(olderThan))
 			if err != nil {
 				return fmt.Errorf("prune rate buckets: %w", err)
@@ -160,7 +175,7 @@ func (s *Store) PruneRateBuckets(ctx context.Context, olderThan time.Time) (int6
 			return err
 		})
 		total += n
-		if err != nil || n < pruneBatch {
+		if err != nil || n < rateBucketPruneBatch {
 			return total, err
 		}
 	}
