@@ -60,11 +60,11 @@ type Config struct {
 	SessionLifetime    time.Duration
 	SessionCacheTTL    time.Duration
 
-	RateLoginPerIP         ratelimit.Limit
-	RateLoginPerAccount    ratelimit.Limit
-	RateRegisterPerIP      ratelimit.Limit
-	RateResetPerIP         ratelimit.Limit
-	RateResetPerAccount    ratelimit.Limit
+	RateLoginPerIP      ratelimit.Limit
+	RateLoginPerAccount ratelimit.Limit
+	RateRegisterPerIP   ratelimit.Limit
+	RateResetPerIP      ratelimit.Limit
+	RateResetPerAccount ratelimit.Limit
 
 	EmailVerificationTTL time.Duration
 	PasswordResetTTL     time.Duration
