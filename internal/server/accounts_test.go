@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -394,4 +395,35 @@ func TestLoginRateLimitIsSharedAcrossNodes(t *testing.T) {
 		a.call(t, "POST", "/v1/registrations", map[string]string{"email": "new@example.com", "password": strongPassword}).expect(t, 202, "")
 	}
 	b.call(t, "POST", "/v1/registrations", map[string]string{"email": "new2@example.com", "password": strongPassword}).expect(t, 429, "rate_limited")
+}
+
+// Freezing from a session ends every session and tells the platform with an
+// account.frozen webhook.
+func TestFreezeFromSessionSendsWebhook(t *testing.T) {
+	t.Parallel()
+	got := make(chan map[string]any, 4)
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		if r.Header.Get("webhook-id") != "" && r.Header.Get("webhook-signature") != "" {
+			got <- body
+		}
+	}))
+	defer receiver.Close()
+	n := devNode(t)
+	n.call(t, "POST", "/admin/v1/webhooks", map[string]any{"url": receiver.URL, "event_types": []string{"account.frozen"}},
+		"Authorization", "Bearer "+adminKey).expect(t, 201, "")
+	token := n.signUp(t, "lee@example.com")
+	other := n.login(t, "lee@example.com", strongPassword)
+	n.call(t, "POST", "/v1/account/freeze", nil, "Authorization", "Bearer "+token).expect(t, 200, "")
+	n.call(t, "GET", "/v1/session", nil, "Authorization", "Bearer "+other).expect(t, 401, "unauthenticated")
+	select {
+	case body := <-got:
+		data, _ := body["data"].(map[string]any)
+		if body["type"] != "account.frozen" || data["user_id"] == "" {
+			t.Fatalf("webhook body %v", body)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no account.frozen webhook")
+	}
 }
