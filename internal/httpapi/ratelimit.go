@@ -1,6 +1,9 @@
 package httpapi
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"net/netip"
 	"net/http"
 	"strconv"
 
@@ -21,9 +24,13 @@ type RateLimits struct {
 // emailBucket names an account's bucket by the unique form of the address
 // asked for, whether or not it is registered: limits must not reveal which
 // addresses have accounts.
+//
+// The address is hashed: the table of buckets should not become a list of
+// every address anyone ever typed.
 func emailBucket(prefix, rawEmail string) string {
 	if _, key, err := account.NormalizeEmail(rawEmail); err == nil {
-		return prefix + key
+		sum := sha256.Sum256([]byte(key))
+		return prefix + hex.EncodeToString(sum[:16])
 	}
 	return prefix + "invalid"
 }
@@ -47,4 +54,14 @@ func (a *API) rateLimit(w http.ResponseWriter, r *http.Request, keys ...ratelimi
 		With("retry_after", secs)
 }
 
-func ipBucket(prefix string, r *http.Request) string { return prefix + clientIP(r.Context()) }
+// ipBucket names the bucket of the caller's network: its IPv4 address, or
+// its IPv6 /64 — one IPv6 client usually holds a whole /64, and would
+// otherwise get billions of buckets.
+func ipBucket(prefix string, r *http.Request) string {
+	ip, _ := r.Context().Value(clientIPCtx{}).(netip.Addr)
+	if ip.Is6() && !ip.Is4In6() {
+		p, _ := ip.Prefix(64)
+		return prefix + p.String()
+	}
+	return prefix + clientIPString(ip)
+}

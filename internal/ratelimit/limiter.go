@@ -8,9 +8,10 @@ import (
 	"time"
 )
 
-// MaxBucketLen is the longest bucket name a Limiter accepts. Names are built
-// from what clients send (addresses, emails): hash anything that may be long.
-const MaxBucketLen = 200
+// MaxBucketLen is the longest bucket name a Limiter accepts: room for a
+// prefix and an email address (at most 254 bytes). Names are built from what
+// clients send: bound or hash anything that may be longer.
+const MaxBucketLen = 320
 
 // ErrNoKeys is returned by Check when it is given no key.
 var ErrNoKeys = errors.New("rate limit: no bucket to check")

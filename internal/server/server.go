@@ -48,6 +48,7 @@ type Server struct {
 
 	hasher       *password.Hasher
 	sessionCache *session.Cache
+	lastPrune    time.Time // touched by the checkpoint loop only
 }
 
 // New opens everything the server needs and binds its listening socket, but
@@ -281,7 +282,27 @@ func (s *Server) checkpointLoop(ctx context.Context) {
 			return
 		case <-t.C:
 			s.sealCheckpoints(ctx)
+			s.pruneRateBuckets(ctx)
 		}
+	}
+}
+
+// pruneRateBuckets deletes rate-limit buckets untouched for longer than the
+// longest limit's period: by then they are full again and say nothing. It
+// runs at most every ten minutes, on the checkpoint tick.
+func (s *Server) pruneRateBuckets(ctx context.Context) {
+	if time.Since(s.lastPrune) < 10*time.Minute {
+		return
+	}
+	s.lastPrune = time.Now()
+	longest := time.Duration(0)
+	for _, l := range []ratelimit.Limit{s.cfg.RateLoginPerIP, s.cfg.RateLoginPerAccount, s.cfg.RateRegisterPerIP, s.cfg.RateResetPerIP, s.cfg.RateResetPerAccount} {
+		longest = max(longest, l.Per)
+	}
+	if n, err := s.store.PruneRateBuckets(ctx, time.Now().Add(-longest)); err != nil {
+		s.log.Warn("prune rate-limit buckets", "error", err)
+	} else if n > 0 {
+		s.log.Debug("pruned rate-limit buckets", "count", n)
 	}
 }
 

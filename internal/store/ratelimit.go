@@ -27,7 +27,10 @@ var errBucketsNotSaved = errors.New("rate buckets not saved")
 // so two checks that share buckets wait for each other instead of
 // deadlocking. On SQLite the write transaction already holds the database's
 // only write lock; a missing row is a fresh bucket and is created on save.
-// A refused check rolls back, leaving no trace.
+// A refused check rolls back, leaving no trace. A saving check commits
+// without waiting for PostgreSQL to flush it to disk (synchronous_commit off
+// for that transaction): a database crash may forget the last fraction of a
+// second of charges, which is worth far less than the flush on every request.
 func (s *Store) UpdateBuckets(ctx context.Context, now time.Time, keys []ratelimit.Key, update func([]ratelimit.Bucket) ([]ratelimit.Bucket, bool)) error {
 	if len(keys) == 0 {
 		update(nil)
@@ -108,8 +111,7 @@ func (tx *Tx) updateBuckets(ctx context.Context, keys []ratelimit.Key, names []s
 		return fmt.Errorf("update rate buckets: %d buckets for %d keys", len(next), len(keys))
 	}
 	if tx.dialect == Postgres {
-		// Losing the last few hundred milliseconds of charges in a database
-		// crash costs nothing worth waiting for a disk flush on every request.
+		// See UpdateBuckets: no waiting for the disk.
 		if _, err := tx.q.ExecContext(ctx, `SET LOCAL synchronous_commit TO OFF`); err != nil {
 			return fmt.Errorf("write rate buckets: %w", err)
 		}
@@ -150,8 +152,8 @@ func paramGroups(n, width int, opening, closing string) string {
 	return b.String()
 }
 
-// rateBucketPruneBatch is how many rate buckets one Prune transaction deletes at most,
-// so that pruning never holds the (SQLite) write lock for long.
+// rateBucketPruneBatch is how many rate buckets one PruneRateBuckets transaction deletes,
+// at most, so that pruning never holds the (SQLite) write lock for long.
 const rateBucketPruneBatch = 1000
 
 // PruneRateBuckets deletes the rate buckets untouched since olderThan and
@@ -159,7 +161,9 @@ const rateBucketPruneBatch = 1000
 // full, which is what a missing bucket means too: pass a time at least the
 // longest Limit.Per in use before now, or buckets that still count are reset.
 //
-// It deletes in small batches and skips buckets that a check holds locked.
+// It deletes in small batches, each its own transaction, and skips buckets
+// that a check holds locked. (rate_buckets has no index on updated_at, so
+// each batch scans the table until it has found a batch.)
 func (s *Store) PruneRateBuckets(ctx context.Context, olderThan time.Time) (int64, error) {
 	var total int64
 	for {

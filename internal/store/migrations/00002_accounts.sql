@@ -76,6 +76,7 @@ CREATE TABLE rate_buckets (
     tokens     BIGINT NOT NULL,
     updated_at BIGINT NOT NULL
 );
+CREATE INDEX rate_buckets_by_updated_at ON rate_buckets (updated_at);
 
 -- +goose Down
 DROP TABLE rate_buckets;
