@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/trustelem/zxcvbn"
 )
 
 // The policy follows NIST SP 800-63B §5.1.1.2: a minimum length (above
@@ -110,8 +108,8 @@ func CheckPolicy(plain, email string) *Weakness {
 	if utf8.RuneCountInString(scored) > zxcvbnPrefix {
 		scored = string([]rune(scored)[:zxcvbnPrefix])
 	}
-	res := zxcvbn.PasswordStrength(scored, inputs)
-	warning, suggestions := zxcvbnFeedback(res.Score, res.Sequence)
+	score, sequence := strength(scored, inputs)
+	warning, suggestions := zxcvbnFeedback(score, sequence)
 
 	// Containing the local part is refused outright, whatever the score: it
 	// is the first thing an attacker who knows the email tries. Short local
@@ -119,16 +117,16 @@ func CheckPolicy(plain, email string) *Weakness {
 	lower := strings.ToLower(plain)
 	for _, part := range []string{local, strings.SplitN(local, "+", 2)[0]} {
 		if utf8.RuneCountInString(part) >= 3 && strings.Contains(lower, part) {
-			return &Weakness{Code: CodeContainsEmail, Score: res.Score,
+			return &Weakness{Code: CodeContainsEmail, Score: score,
 				Warning:     "Avoid using your email address or its name part",
 				Suggestions: append([]string{msgUseAFewWords}, suggestions...)}
 		}
 	}
-	if res.Score < MinScore {
+	if score < MinScore {
 		if suggestions == nil {
 			suggestions = []string{}
 		}
-		return &Weakness{Code: CodeTooGuessable, Score: res.Score, Warning: warning, Suggestions: suggestions}
+		return &Weakness{Code: CodeTooGuessable, Score: score, Warning: warning, Suggestions: suggestions}
 	}
 	return nil
 }

@@ -140,14 +140,6 @@ func (s *Server) assemble(ctx context.Context) error {
 		Log:     s.log,
 		Observe: metrics.ObserveDelivery,
 	}
-	var mailbox web.Mailbox
-	if cfg.Dev {
-		mailbox = s.store
-	}
-	pages, err := web.New(web.Config{PlatformName: cfg.PlatformName, Dev: cfg.Dev, Mailbox: mailbox, Now: time.Now})
-	if err != nil {
-		return err
-	}
 	adminKey := cfg.AdminKey
 	if cfg.Dev && adminKey == "" {
 		if s.DevAdminKey, err = s.devAdminKey(ctx); err != nil {
@@ -190,6 +182,18 @@ func (s *Server) assemble(ctx context.Context) error {
 			s.worker.Wake()
 			sessions.Forget(revoked)
 		},
+	}
+	var mailbox web.Mailbox
+	if cfg.Dev {
+		mailbox = s.store
+	}
+	pages, err := web.New(web.Config{
+		PlatformName: cfg.PlatformName, Dev: cfg.Dev, Mailbox: mailbox, Now: time.Now, Logger: s.log,
+		Accounts: accounts, Sessions: sessions, Audit: s.store, BaseURL: cfg.BaseURL,
+		RequestInfo: httpapi.RequestInfo,
+	})
+	if err != nil {
+		return err
 	}
 	s.api = httpapi.New(httpapi.Deps{
 		Store: s.store, Keys: s.keys, Mailer: mailer, Outbox: s.worker,

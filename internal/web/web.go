@@ -1,7 +1,13 @@
 // Package web serves Warden's server-rendered pages: a base layout, the home
-// page, the error page, static files and, in dev mode, the mailbox that keeps
-// the email Warden would have sent. Templates and static files are embedded in
-// the binary.
+// page, the error page, static files, the account pages (sign up, email
+// confirmation, log in and out, password reset and change, sessions,
+// anti-phishing code, activity, freeze) and, in dev mode, the mailbox that
+// keeps the email Warden would have sent. Templates and static files are
+// embedded in the binary.
+//
+// Every page works without JavaScript: forms post to their own page, the
+// handler calls the account or session service, and answers with a redirect
+// (Post/Redirect/Get) or the form again with its errors.
 //
 // # Adding a page
 //
@@ -14,6 +20,11 @@
 // and the template reads data as .Data; .Platform, .Dev and .Path describe the
 // request. Link static files with {{static "file.css"}}, which adds the content
 // hash that makes them cacheable for a year.
+//
+// A page with a form draws it with the shared templates of forms.html
+// ("error-summary", "field") from a *form (forms.go), and its handler is
+// registered through p.post, which refuses cross-origin posts (CSRF) and
+// bounds the body; p.signedIn guards the pages of a signed-in user.
 //
 // Every page is sent with a strict Content-Security-Policy: no inline scripts,
 // no inline styles, nothing from other origins. Put behaviour in a file under
@@ -33,6 +44,9 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/wardenhq/warden/internal/account"
+	"github.com/wardenhq/warden/internal/session"
 )
 
 //go:embed templates/*.html
@@ -52,6 +66,20 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives errors that are not shown to users. Nil means slog.Default().
 	Logger *slog.Logger
+
+	// Accounts and Sessions switch on the account pages; set both and Audit,
+	// or none of them.
+	Accounts *account.Service
+	Sessions *session.Service
+	// Audit is where the account pages read the activity list and record
+	// failed logins, through package audit; *store.Store implements it.
+	Audit AuditStore
+	// BaseURL is WARDEN_BASE_URL: cookies are Secure when it is https.
+	BaseURL string
+	// RequestInfo returns the client's IP address as Warden believes it and
+	// the request id, both for audit records (httpapi.RequestInfo, which
+	// knows the trusted proxies). Nil means the connection's address and no id.
+	RequestInfo func(r *http.Request) (clientIP, requestID string)
 }
 
 // Pages renders Warden's pages. Build it with New; it is safe for concurrent use.
@@ -63,16 +91,30 @@ type Pages struct {
 	log      *slog.Logger
 	assets   *assets
 	pages    map[string]*template.Template
+
+	accounts    *account.Service
+	sessions    *session.Service
+	audit       AuditStore
+	secure      bool // cookies are Secure
+	requestInfo func(r *http.Request) (clientIP, requestID string)
+	csrf        *http.CrossOriginProtection
 }
 
-// layoutFile is the base layout that every page is drawn in.
-const layoutFile = "layout.html"
+// layoutFile is the base layout that every page is drawn in; partialsFile
+// holds the templates pages share (form fields, error summaries).
+const (
+	layoutFile   = "layout.html"
+	partialsFile = "forms.html"
+)
 
 // New parses the embedded templates and hashes the static files. It fails
 // when a template does not parse, or when Dev is set without a Mailbox.
 func New(cfg Config) (*Pages, error) {
 	if cfg.Dev && cfg.Mailbox == nil {
 		return nil, errors.New("web: Config.Dev needs a Config.Mailbox")
+	}
+	if (cfg.Accounts != nil) != (cfg.Sessions != nil) || (cfg.Accounts != nil) != (cfg.Audit != nil) {
+		return nil, errors.New("web: Config.Accounts, Config.Sessions and Config.Audit go together")
 	}
 	p := &Pages{
 		platform: strings.TrimSpace(cfg.PlatformName),
@@ -81,7 +123,21 @@ func New(cfg Config) (*Pages, error) {
 		now:      cfg.Now,
 		log:      cfg.Logger,
 		pages:    map[string]*template.Template{},
+
+		accounts:    cfg.Accounts,
+		sessions:    cfg.Sessions,
+		audit:       cfg.Audit,
+		secure:      strings.HasPrefix(cfg.BaseURL, "https://"),
+		requestInfo: cfg.RequestInfo,
 	}
+	if p.requestInfo == nil {
+		p.requestInfo = connectionInfo
+	}
+	p.csrf = http.NewCrossOriginProtection()
+	p.csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.renderError(w, r, http.StatusForbidden,
+			"This form was sent from another site, so it was refused. Open the page on this site again and send the form from there.")
+	}))
 	if p.platform == "" {
 		p.platform = "Warden"
 	}
@@ -118,11 +174,11 @@ func (p *Pages) parseTemplates() error {
 	}
 	for _, file := range files {
 		base := path.Base(file)
-		if base == layoutFile {
+		if base == layoutFile || base == partialsFile {
 			continue
 		}
 		name := strings.TrimSuffix(base, ".html")
-		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/"+layoutFile, file)
+		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/"+layoutFile, "templates/"+partialsFile, file)
 		if err != nil {
 			return fmt.Errorf("web: parse template %s: %w", base, err)
 		}
@@ -136,11 +192,14 @@ func (p *Pages) parseTemplates() error {
 	return nil
 }
 
-// Register adds the pages to mux: the home page, the static files and, in dev
-// mode, the dev mailbox.
+// Register adds the pages to mux: the home page, the static files, the
+// account pages when configured and, in dev mode, the dev mailbox.
 func (p *Pages) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /{$}", p.home)
 	mux.HandleFunc("GET /static/", p.serveStatic)
+	if p.accounts != nil {
+		p.registerAccountPages(mux)
+	}
 	if p.dev {
 		mux.HandleFunc("GET /dev/mailbox", p.mailboxList)
 		mux.HandleFunc("GET /dev/mailbox.json", p.mailboxJSON)
@@ -158,6 +217,8 @@ type navLink struct {
 	Label   string
 	Href    string
 	Current bool // the page being shown; marked aria-current="page"
+	// Post makes the entry a button that posts a form to Href (log out).
+	Post bool
 }
 
 // view is what every template receives.
@@ -166,13 +227,24 @@ type view struct {
 	Dev      bool
 	Path     string
 	Nav      []navLink
-	Data     any
+	// Notice is a one-time message left by the action before a redirect.
+	Notice *notice
+	// User is the signed-in account, nil when signed out.
+	User *user
+	Data any
 }
 
-func (p *Pages) nav(r *http.Request) []navLink {
+func (p *Pages) nav(r *http.Request, u *user) []navLink {
 	links := []navLink{{Label: "Home", Href: "/"}}
 	if p.dev {
 		links = append(links, navLink{Label: "Mailbox", Href: "/dev/mailbox"})
+	}
+	switch {
+	case p.accounts == nil:
+	case u != nil:
+		links = append(links, navLink{Label: "Account", Href: "/account"}, navLink{Label: "Log out", Href: "/logout", Post: true})
+	default:
+		links = append(links, navLink{Label: "Log in", Href: "/login"}, navLink{Label: "Sign up", Href: "/signup"})
 	}
 	for i := range links {
 		l := &links[i]
@@ -192,12 +264,15 @@ func (p *Pages) Render(w http.ResponseWriter, r *http.Request, status int, page 
 		p.renderError(w, r, http.StatusInternalServerError, "")
 		return
 	}
+	u := p.viewer(r)
 	var buf bytes.Buffer
 	err := t.ExecuteTemplate(&buf, "layout", view{
 		Platform: p.platform,
 		Dev:      p.dev,
 		Path:     r.URL.Path,
-		Nav:      p.nav(r),
+		Nav:      p.nav(r, u),
+		Notice:   noticeFor(flashOf(r)),
+		User:     u,
 		Data:     data,
 	})
 	if err != nil {
@@ -214,6 +289,9 @@ func (p *Pages) Render(w http.ResponseWriter, r *http.Request, status int, page 
 	setSecurityHeaders(h)
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
+	if flashOf(r) != "" {
+		p.clearFlash(w) // shown once
+	}
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(buf.Bytes())

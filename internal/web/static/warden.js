@@ -4,6 +4,14 @@
 (function () {
   "use strict";
 
+  // [data-autofocus]: the first error of a form, or its error summary. The
+  // autofocus attribute does this without script; this catches browsers
+  // that ignore it on elements other than inputs.
+  var first = document.querySelector("[data-autofocus]");
+  if (first && document.activeElement !== first) {
+    first.focus();
+  }
+
   // <time datetime="…" data-local>: show the reader's local time as a tooltip.
   document.querySelectorAll("time[datetime][data-local]").forEach(function (el) {
     var d = new Date(el.getAttribute("datetime"));

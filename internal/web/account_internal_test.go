@@ -1,0 +1,88 @@
+package web
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/wardenhq/warden/internal/audit"
+)
+
+func TestSafeNext(t *testing.T) {
+	for next, want := range map[string]string{
+		"/account":                    "/account",
+		"/account/sessions?x=1&y=%2F": "/account/sessions?x=1&y=%2F",
+		"":                            "",
+		"account":                     "",
+		"//evil.example":              "",
+		"/\\evil.example":             "",
+		"https://evil.example/":       "",
+		"/\t/evil.example":            "",
+		"/\n/evil.example":            "",
+		"/ok\u2028":                   "",
+		"/%2F%2Fevil.example":         "/%2F%2Fevil.example", // a path on this site
+		"/\xff":                       "",
+	} {
+		if got := safeNext(next); got != want {
+			t.Errorf("safeNext(%q) = %q, want %q", next, got, want)
+		}
+	}
+}
+
+func TestMaskCode(t *testing.T) {
+	for code, want := range map[string]string{
+		"":            "",
+		"ABCD":        "A•••",
+		"ABCDE":       "A••••",
+		"BLUE-FALCON": "BL••••••••N",
+		"Ärger über":  "Är•••••••r",
+	} {
+		if got := maskCode(code); got != want {
+			t.Errorf("maskCode(%q) = %q, want %q", code, got, want)
+		}
+	}
+}
+
+func TestDescribeAgent(t *testing.T) {
+	for ua, want := range map[string]string{
+		"": "Unknown device",
+		"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36 Edg/131.0":                   "Edge on Windows",
+		"Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1": "Safari on iPhone",
+		"Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Mobile Safari/537.36":                                "Chrome on Android",
+		"Mozilla/5.0 (Macintosh; Intel Mac OS X 14.0; rv:132.0) Gecko/20100101 Firefox/132.0":                                                     "Firefox on macOS",
+		"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/131.0 Safari/537.36":                               "Chrome on Linux",
+		"curl/8.5.0": "curl",
+		"SomeBot/1.0 (a very long user agent string indeed)": "SomeBot/1.0 (a very long user agent str…",
+	} {
+		if got := describeAgent(ua); got != want {
+			t.Errorf("describeAgent(%q) = %q, want %q", ua, got, want)
+		}
+	}
+}
+
+func TestActivityOf(t *testing.T) {
+	rec := func(action string, data map[string]any) audit.Record {
+		b, _ := json.Marshal(data)
+		return audit.Record{Action: action, OccurredAt: time.Now(), IP: "192.0.2.1", Data: b}
+	}
+	for _, tc := range []struct {
+		rec          audit.Record
+		what, detail string
+		alert        bool
+	}{
+		{rec("account.registered", nil), "Account created", "", false},
+		{rec("session.created", map[string]any{"aal": "aal2"}), "Logged in", "With a second factor.", false},
+		{rec("session.revoked", map[string]any{"reason": "logout", "session_id": "ses_1", "count": 1}), "Logged out", "", false},
+		{rec("session.revoked", map[string]any{"reason": "revoked_by_user", "session_id": "", "count": 3}), "Logged out 3 other sessions", "", false},
+		{rec("session.revoked", map[string]any{"reason": "revoked_by_user", "session_id": "ses_2", "count": 1}), "Logged out a session", "", false},
+		{rec("login.failed", map[string]any{"reason": "invalid_credentials"}), "Failed login", "Wrong password.", true},
+		{rec("password.changed", map[string]any{"sessions_revoked": 2}), "Password changed", "2 sessions were logged out.", false},
+		{rec("account.frozen", map[string]any{"reason": "frozen by the owner"}), "Account frozen", "Reason: frozen by the owner.", true},
+		{rec("device.trusted_now", nil), "Device trusted now", "", false},
+	} {
+		got := activityOf(tc.rec)
+		if got.What != tc.what || got.Detail != tc.detail || got.Alert != tc.alert || got.IP != "192.0.2.1" {
+			t.Errorf("%s: got %+v", tc.rec.Action, got)
+		}
+	}
+}

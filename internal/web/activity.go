@@ -1,0 +1,187 @@
+package web
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/wardenhq/warden/internal/audit"
+	"github.com/wardenhq/warden/internal/store"
+)
+
+// activityPageSize is how many events the activity page shows at once.
+const activityPageSize = 50
+
+// activityRow is one security event as its user sees it.
+type activityRow struct {
+	At        time.Time
+	What      string // in plain words
+	Detail    string // more about it, possibly empty
+	Alert     bool   // worth a second look: a failed login, a freeze
+	IP        string
+	Device    string // the user agent in a few words
+	UserAgent string
+}
+
+type activityData struct {
+	Events []activityRow
+	// Older continues the list (a cursor), "" on the last page.
+	Older string
+	// Paged is set when this is not the first page.
+	Paged bool
+}
+
+// activityPage lists the user's own security events, newest first, from the
+// audit log — what the JSON API's GET /v1/activity answers.
+func (p *Pages) activityPage(w http.ResponseWriter, r *http.Request, u *user) {
+	var before *store.Cursor
+	if v := r.URL.Query().Get("before"); v != "" {
+		c, err := store.ParseCursor(v)
+		if err != nil {
+			p.renderError(w, r, http.StatusBadRequest, "This page of the activity list does not exist. Start again from the newest events.")
+			return
+		}
+		before = &c
+	}
+	var records []audit.Record
+	err := p.audit.Read(r.Context(), func(tx *store.Tx) error {
+		var err error
+		records, err = tx.ListAuditRecords(r.Context(), store.AuditFilter{UserID: u.Account.ID, Before: before, Limit: activityPageSize + 1})
+		return err
+	})
+	if err != nil {
+		p.internalError(w, r, "list activity", err)
+		return
+	}
+	data := activityData{Paged: before != nil}
+	if len(records) > activityPageSize {
+		records = records[:activityPageSize]
+		last := records[len(records)-1]
+		data.Older = store.Cursor{At: last.OccurredAt, ID: last.ID}.String()
+	}
+	for _, rec := range records {
+		data.Events = append(data.Events, activityOf(rec))
+	}
+	p.Render(w, r, http.StatusOK, "account-activity", data)
+}
+
+// activityOf describes an audit record to its user, with only the details
+// that are safe and meaningful to them.
+func activityOf(rec audit.Record) activityRow {
+	var data map[string]any
+	_ = json.Unmarshal(rec.Data, &data)
+	str := func(k string) string { s, _ := data[k].(string); return s }
+	num := func(k string) int { f, _ := data[k].(float64); return int(f) }
+	row := activityRow{At: rec.OccurredAt, IP: rec.IP, UserAgent: str("user_agent")}
+	row.Device = describeAgent(row.UserAgent)
+
+	switch rec.Action {
+	case "account.registered":
+		row.What = "Account created"
+	case "account.email_verified":
+		row.What = "Email address confirmed"
+	case "account.signup_attempted":
+		row.What = "Someone tried to sign up again with your email address"
+		row.Detail = "We emailed you about it. If it was not you, nothing changed."
+	case "session.created":
+		row.What = "Logged in"
+		if str("aal") == "aal2" {
+			row.Detail = "With a second factor."
+		}
+	case "session.revoked":
+		switch n := num("count"); {
+		case str("reason") == "logout":
+			row.What = "Logged out"
+		case str("session_id") == "" && n == 1:
+			row.What = "Logged out 1 other session"
+		case str("session_id") == "":
+			row.What = fmt.Sprintf("Logged out %d other sessions", n)
+		default:
+			row.What = "Logged out a session"
+		}
+	case "login.failed":
+		row.What, row.Alert = "Failed login", true
+		if str("reason") == "invalid_credentials" {
+			row.Detail = "Wrong password."
+		}
+	case "password.changed":
+		row.What = "Password changed"
+		row.Detail = otherSessions(num("sessions_revoked"))
+	case "password.reset":
+		row.What = "Password reset with an email link"
+		row.Detail = otherSessions(num("sessions_revoked"))
+	case "password.reset_requested":
+		row.What = "Password reset link requested"
+	case "anti_phishing_code.set":
+		row.What = "Anti-phishing code changed"
+	case "account.frozen":
+		row.What, row.Alert = "Account frozen", true
+		if reason := str("reason"); reason != "" {
+			row.Detail = "Reason: " + reason + "."
+		}
+	case "account.unfrozen":
+		row.What = "Account unfrozen by support"
+	default:
+		row.What = humanize(rec.Action)
+	}
+	return row
+}
+
+func otherSessions(n int) string {
+	switch n {
+	case 0:
+		return ""
+	case 1:
+		return "1 session was logged out."
+	}
+	return fmt.Sprintf("%d sessions were logged out.", n)
+}
+
+// humanize turns an action such as "device.trusted" into "Device trusted".
+func humanize(action string) string {
+	s := strings.NewReplacer(".", " ", "_", " ").Replace(action)
+	if s == "" {
+		return "Security event"
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// describeAgent names the browser and system of a User-Agent header in a few
+// words ("Chrome on Linux"); the full header stays available next to it.
+func describeAgent(ua string) string {
+	if ua == "" {
+		return "Unknown device"
+	}
+	browser := ""
+	for _, b := range []struct{ token, name string }{
+		{"Edg/", "Edge"}, {"OPR/", "Opera"}, {"Firefox/", "Firefox"}, {"FxiOS/", "Firefox"},
+		{"CriOS/", "Chrome"}, {"HeadlessChrome/", "Chrome"}, {"Chrome/", "Chrome"}, {"Chromium/", "Chromium"},
+		{"Safari/", "Safari"}, {"curl/", "curl"}, {"Go-http-client/", "Go program"}, {"python-requests/", "Python program"},
+	} {
+		if strings.Contains(ua, b.token) {
+			browser = b.name
+			break
+		}
+	}
+	system := ""
+	for _, s := range []struct{ token, name string }{
+		{"Android", "Android"}, {"iPhone", "iPhone"}, {"iPad", "iPad"}, {"Windows", "Windows"},
+		{"Mac OS X", "macOS"}, {"CrOS", "ChromeOS"}, {"Linux", "Linux"},
+	} {
+		if strings.Contains(ua, s.token) {
+			system = s.name
+			break
+		}
+	}
+	switch {
+	case browser != "" && system != "":
+		return browser + " on " + system
+	case browser != "":
+		return browser
+	case system != "":
+		return "A browser on " + system
+	}
+	return truncate(ua, 40)
+}

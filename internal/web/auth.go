@@ -1,0 +1,240 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/wardenhq/warden/internal/account"
+	"github.com/wardenhq/warden/internal/session"
+	"github.com/wardenhq/warden/internal/store"
+)
+
+// Cookie names. The session and device cookies are the JSON API's too
+// (API.md), so a login on these pages is a login for the API and back.
+const (
+	sessionCookie = "warden_session"
+	deviceCookie  = "warden_device"
+	// flashCookie carries a one-time notice across a redirect: only a code
+	// from the notices table, never text.
+	flashCookie = "warden_flash"
+)
+
+// AuditStore is what the account pages need of the store: a read
+// transaction for the user's activity and a write one to record a failed
+// login in the audit log. *store.Store implements it.
+type AuditStore interface {
+	Read(ctx context.Context, fn func(tx *store.Tx) error) error
+	Write(ctx context.Context, fn func(tx *store.Tx) error) error
+}
+
+// user is the signed-in account of a request.
+type user struct {
+	Session session.Session
+	Account account.Account
+}
+
+type userKey struct{}
+
+// resolve finds the signed-in user of a request from its session cookie.
+// stale is set when the cookie names a session that has ended.
+func (p *Pages) resolve(r *http.Request) (u *user, stale bool, err error) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil || c.Value == "" {
+		return nil, false, nil
+	}
+	sess, acct, err := p.sessions.Resolve(r.Context(), c.Value)
+	switch {
+	case errors.Is(err, session.ErrNoSession):
+		return nil, true, nil
+	case err != nil:
+		return nil, false, err
+	case sess.Realm != account.RealmUser:
+		// A staff session is for the console, not for these pages.
+		return nil, false, nil
+	}
+	return &user{Session: sess, Account: acct}, false, nil
+}
+
+// viewer is the signed-in user for the layout's navigation: the one a
+// handler resolved already, or the cookie's.
+func (p *Pages) viewer(r *http.Request) *user {
+	if u, ok := r.Context().Value(userKey{}).(*user); ok {
+		return u
+	}
+	if p.sessions == nil {
+		return nil
+	}
+	u, _, err := p.resolve(r)
+	if err != nil {
+		p.log.ErrorContext(r.Context(), "web: resolve session", "err", err)
+	}
+	return u
+}
+
+// withUser remembers the resolved user (nil: signed out) for Render.
+func withUser(r *http.Request, u *user) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), userKey{}, u))
+}
+
+// userHandler serves a page for a signed-in user.
+type userHandler func(w http.ResponseWriter, r *http.Request, u *user)
+
+// signedIn lets only signed-in users through; others go to the login page,
+// which brings them back here afterwards.
+func (p *Pages) signedIn(h userHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		u, stale, err := p.resolve(r)
+		if err != nil {
+			p.log.ErrorContext(r.Context(), "web: resolve session", "err", err)
+			p.renderError(w, r, http.StatusInternalServerError, "")
+			return
+		}
+		if u == nil {
+			if stale {
+				p.clearSessionCookie(w)
+			}
+			next := r.URL.Path
+			if r.Method == http.MethodGet || r.Method == http.MethodHead {
+				next = r.URL.RequestURI()
+			}
+			http.Redirect(w, r, "/login?"+url.Values{"next": {next}}.Encode(), http.StatusSeeOther)
+			return
+		}
+		h(w, withUser(r, u), u)
+	}
+}
+
+// post guards a form handler: it refuses cross-origin posts (CSRF), bounds
+// and parses the body.
+func (p *Pages) post(h http.HandlerFunc) http.Handler {
+	return p.csrf.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		if err := r.ParseForm(); err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				p.renderError(w, r, http.StatusRequestEntityTooLarge, "The form was too large to be accepted.")
+				return
+			}
+			p.renderError(w, r, http.StatusBadRequest, "The form could not be read. Go back and try again.")
+			return
+		}
+		h(w, r)
+	}))
+}
+
+// connectionInfo is RequestInfo when none is configured: the address of
+// the connection and no request id.
+func connectionInfo(r *http.Request) (string, string) {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr, ""
+	}
+	return host, ""
+}
+
+func (p *Pages) accountMeta(r *http.Request) account.Meta {
+	ip, rid := p.requestInfo(r)
+	return account.Meta{IP: ip, UserAgent: r.UserAgent(), RequestID: rid}
+}
+
+func (p *Pages) sessionMeta(r *http.Request) session.Meta {
+	ip, rid := p.requestInfo(r)
+	m := session.Meta{IP: ip, UserAgent: r.UserAgent(), RequestID: rid}
+	if c, err := r.Cookie(deviceCookie); err == nil {
+		m.DeviceToken = c.Value
+	}
+	return m
+}
+
+// setSessionCookies is what the JSON API's login sets too.
+func (p *Pages) setSessionCookies(w http.ResponseWriter, started session.Started) {
+	http.SetCookie(w, &http.Cookie{
+		Name: sessionCookie, Value: started.Token, Path: "/", Expires: started.Session.ExpiresAt,
+		HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode,
+	})
+	if started.DeviceToken != "" {
+		http.SetCookie(w, &http.Cookie{
+			Name: deviceCookie, Value: started.DeviceToken, Path: "/", Expires: p.now().AddDate(2, 0, 0),
+			HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode,
+		})
+	}
+}
+
+func (p *Pages) clearSessionCookie(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{
+		Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// flashLifetime is how long a notice waits for the page after the redirect.
+const flashLifetime = time.Minute
+
+// redirect answers a form post with a redirect to target (Post/Redirect/Get),
+// leaving the notice code flash for the next page ("" for none).
+func (p *Pages) redirect(w http.ResponseWriter, r *http.Request, target, flash string) {
+	if flash != "" {
+		http.SetCookie(w, &http.Cookie{
+			Name: flashCookie, Value: flash, Path: "/", MaxAge: int(flashLifetime / time.Second),
+			HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode,
+		})
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+func (p *Pages) clearFlash(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{
+		Name: flashCookie, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// flashOf returns the notice code the request carries, "" for none.
+func flashOf(r *http.Request) string {
+	c, err := r.Cookie(flashCookie)
+	if err != nil {
+		return ""
+	}
+	return c.Value
+}
+
+// Codes of one-time notices. Some are shown by the layout above any page;
+// the others (flashEmailVerified, flashFrozen) select a result page.
+const (
+	flashSignedOut       = "signed_out"
+	flashPasswordChanged = "password_changed"
+	flashPasswordReset   = "password_reset"
+	flashAntiPhishingSet = "anti_phishing_set"
+	flashSessionRevoked  = "session_revoked"
+	flashOthersRevoked   = "others_revoked"
+	flashSessionGone     = "session_gone"
+	flashEmailVerified   = "email_verified"
+	flashFrozen          = "frozen"
+)
+
+// notice is a message shown once at the top of a page.
+type notice struct {
+	Kind    string // success or info: the notice's class
+	Message string
+}
+
+var notices = map[string]notice{
+	flashSignedOut:       {"success", "You are logged out."},
+	flashPasswordChanged: {"success", "Your password was changed. Your other sessions were logged out, and we emailed you about the change."},
+	flashPasswordReset:   {"success", "Your password was reset and every session was logged out. Log in with your new password."},
+	flashAntiPhishingSet: {"success", "Your anti-phishing code was saved. Every email we send you from now on shows it."},
+	flashSessionRevoked:  {"success", "The session was logged out."},
+	flashOthersRevoked:   {"success", "Every other session was logged out. Only this one is still signed in."},
+	flashSessionGone:     {"info", "That session had already ended."},
+}
+
+func noticeFor(code string) *notice {
+	if n, ok := notices[code]; ok {
+		return &n
+	}
+	return nil
+}
