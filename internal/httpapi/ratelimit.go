@@ -3,8 +3,8 @@ package httpapi
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"net/netip"
 	"net/http"
+	"net/netip"
 	"strconv"
 
 	"github.com/wardenhq/warden/internal/account"
