@@ -203,6 +203,11 @@ func (c *Config) CheckServe() error {
 
 // check applies the rules that involve more than one key.
 func (c *Config) check() error {
+	// OWASP's equivalent settings all cost at least 35840 KiB·passes
+	// (e.g. 19456 KiB × 2); the password package refuses less.
+	if c.PasswordMemoryKiB*c.PasswordIterations < 35840 {
+		return &Error{Key: "WARDEN_PASSWORD_MEMORY_KIB", Problem: fmt.Sprintf("memory × WARDEN_PASSWORD_ITERATIONS = %d KiB, at least 35840 needed (OWASP: e.g. 19456 KiB with 2 iterations)", c.PasswordMemoryKiB*c.PasswordIterations)}
+	}
 	if c.OutboxBackoffMax < c.OutboxBackoffBase {
 		return &Error{Key: "WARDEN_OUTBOX_BACKOFF_MAX", Problem: "must not be shorter than WARDEN_OUTBOX_BACKOFF_BASE"}
 	}

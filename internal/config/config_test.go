@@ -74,6 +74,7 @@ func TestInvalidValuesNameTheKey(t *testing.T) {
 		{env: []string{"WARDEN_RATE_LOGIN_PER_IP", "10"}, wantKey: "WARDEN_RATE_LOGIN_PER_IP"},
 		{env: []string{"WARDEN_RATE_LOGIN_PER_IP", "0/1m"}, wantKey: "WARDEN_RATE_LOGIN_PER_IP"},
 		{env: []string{"WARDEN_RATE_RESET_PER_ACCOUNT", "3/-1h"}, wantKey: "WARDEN_RATE_RESET_PER_ACCOUNT"},
+		{env: []string{"WARDEN_PASSWORD_MEMORY_KIB", "8192", "WARDEN_PASSWORD_ITERATIONS", "1"}, wantKey: "WARDEN_PASSWORD_MEMORY_KIB"},
 		{yaml: "no_such_key: 1", wantKey: "--config"},
 		{yaml: "addr: [1, 2]", wantKey: "WARDEN_ADDR"},
 		{yaml: "addr: {a: b}", wantKey: "WARDEN_ADDR"},

@@ -172,7 +172,7 @@ var schema = []Key{
 	{Env: "WARDEN_AUDIT_CHECKPOINT_INTERVAL", Default: "1m", Help: "how often the heads of the audit chains are sealed by a keyed checkpoint",
 		parse: duration(func(c *Config) *time.Duration { return &c.AuditCheckpointInterval }, 100*time.Millisecond, 24*time.Hour)},
 	{Env: "WARDEN_PASSWORD_MEMORY_KIB", Default: "19456", Help: "Argon2id memory per hash in KiB (OWASP: at least 19456 with 2 iterations); raise freely, old hashes are upgraded at the next login",
-		parse: integer(func(c *Config) *int { return &c.PasswordMemoryKiB }, 8192, 4<<20)},
+		parse: integer(func(c *Config) *int { return &c.PasswordMemoryKiB }, 7168, 4<<20)},
 	{Env: "WARDEN_PASSWORD_ITERATIONS", Default: "2", Help: "Argon2id passes over memory",
 		parse: integer(func(c *Config) *int { return &c.PasswordIterations }, 1, 100)},
 	{Env: "WARDEN_PASSWORD_PARALLELISM", Default: "1", Help: "Argon2id lanes per hash",
