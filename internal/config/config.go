@@ -26,6 +26,7 @@ type Config struct {
 	DatabaseURL    string
 	BaseURL        string
 	PlatformName   string
+	SupportURL     string
 	SMTPURL        string
 	MailFrom       string
 	SecretKey      []byte

@@ -81,6 +81,17 @@ var schema = []Key{
 			c.PlatformName = v
 			return nil
 		}},
+	{Env: "WARDEN_SUPPORT_URL", Help: "where users reach the platform's support: an absolute `http(s)://` URL or `mailto:` address; the frozen-account page links to it",
+		parse: func(c *Config, v string) error {
+			if v == "" {
+				return nil
+			}
+			if err := checkSupportURL(v); err != nil {
+				return err
+			}
+			c.SupportURL = v
+			return nil
+		}},
 	{Env: "WARDEN_SMTP_URL", Help: "`smtp://[user:pass@]host:port` (STARTTLS when offered) or `smtps://…`; unset: dev mailbox under --dev, refused otherwise",
 		parse: func(c *Config, v string) error {
 			if v == "" {
@@ -203,6 +214,36 @@ var schema = []Key{
 		parse: duration(func(c *Config) *time.Duration { return &c.PasswordResetTTL }, time.Second, 24*time.Hour)},
 	{Env: "WARDEN_FREEZE_LINK_TTL", Default: "720h", Help: "how long the \"this wasn't me\" link of a security email works",
 		parse: duration(func(c *Config) *time.Duration { return &c.FreezeLinkTTL }, time.Minute, 365*24*time.Hour)},
+}
+
+// checkSupportURL accepts an absolute http(s) URL with a host, or a mailto:
+// URL with one address.
+func checkSupportURL(v string) error {
+	const want = "want an absolute http(s):// URL or mailto:ADDRESS"
+	if len(v) > 2000 || strings.ContainsAny(v, " \t\r\n\"<>\\") {
+		return fmt.Errorf("%s, got %q", want, v)
+	}
+	u, err := url.Parse(v)
+	if err != nil {
+		return fmt.Errorf("%s, got %q", want, v)
+	}
+	switch u.Scheme {
+	case "http", "https":
+		if u.Host == "" || u.Opaque != "" || u.User != nil {
+			return fmt.Errorf("%s, got %q", want, v)
+		}
+	case "mailto":
+		addr, err := url.PathUnescape(u.Opaque)
+		if err != nil || u.Host != "" {
+			return fmt.Errorf("%s, got %q", want, v)
+		}
+		if a, err := mail.ParseAddress(addr); err != nil || a.Name != "" || !strings.Contains(a.Address, "@") {
+			return fmt.Errorf("%s, got %q", want, v)
+		}
+	default:
+		return fmt.Errorf("%s, got %q", want, v)
+	}
+	return nil
 }
 
 func decodeKey(v string) ([]byte, error) {

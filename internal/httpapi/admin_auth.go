@@ -101,6 +101,16 @@ func (a *API) isBootstrapKey(digest *[sha256.Size]byte) bool {
 	return subtle.ConstantTimeCompare(digest[:], c.bootDigest[:]) == 1
 }
 
+// sha256Of hashes s through a buffer on the stack: []byte(s) would allocate
+// for a key longer than 32 bytes.
+func sha256Of(s string) [sha256.Size]byte {
+	var buf [128]byte
+	if len(s) <= len(buf) {
+		return sha256.Sum256(buf[:copy(buf[:], s)])
+	}
+	return sha256.Sum256([]byte(s))
+}
+
 // authenticateAdmin checks the Bearer admin key and that it holds scope.
 func (a *API) authenticateAdmin(r *http.Request, scope string) (adminkey.Key, *Problem) {
 	unauthenticated := func(detail string) *Problem {
@@ -112,7 +122,7 @@ func (a *API) authenticateAdmin(r *http.Request, scope string) (adminkey.Key, *P
 		return adminkey.Key{}, unauthenticated("send an admin API key as Authorization: Bearer wdn_…")
 	}
 	token = strings.TrimSpace(token)
-	digest := sha256.Sum256([]byte(token))
+	digest := sha256Of(token)
 	var key adminkey.Key
 	switch {
 	case a.isBootstrapKey(&digest):

@@ -3,8 +3,11 @@ package httpapi
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/wardenhq/warden/internal/account"
@@ -30,10 +33,14 @@ type introspection struct {
 }
 
 // introspect tells the platform whether a session token is live and whose it
-// is. It is the hot path: it answers from the session cache when it can.
+// is. It is the hot path — platforms call it on every request they serve —
+// so it answers from the session cache when it can, and reads its body and
+// writes its answer without encoding/json in the usual case (see
+// decodeIntrospectRequest and writeIntrospection; both fall back to the
+// general path, so the contract is the same as every other handler's).
 func (a *API) introspect(w http.ResponseWriter, r *http.Request) error {
 	var req introspectRequest
-	if p := decodeJSON(r, &req); p != nil {
+	if p := decodeIntrospectRequest(r, &req); p != nil {
 		return p
 	}
 	if req.Token == "" || len(req.Token) > 200 {
@@ -41,18 +48,178 @@ func (a *API) introspect(w http.ResponseWriter, r *http.Request) error {
 	}
 	sess, acct, err := a.Sessions.Resolve(r.Context(), req.Token)
 	if errors.Is(err, session.ErrNoSession) || (err == nil && sess.Realm != account.RealmUser) {
-		writeJSON(w, http.StatusOK, introspection{Active: false, Restrictions: []string{}})
+		writeIntrospection(w, &introspection{Active: false, Restrictions: []string{}}, time.Time{})
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, introspection{
+	writeIntrospection(w, &introspection{
 		Active: true, UserID: acct.ID, SessionID: sess.ID, AAL: sess.AAL, DeviceID: sess.DeviceID,
 		Frozen: acct.Frozen(), Restrictions: []string{},
-		ExpiresAt: sess.IdleExpiry(a.Sessions.Policy).Format(time.RFC3339),
-	})
+	}, sess.IdleExpiry(a.Sessions.Policy))
 	return nil
+}
+
+// fastBodyMax is the largest introspection body read without encoding/json:
+// {"token":"wss_…"} is 68 bytes; room is left for whitespace.
+const fastBodyMax = 256
+
+var fastBodies = sync.Pool{New: func() any { return new([fastBodyMax]byte) }}
+
+// decodeIntrospectRequest is decodeJSON for the introspection body. A body
+// sent as exactly application/json with a Content-Length of at most
+// fastBodyMax is read into a pooled buffer; when it is the canonical form
+// {"token":"…"} (any JSON whitespace, a value of printable ASCII without
+// escapes) the token is taken straight from it. Everything else — other
+// content types, chunked or larger bodies, escapes, other or repeated
+// members, invalid JSON — goes through decodeJSON's parser unchanged, so
+// errors and edge cases are answered exactly as before.
+func decodeIntrospectRequest(r *http.Request, req *introspectRequest) *Problem {
+	cl := r.ContentLength
+	if cl <= 0 || cl > fastBodyMax || r.Header.Get("Content-Type") != "application/json" {
+		// Decoded into a variable of its own, so that req itself does not
+		// escape to the heap on the fast path.
+		var slow introspectRequest
+		p := decodeJSON(r, &slow)
+		*req = slow
+		return p
+	}
+	buf := fastBodies.Get().(*[fastBodyMax]byte)
+	defer fastBodies.Put(buf)
+	n, err := io.ReadFull(r.Body, buf[:cl])
+	if err != nil {
+		// As decodeJSON answers a body that cannot be read (a body of at
+		// most fastBodyMax bytes is never too large).
+		return NewProblem(http.StatusBadRequest, "invalid_json", "the request body could not be read")
+	}
+	if token, ok := canonicalTokenBody(buf[:n]); ok {
+		req.Token = string(token)
+		return nil
+	}
+	var slow introspectRequest
+	p := decodeJSONBytes(buf[:n], &slow)
+	*req = slow
+	return p
+}
+
+// canonicalTokenBody recognises {"token":"VALUE"} with optional JSON
+// whitespace around each token, where VALUE is printable ASCII without '"'
+// or '\\' — exactly the bodies for which encoding/json would set Token to
+// VALUE and report no error.
+func canonicalTokenBody(b []byte) ([]byte, bool) {
+	i := 0
+	skip := func() {
+		for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+			i++
+		}
+	}
+	expect := func(lit string) bool {
+		skip()
+		if len(b)-i < len(lit) || string(b[i:i+len(lit)]) != lit {
+			return false
+		}
+		i += len(lit)
+		return true
+	}
+	if !expect("{") || !expect(`"token"`) || !expect(":") || !expect(`"`) {
+		return nil, false
+	}
+	start := i
+	for ; i < len(b) && b[i] != '"'; i++ {
+		if c := b[i]; c < 0x20 || c > 0x7e || c == '\\' {
+			return nil, false
+		}
+	}
+	if i == len(b) {
+		return nil, false
+	}
+	value := b[start:i]
+	i++ // the closing quote
+	if !expect("}") {
+		return nil, false
+	}
+	skip()
+	return value, i == len(b)
+}
+
+var (
+	jsonContentType = []string{"application/json"}
+	noStore         = []string{"no-store"}
+	introBuffers    = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+)
+
+// writeIntrospection sends v as writeJSON would — the same bytes as
+// json.Marshal, a newline, the same headers — without reflection. A
+// non-zero expires sets ExpiresAt (RFC 3339), formatted into the buffer.
+func writeIntrospection(w http.ResponseWriter, v *introspection, expires time.Time) {
+	bp := introBuffers.Get().(*[]byte)
+	b := appendIntrospection((*bp)[:0], v, expires)
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	h["Cache-Control"] = noStore
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+	if cap(b) <= 4096 {
+		*bp = b
+		introBuffers.Put(bp)
+	}
+}
+
+// appendIntrospection appends v's JSON (as json.Marshal writes it) and a newline.
+func appendIntrospection(b []byte, v *introspection, expires time.Time) []byte {
+	b = append(b, `{"active":`...)
+	b = strconv.AppendBool(b, v.Active)
+	field := func(name, value string) {
+		if value != "" {
+			b = append(b, `,"`...)
+			b = append(b, name...)
+			b = append(b, `":`...)
+			b = appendJSONString(b, value)
+		}
+	}
+	field("user_id", v.UserID)
+	field("session_id", v.SessionID)
+	field("aal", v.AAL)
+	field("device_id", v.DeviceID)
+	b = append(b, `,"frozen":`...)
+	b = strconv.AppendBool(b, v.Frozen)
+	if v.Restrictions == nil {
+		b = append(b, `,"restrictions":null`...)
+	} else {
+		b = append(b, `,"restrictions":[`...)
+		for i, r := range v.Restrictions {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, r)
+		}
+		b = append(b, ']')
+	}
+	if !expires.IsZero() {
+		b = append(b, `,"expires_at":"`...)
+		b = expires.AppendFormat(b, time.RFC3339)
+		b = append(b, '"')
+	} else {
+		field("expires_at", v.ExpiresAt)
+	}
+	return append(b, "}\n"...)
+}
+
+// appendJSONString appends s as a JSON string the way encoding/json does:
+// ids and codes (plain printable ASCII) directly, anything that needs
+// escaping (quotes, control characters, <, >, &, non-ASCII) through
+// json.Marshal itself.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 type userState struct {

@@ -15,24 +15,59 @@ import (
 )
 
 type (
-	requestIDCtx struct{}
-	clientIPCtx  struct{}
-	adminKeyCtx  struct{}
+	requestIDCtx    struct{} // value: string
+	clientIPCtx     struct{} // value: netip.Addr
+	requestStateCtx struct{} // value: *requestState
+	adminKeyCtx     struct{}
 )
+
+// requestState is what withRequestContext knows of a request. It is the
+// request's context too, and holds the recorder the response is wrapped in:
+// the middleware makes one allocation for all three instead of one per
+// context value, boxed value and recorder.
+type requestState struct {
+	context.Context // the incoming request's
+	rec             statusRecorder
+	id              string
+	ip              netip.Addr
+	// idHeader backs the X-Request-Id header value, so that setting it
+	// allocates no slice of its own.
+	idHeader [1]string
+}
+
+// Value answers the request's own keys and defers every other to the parent.
+func (st *requestState) Value(key any) any {
+	switch key.(type) {
+	case requestStateCtx:
+		return st
+	case requestIDCtx:
+		return st.id
+	case clientIPCtx:
+		return st.ip
+	}
+	return st.Context.Value(key)
+}
+
+func stateOf(ctx context.Context) *requestState {
+	st, _ := ctx.Value(requestStateCtx{}).(*requestState)
+	return st
+}
 
 // requestID returns the id of the request being served.
 func requestID(ctx context.Context) string {
-	s, _ := ctx.Value(requestIDCtx{}).(string)
-	return s
+	if st := stateOf(ctx); st != nil {
+		return st.id
+	}
+	return ""
 }
 
 // clientIP returns the caller's address as Warden believes it.
 func clientIP(ctx context.Context) string {
-	ip, _ := ctx.Value(clientIPCtx{}).(netip.Addr)
-	if !ip.IsValid() {
+	st := stateOf(ctx)
+	if st == nil || !st.ip.IsValid() {
 		return ""
 	}
-	return ip.String()
+	return st.ip.String()
 }
 
 // statusRecorder remembers what a handler answered, for the log and metrics.
@@ -70,10 +105,11 @@ func (a *API) withRequestContext(next http.Handler) http.Handler {
 		if !validRequestID(rid) {
 			rid = id.New("req")
 		}
-		w.Header().Set("X-Request-Id", rid)
-		ip := a.clientAddr(r)
-		ctx := context.WithValue(context.WithValue(r.Context(), requestIDCtx{}, rid), clientIPCtx{}, ip)
-		rec := &statusRecorder{ResponseWriter: w}
+		st := &requestState{Context: r.Context(), rec: statusRecorder{ResponseWriter: w}, id: rid, ip: a.clientAddr(r)}
+		st.idHeader[0] = rid
+		w.Header()["X-Request-Id"] = st.idHeader[:1:1]
+		ctx := context.Context(st)
+		rec, ip := &st.rec, st.ip
 		r = r.WithContext(ctx)
 		next.ServeHTTP(rec, r)
 

@@ -1,6 +1,11 @@
 package httpapi
 
-import "net/http"
+import (
+	"net/http"
+	"time"
+
+	"github.com/wardenhq/warden/internal/ratelimit"
+)
 
 // RequestInfo returns what the API's outer middleware settled for a request
 // that it passes on to the server-rendered pages: the client's IP address
@@ -9,4 +14,23 @@ import "net/http"
 // through Handler. It is what web.Config.RequestInfo wants.
 func RequestInfo(r *http.Request) (ip, id string) {
 	return clientIP(r.Context()), requestID(r.Context())
+}
+
+// LoginLimit takes a token from the buckets of a login attempt — per client
+// IP and per account in realm — exactly as POST /v1/sessions does, so that
+// the login pages and the API count together. It answers how long to wait
+// when the attempt is refused, 0 when it may go on. It is what
+// web.Config.LoginLimit wants.
+func (a *API) LoginLimit(r *http.Request, realm, email string) (time.Duration, error) {
+	if a.Limiter == nil {
+		return 0, nil
+	}
+	d, err := a.Limiter.Check(r.Context(),
+		ratelimit.Key{Bucket: ipBucket("login:ip:", r), Limit: a.Limits.LoginPerIP},
+		ratelimit.Key{Bucket: emailBucket("login:"+realm+":", email), Limit: a.Limits.LoginPerAccount},
+	)
+	if err != nil || d.Allowed {
+		return 0, err
+	}
+	return max(d.RetryAfter, time.Second), nil
 }

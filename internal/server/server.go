@@ -190,7 +190,13 @@ func (s *Server) assemble(ctx context.Context) error {
 	pages, err := web.New(web.Config{
 		PlatformName: cfg.PlatformName, Dev: cfg.Dev, Mailbox: mailbox, Now: time.Now, Logger: s.log,
 		Accounts: accounts, Sessions: sessions, Audit: s.store, BaseURL: cfg.BaseURL,
-		RequestInfo: httpapi.RequestInfo,
+		RequestInfo: httpapi.RequestInfo, SupportURL: cfg.SupportURL,
+		// The login pages (users' and the console's) count in the same
+		// buckets as POST /v1/sessions. s.api is built below, before any
+		// request is served.
+		LoginLimit: func(r *http.Request, realm, email string) (time.Duration, error) {
+			return s.api.LoginLimit(r, realm, email)
+		},
 	})
 	if err != nil {
 		return err

@@ -1,6 +1,8 @@
 package session
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,7 +28,36 @@ type Cache struct {
 	generation atomic.Uint64
 
 	mu      sync.RWMutex
-	entries map[string]cacheEntry
+	entries map[CacheKey]cacheEntry
+}
+
+// CacheKey is the SHA-256 of a session token: the bytes whose hex form is
+// the stored token hash (account.HashToken). Keying by the raw digest spares
+// the hot path the hex string.
+type CacheKey [sha256.Size]byte
+
+// KeyOf returns the cache key of a token.
+func KeyOf(token string) CacheKey {
+	// Through a buffer on the stack: []byte(token) would allocate for a
+	// token longer than 32 bytes.
+	var buf [128]byte
+	if len(token) <= len(buf) {
+		return sha256.Sum256(buf[:copy(buf[:], token)])
+	}
+	return sha256.Sum256([]byte(token))
+}
+
+// Hash is the stored token hash (account.HashToken) the key stands for.
+func (k CacheKey) Hash() string { return hex.EncodeToString(k[:]) }
+
+// keyOfHash turns a stored token hash back into its key; ok is false for
+// anything that is not 64 hex digits.
+func keyOfHash(hash string) (k CacheKey, ok bool) {
+	if hex.DecodedLen(len(hash)) != len(k) {
+		return k, false
+	}
+	_, err := hex.Decode(k[:], []byte(hash))
+	return k, err == nil
 }
 
 type cacheEntry struct {
@@ -37,7 +68,7 @@ type cacheEntry struct {
 
 // NewCache keeps at most max sessions, each for at most ttl.
 func NewCache(ttl time.Duration, max int) *Cache {
-	c := &Cache{ttl: ttl, max: max, entries: make(map[string]cacheEntry)}
+	c := &Cache{ttl: ttl, max: max, entries: make(map[CacheKey]cacheEntry)}
 	c.enabled.Store(true)
 	return c
 }
@@ -59,13 +90,13 @@ func (c *Cache) SetEnabled(on bool) {
 // Enabled tells whether the cache is in use (false while the revocation channel is down).
 func (c *Cache) Enabled() bool { return c != nil && c.enabled.Load() }
 
-// Get returns the cached session for a token hash, if fresh.
-func (c *Cache) Get(hash string, now time.Time) (Session, account.Account, bool) {
+// Get returns the cached session for a token's key, if fresh.
+func (c *Cache) Get(key CacheKey, now time.Time) (Session, account.Account, bool) {
 	if c == nil || !c.enabled.Load() {
 		return Session{}, account.Account{}, false
 	}
 	c.mu.RLock()
-	e, ok := c.entries[hash]
+	e, ok := c.entries[key]
 	c.mu.RUnlock()
 	if !ok || now.Sub(e.storedAt) >= c.ttl {
 		return Session{}, account.Account{}, false
@@ -83,7 +114,7 @@ func (c *Cache) Generation() uint64 {
 
 // Put stores a session looked up when the generation was gen; it is dropped
 // if anything was evicted since, because it may be what was evicted.
-func (c *Cache) Put(hash string, s Session, a account.Account, now time.Time, gen uint64) {
+func (c *Cache) Put(key CacheKey, s Session, a account.Account, now time.Time, gen uint64) {
 	if c == nil || !c.enabled.Load() {
 		return
 	}
@@ -97,7 +128,7 @@ func (c *Cache) Put(hash string, s Session, a account.Account, now time.Time, ge
 		// from the database in one TTL.
 		clear(c.entries)
 	}
-	c.entries[hash] = cacheEntry{session: s, account: a, storedAt: now}
+	c.entries[key] = cacheEntry{session: s, account: a, storedAt: now}
 }
 
 // Evict drops sessions by token hash.
@@ -108,7 +139,9 @@ func (c *Cache) Evict(hashes ...string) {
 	c.generation.Add(1)
 	c.mu.Lock()
 	for _, h := range hashes {
-		delete(c.entries, h)
+		if k, ok := keyOfHash(h); ok {
+			delete(c.entries, k)
+		}
 	}
 	c.mu.Unlock()
 }

@@ -130,27 +130,28 @@ func (s *Service) device(ctx context.Context, tx Tx, a account.Account, m Meta, 
 }
 
 // Resolve returns the active session a token names and its account. It is
-// the hot path: it answers from the cache when it can, and records use at
+// the hot path: it answers from the cache when it can (keyed by the token's
+// SHA-256, so a hit costs one hash and no allocation), and records use at
 // most once a minute.
 func (s *Service) Resolve(ctx context.Context, token string) (Session, account.Account, error) {
 	if !LooksLikeToken(token) {
 		return Session{}, account.Account{}, ErrNoSession
 	}
-	hash := account.HashToken(token)
+	key := KeyOf(token)
 	now := s.Now()
 	if s.Cache != nil {
-		if sess, acct, ok := s.Cache.Get(hash, now); ok {
+		if sess, acct, ok := s.Cache.Get(key, now); ok {
 			if !sess.Active(now, s.Policy) {
 				return Session{}, account.Account{}, ErrNoSession
 			}
 			if sess.NeedsTouch(now) {
-				s.touch(ctx, hash, sess, acct, now)
+				s.touch(ctx, key, sess, acct, now)
 			}
 			return sess, acct, nil
 		}
 	}
 	gen := s.Cache.Generation()
-	sess, acct, err := s.Lookup.SessionAndAccount(ctx, hash)
+	sess, acct, err := s.Lookup.SessionAndAccount(ctx, key.Hash())
 	if isNotFound(err) {
 		return Session{}, account.Account{}, ErrNoSession
 	}
@@ -161,18 +162,18 @@ func (s *Service) Resolve(ctx context.Context, token string) (Session, account.A
 		return Session{}, account.Account{}, ErrNoSession
 	}
 	if sess.NeedsTouch(now) {
-		s.touch(ctx, hash, sess, acct, now)
+		s.touch(ctx, key, sess, acct, now)
 	} else {
-		s.Cache.Put(hash, sess, acct, now, gen)
+		s.Cache.Put(key, sess, acct, now, gen)
 	}
 	return sess, acct, nil
 }
 
-func (s *Service) touch(ctx context.Context, hash string, sess Session, acct account.Account, now time.Time) {
+func (s *Service) touch(ctx context.Context, key CacheKey, sess Session, acct account.Account, now time.Time) {
 	// A failed touch only shortens the idle window; the request still succeeds.
 	if err := s.Lookup.TouchSession(ctx, sess.ID, now); err == nil {
 		sess.LastSeenAt = now.UTC().Truncate(time.Microsecond)
-		s.Cache.Put(hash, sess, acct, now, s.Cache.Generation())
+		s.Cache.Put(key, sess, acct, now, s.Cache.Generation())
 	}
 }
 
@@ -202,9 +203,14 @@ func (s *Service) Revoke(ctx context.Context, accountID, sessionID, keepID, reas
 		if hashes, err = tx.RevokeSessions(ctx, accountID, sessionID, keepID, reason, now); err != nil || len(hashes) == 0 {
 			return err
 		}
+		data := map[string]any{"session_id": sessionID, "reason": reason, "count": len(hashes)}
+		if m.UserAgent != "" {
+			// The activity pages name the device that logged out.
+			data["user_agent"] = truncateRunes(m.UserAgent, 300)
+		}
 		_, err = audit.Append(ctx, tx, now, audit.Entry{
 			Actor: "user:" + accountID, Action: "session.revoked", UserID: accountID, IP: m.IP, RequestID: m.RequestID,
-			Data: map[string]any{"session_id": sessionID, "reason": reason, "count": len(hashes)},
+			Data: data,
 		})
 		return err
 	})

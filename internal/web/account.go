@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -247,11 +248,25 @@ func (p *Pages) login(w http.ResponseWriter, r *http.Request) {
 		p.renderForm(w, r, http.StatusUnauthorized, "login", f, data)
 		return
 	}
+	limited, ok := p.limitLogin(w, r, account.RealmUser, email)
+	if !ok {
+		return
+	}
+	if limited != nil {
+		f.Problem = limited
+		p.renderForm(w, r, http.StatusTooManyRequests, "login", f, data)
+		return
+	}
 	meta := p.accountMeta(r)
 	acct, err := p.accounts.Authenticate(r.Context(), account.RealmUser, email, plain)
 	status := http.StatusForbidden
 	switch {
 	case err == nil:
+		// A session this browser still holds ends first: one browser, one
+		// session, and none left behind to be picked up later.
+		if !p.endBrowserSession(w, r) {
+			return
+		}
 		started, err := p.sessions.Start(r.Context(), acct, session.AAL1, p.sessionMeta(r))
 		if err != nil {
 			p.internalError(w, r, "start session", err)
@@ -269,12 +284,15 @@ func (p *Pages) login(w http.ResponseWriter, r *http.Request) {
 		f.Problem = &problem{
 			Message: "Confirm your email address first: open the link in the email we sent you when you signed up. " +
 				"No email, or the link expired? Sign up again with the same address and we send a new link.",
-			Link: &link{Href: "/signup?" + url.Values{"email": {email}}.Encode(), Text: "Get a new confirmation link"},
+			Links: []link{{Href: "/signup?" + url.Values{"email": {email}}.Encode(), Text: "Get a new confirmation link"}},
 		}
 	case errors.Is(err, account.ErrFrozen):
 		f.Problem = &problem{
 			Message: "This account is frozen: nobody can log in or withdraw until support has checked your identity and unfrozen it.",
-			Link:    &link{Href: "/frozen", Text: "What to do now"},
+			Links:   []link{{Href: "/frozen", Text: "What to do now"}},
+		}
+		if p.supportURL != "" {
+			f.Problem.Links = append(f.Problem.Links, link{Href: p.supportURL, Text: "Contact support"})
 		}
 	case errors.Is(err, password.ErrOverloaded):
 		f.Problem, status = overloaded(w), http.StatusServiceUnavailable
@@ -289,7 +307,7 @@ func (p *Pages) login(w http.ResponseWriter, r *http.Request) {
 func wrongCredentials() *problem {
 	return &problem{
 		Message: "The email address or password is wrong.",
-		Link:    &link{Href: "/forgot-password", Text: "Forgot your password?"},
+		Links:   []link{{Href: "/forgot-password", Text: "Forgot your password?"}},
 	}
 }
 
@@ -306,6 +324,56 @@ func (p *Pages) recordFailedLogin(r *http.Request, acct account.Account, m accou
 	if err != nil {
 		p.log.WarnContext(r.Context(), "web: record failed login", "err", err)
 	}
+}
+
+// limitLogin asks the configured login limit about an attempt. It answers
+// the problem to show when the attempt is refused (nil when it may go on),
+// and false when it already answered the request with an error page.
+func (p *Pages) limitLogin(w http.ResponseWriter, r *http.Request, realm, email string) (*problem, bool) {
+	if p.loginLimit == nil {
+		return nil, true
+	}
+	wait, err := p.loginLimit(r, realm, email)
+	if err != nil {
+		p.internalError(w, r, "login rate limit", err)
+		return nil, false
+	}
+	if wait <= 0 {
+		return nil, true
+	}
+	secs := int((wait + time.Second - 1) / time.Second)
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	when := "a minute"
+	switch {
+	case secs == 1:
+		when = "a second"
+	case secs < 60:
+		when = strconv.Itoa(secs) + " seconds"
+	case secs > 90:
+		when = strconv.Itoa((secs+59)/60) + " minutes"
+	}
+	return &problem{Message: "Too many login attempts. Wait " + when + " and try again."}, true
+}
+
+// endBrowserSession ends the user session this browser holds, if any, before
+// another login replaces it. It answers false when it failed and already
+// showed the error page.
+func (p *Pages) endBrowserSession(w http.ResponseWriter, r *http.Request) bool {
+	u, _, err := p.resolve(r)
+	if err != nil {
+		p.internalError(w, r, "resolve session", err)
+		return false
+	}
+	if u == nil {
+		return true
+	}
+	ip, rid := p.requestInfo(r)
+	meta := session.Meta{IP: ip, UserAgent: r.UserAgent(), RequestID: rid}
+	if _, err := p.sessions.Revoke(r.Context(), u.Account.ID, u.Session.ID, "", "logout", meta); err != nil {
+		p.internalError(w, r, "end the previous session", err)
+		return false
+	}
+	return true
 }
 
 func (p *Pages) logout(w http.ResponseWriter, r *http.Request) {

@@ -34,6 +34,7 @@ type site struct {
 	store    *store.Store
 	accounts *account.Service
 	sessions *session.Service
+	pages    *web.Pages
 	url      string
 }
 
@@ -54,6 +55,18 @@ func newSite(t *testing.T, baseURL string) *site {
 
 func newSiteWith(t *testing.T, baseURL string, hasher *password.Hasher) *site {
 	t.Helper()
+	return newSiteConfig(t, baseURL, hasher, nil)
+}
+
+// newSiteConfig is newSiteWith with a last say on the pages' configuration.
+func newSiteConfig(t *testing.T, baseURL string, hasher *password.Hasher, configure func(*web.Config)) *site {
+	t.Helper()
+	if hasher == nil {
+		var err error
+		if hasher, err = password.NewHasher(password.CheapParamsForTests(), password.Options{}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	keys, err := keyring.New(bytes.Repeat([]byte{7}, keyring.KeySize))
 	if err != nil {
 		t.Fatal(err)
@@ -84,11 +97,15 @@ func newSiteWith(t *testing.T, baseURL string, hasher *password.Hasher) *site {
 		Now:       time.Now,
 		Committed: func(revoked []string) { sessions.Forget(revoked) },
 	}
-	pages, err := web.New(web.Config{
+	cfg := web.Config{
 		PlatformName: "Acme", Dev: true, Mailbox: st, Logger: quiet,
 		Accounts: accounts, Sessions: sessions, Audit: st, BaseURL: baseURL,
 		RequestInfo: func(*http.Request) (string, string) { return testIP, "req_test" },
-	})
+	}
+	if configure != nil {
+		configure(&cfg)
+	}
+	pages, err := web.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +113,7 @@ func newSiteWith(t *testing.T, baseURL string, hasher *password.Hasher) *site {
 	pages.Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return &site{t: t, store: st, accounts: accounts, sessions: sessions, url: srv.URL}
+	return &site{t: t, store: st, accounts: accounts, sessions: sessions, pages: pages, url: srv.URL}
 }
 
 // client is one browser: a cookie jar, and redirects not followed so that

@@ -67,6 +67,14 @@ func (p *Pages) activityPage(w http.ResponseWriter, r *http.Request, u *user) {
 	p.Render(w, r, http.StatusOK, "account-activity", data)
 }
 
+// dataString returns a string member of an audit record's data, "" when missing.
+func dataString(rec audit.Record, key string) string {
+	var data map[string]any
+	_ = json.Unmarshal(rec.Data, &data)
+	s, _ := data[key].(string)
+	return s
+}
+
 // activityOf describes an audit record to its user, with only the details
 // that are safe and meaningful to them.
 func activityOf(rec audit.Record) activityRow {

@@ -214,6 +214,12 @@ const (
 	flashSessionGone     = "session_gone"
 	flashEmailVerified   = "email_verified"
 	flashFrozen          = "frozen"
+
+	flashConsoleSignedOut   = "console_signed_out"
+	flashConsolePasswordSet = "console_password_set"
+	flashConsoleUnfrozen    = "console_unfrozen"
+	flashConsoleFrozen      = "console_frozen"
+	flashConsoleStale       = "console_stale"
 )
 
 // notice is a message shown once at the top of a page.
@@ -230,6 +236,12 @@ var notices = map[string]notice{
 	flashSessionRevoked:  {"success", "The session was logged out."},
 	flashOthersRevoked:   {"success", "Every other session was logged out. Only this one is still signed in."},
 	flashSessionGone:     {"info", "That session had already ended."},
+
+	flashConsoleSignedOut:   {"success", "You are logged out of the console."},
+	flashConsolePasswordSet: {"success", "Your password was changed. Your other console sessions were logged out."},
+	flashConsoleUnfrozen:    {"success", "The account was unfrozen. The user can log in again, and we emailed them about it."},
+	flashConsoleFrozen:      {"success", "The account was frozen: every session was logged out, and we emailed the user about it."},
+	flashConsoleStale:       {"info", "The account had changed since the page was shown, so nothing was done. Check its state below."},
 }
 
 func noticeFor(code string) *notice {

@@ -22,7 +22,7 @@ type field struct {
 	ID           string // unique on the page; the label's for=
 	Name         string
 	Label        string
-	Type         string // text, email, password
+	Type         string // text, email, password, or textarea for a <textarea>
 	Autocomplete string
 	Hint         string
 	Value        string // never set for passwords
@@ -56,10 +56,10 @@ type link struct {
 }
 
 // problem is an error about the whole form rather than one field, such as
-// wrong credentials.
+// wrong credentials, with links to what may help.
 type problem struct {
 	Message string
-	Link    *link
+	Links   []link
 }
 
 // form is the state of a page's form: its fields and what went wrong.

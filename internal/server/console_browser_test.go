@@ -1,0 +1,303 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wardenhq/warden/internal/account"
+	"github.com/wardenhq/warden/internal/browsertest"
+	"github.com/wardenhq/warden/internal/config"
+	"github.com/wardenhq/warden/internal/password"
+	"github.com/wardenhq/warden/internal/store"
+	"github.com/wardenhq/warden/internal/store/storetest"
+)
+
+// cheapHashing is the cheapest Argon2id that both the configuration and the
+// password package accept (m×t ≥ 35840 KiB).
+var cheapHashing = []string{"WARDEN_PASSWORD_MEMORY_KIB", "12288", "WARDEN_PASSWORD_ITERATIONS", "3"}
+
+// createStaff does what `warden admin create-staff` does, on the node's
+// database, and returns the account and its one-time password.
+func createStaff(t *testing.T, n *node, email, role string) (account.Account, string) {
+	t.Helper()
+	hasher, err := password.NewHasher(password.Params{MemoryKiB: 12288, Iterations: 3, Parallelism: 1, SaltLen: 16, KeyLen: 32}, password.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := n.srv.Store()
+	accounts := &account.Service{
+		Transact: func(ctx context.Context, fn func(account.Tx) error) error {
+			return st.Write(ctx, func(tx *store.Tx) error { return fn(tx) })
+		},
+		Hasher: hasher, Now: time.Now,
+	}
+	a, oneTime, err := accounts.CreateStaff(context.Background(), email, role, account.Meta{Actor: "system"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, oneTime
+}
+
+// A user freezes their account through the API; a support agent, new to the
+// console, logs in with the one-time password in Chromium, is made to choose
+// a password, finds the user by email, sees the freeze, unfreezes it with a
+// reason, and the user can log in again. The audit log names the agent.
+func TestBrowserConsoleUnfreeze(t *testing.T) {
+	t.Parallel()
+	b := browsertest.New(t)
+	port := strconv.Itoa(freePort(t))
+	_, dbURL := storetest.SQLiteURL(t)
+	n := start(t, settings(dbURL, append([]string{
+		"WARDEN_ADDR", "127.0.0.1:" + port, "WARDEN_BASE_URL", "http://localhost:" + port,
+	}, cheapHashing...)...), true)
+	base := "http://localhost:" + port
+	const (
+		email         = "frozen.user@example.com"
+		staffEmail    = "agent@ops.example"
+		staffPassword = "amber lantern over quiet harbours"
+		reason        = "passport and selfie checked on a video call, ticket 4711"
+	)
+
+	// The user signs up and freezes the account through the API.
+	token := n.signUp(t, email)
+	n.call(t, "POST", "/v1/account/freeze", nil, "Authorization", "Bearer "+token).expect(t, 200, "")
+	n.call(t, "POST", "/v1/sessions", map[string]string{"email": email, "password": strongPassword}).expect(t, 403, "account_frozen")
+	member, oneTime := createStaff(t, n, staffEmail, "support")
+
+	submit := func(action string) int { return b.ClickNavigate(`form[action="` + action + `"] button[type="submit"]`) }
+	wantPath := func(step, path string) {
+		t.Helper()
+		if got := b.URL(); got != base+path {
+			t.Fatalf("%s: at %s, want %s", step, got, base+path)
+		}
+	}
+
+	// Log in with the one-time password; the console insists on a new one.
+	b.Navigate(base + "/console")
+	wantPath("signed out", "/console/login?next=%2Fconsole")
+	b.SendKeys("#console-login-email", staffEmail)
+	b.SendKeys("#console-login-password", oneTime)
+	submit("/console/login")
+	wantPath("one-time login", "/console/password")
+	if got := b.Text("h1"); got != "Choose your password" {
+		t.Fatalf("password page h1 %q", got)
+	}
+	b.Navigate(base + "/console/users/" + member.ID)
+	wantPath("every page waits for the new password", "/console/password")
+	b.SendKeys("#console-current", oneTime)
+	b.SendKeys("#console-new", staffPassword)
+	b.ClickNavigate("#set-password")
+	wantPath("password set", "/console")
+	if got := b.Text(".notice"); !strings.Contains(got, "Your password was changed") {
+		t.Errorf("notice after the password change: %q", got)
+	}
+	if got := b.Text(".site-nav"); !strings.Contains(got, "Users") || !strings.Contains(got, "Log out") || strings.Contains(got, "Account") {
+		t.Errorf("console navigation: %q", got)
+	}
+
+	// Find the user by email, in other capitals.
+	b.SendKeys("#console-search-email", "Frozen.User@EXAMPLE.com")
+	b.ClickNavigate("#search-user")
+	var userID string
+	if path := strings.TrimPrefix(b.URL(), base); strings.HasPrefix(path, "/console/users/") {
+		userID = strings.TrimPrefix(path, "/console/users/")
+	} else {
+		t.Fatalf("search led to %s", b.URL())
+	}
+	if got := b.Text("#user-email"); got != email {
+		t.Fatalf("user page for %q", got)
+	}
+	if got := b.Text("#user-state"); !strings.Contains(got, "Frozen") || !strings.Contains(got, "Confirmed") {
+		t.Errorf("security state: %q", got)
+	}
+	if got := b.Text("#frozen-state"); !strings.Contains(got, "Frozen since") {
+		t.Errorf("frozen notice: %q", got)
+	}
+	if got := b.Text("#user-activity"); !strings.Contains(got, "Account frozen") || !strings.Contains(got, "Logged in") {
+		t.Errorf("recent activity: %q", got)
+	}
+
+	// Too short a reason is refused, with the focus on the field.
+	b.SendKeys("#unfreeze-reason", "ok")
+	if got := b.ClickNavigate("#unfreeze"); got != http.StatusUnprocessableEntity {
+		t.Fatalf("short reason: status %d", got)
+	}
+	if got := b.Text("#error-summary"); !strings.Contains(got, "Write at least 5 characters.") {
+		t.Errorf("error summary %q", got)
+	}
+	if got := browsertest.Eval[string](b, "document.activeElement ? document.activeElement.id : ''"); got != "unfreeze-reason" {
+		t.Errorf("focus on %q after the error, want the reason", got)
+	}
+	browsertest.Eval[string](b, `document.getElementById("unfreeze-reason").value = ""`)
+	b.SendKeys("#unfreeze-reason", reason)
+	b.ClickNavigate("#unfreeze")
+	wantPath("unfrozen", "/console/users/"+userID)
+	if got := b.Text(".notice"); !strings.Contains(got, "The account was unfrozen") {
+		t.Errorf("notice after unfreezing: %q", got)
+	}
+	if got := b.Text("#user-state"); !strings.Contains(got, "Active") || strings.Contains(got, "Frozen") {
+		t.Errorf("state after unfreezing: %q", got)
+	}
+	if got := b.Text("#user-activity"); !strings.Contains(got, "Account unfrozen") || !strings.Contains(got, "Staff: "+staffEmail) {
+		t.Errorf("activity after unfreezing: %q", got)
+	}
+
+	// The user can log in again; the audit log names the staff member.
+	n.login(t, email, strongPassword)
+	status, body := n.admin(t, "GET", "/admin/v1/audit?user_id="+url.QueryEscape(userID)+"&type=account.unfrozen", nil)
+	if status != 200 {
+		t.Fatalf("audit: %d %v", status, body)
+	}
+	raw, _ := json.Marshal(body["records"])
+	var records []struct {
+		Actor  string         `json:"actor"`
+		Action string         `json:"action"`
+		Data   map[string]any `json:"data"`
+	}
+	_ = json.Unmarshal(raw, &records)
+	if len(records) != 1 || records[0].Action != "account.unfrozen" || records[0].Actor != "staff:"+member.ID || records[0].Data["reason"] != reason {
+		t.Fatalf("audit records of the unfreeze: %s", raw)
+	}
+
+	// Log out of the console.
+	b.ClickNavigate(".site-nav .nav-form button")
+	wantPath("logged out", "/console/login")
+	b.Navigate(base + "/console")
+	wantPath("logged out for good", "/console/login?next=%2Fconsole")
+
+	for _, e := range b.ConsoleErrors() {
+		if strings.Contains(e, "status of 422") {
+			continue
+		}
+		t.Errorf("console error: %s", e)
+	}
+}
+
+// A staff session opens neither the user API nor introspection, and a user
+// session does not open the console.
+func TestConsoleSessionIsNotAUserSession(t *testing.T) {
+	t.Parallel()
+	_, dbURL := storetest.SQLiteURL(t)
+	n := start(t, settings(dbURL, cheapHashing...), true)
+	userToken := n.signUp(t, "ursula@example.com")
+	_, oneTime := createStaff(t, n, "sid@ops.example", "admin")
+
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := browser.PostForm(n.base+"/console/login", url.Values{"email": {"sid@ops.example"}, "password": {oneTime}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/console/password" {
+		t.Fatalf("console login: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	var staffToken string
+	for _, c := range resp.Cookies() {
+		if c.Name == "warden_console" {
+			staffToken = c.Value
+		}
+	}
+	if staffToken == "" {
+		t.Fatal("no console cookie")
+	}
+
+	n.call(t, "GET", "/v1/session", nil, "Authorization", "Bearer "+staffToken).expect(t, 401, "unauthenticated")
+	n.call(t, "GET", "/v1/session", nil, "Cookie", "warden_session="+staffToken).expect(t, 401, "unauthenticated")
+	n.call(t, "GET", "/v1/sessions", nil, "Authorization", "Bearer "+staffToken).expect(t, 401, "unauthenticated")
+	intro := n.call(t, "POST", "/admin/v1/sessions/introspect", map[string]string{"token": staffToken}, "Authorization", "Bearer "+adminKey).expect(t, 200, "")
+	if intro.body["active"] != false {
+		t.Errorf("introspection of a staff session: %s", intro.raw)
+	}
+
+	req, _ := http.NewRequest("GET", n.base+"/console", nil)
+	req.AddCookie(&http.Cookie{Name: "warden_console", Value: userToken})
+	resp, err = (&http.Client{CheckRedirect: browser.CheckRedirect}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/console/login") {
+		t.Errorf("a user session in the console cookie: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	n.call(t, "GET", "/v1/session", nil, "Authorization", "Bearer "+userToken).expect(t, 200, "")
+}
+
+// WARDEN_SUPPORT_URL takes an absolute http(s) URL or a mailto: address.
+func TestSupportURLConfig(t *testing.T) {
+	t.Parallel()
+	load := func(v string) (config.Config, error) {
+		env := map[string]string{"WARDEN_SUPPORT_URL": v}
+		return config.Load(config.Source{LookupEnv: func(k string) (string, bool) { s, ok := env[k]; return s, ok }}, true)
+	}
+	for _, ok := range []string{"", "https://help.example.com/frozen?lang=en", "http://localhost:9000", "mailto:support@example.com"} {
+		c, err := load(ok)
+		if err != nil || c.SupportURL != ok {
+			t.Errorf("%q: %v, SupportURL %q", ok, err, c.SupportURL)
+		}
+	}
+	for _, bad := range []string{"help.example.com", "/support", "javascript:alert(1)", "ftp://files.example.com", "https://",
+		"mailto:", "mailto:not-an-address", "mailto:Support <s@example.com>", "https://user:pw@example.com/", "https://example.com/a b",
+		`https://example.com/"onmouseover=x`, "data:text/html,hi"} {
+		if _, err := load(bad); err == nil {
+			t.Errorf("%q was accepted", bad)
+		} else if key, _ := config.ErrorKey(err); key != "WARDEN_SUPPORT_URL" {
+			t.Errorf("%q: error names %q", bad, key)
+		}
+	}
+}
+
+// The login pages count in the API's login buckets, and the frozen-account
+// help links to WARDEN_SUPPORT_URL.
+func TestLoginPagesShareTheAPILimitAndLinkSupport(t *testing.T) {
+	t.Parallel()
+	_, dbURL := storetest.SQLiteURL(t)
+	n := start(t, settings(dbURL, append([]string{
+		"WARDEN_RATE_LOGIN_PER_ACCOUNT", "3/1h", "WARDEN_SUPPORT_URL", "https://help.example.com/frozen",
+	}, cheapHashing...)...), true)
+	post := func(path, email string) *http.Response {
+		t.Helper()
+		resp, err := http.PostForm(n.base+path, url.Values{"email": {email}, "password": {"not the password at all"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	// One attempt through the API, two through the page: the fourth is refused.
+	n.call(t, "POST", "/v1/sessions", map[string]string{"email": "rita@example.com", "password": "not the password at all"}).expect(t, 401, "invalid_credentials")
+	for range 2 {
+		if got := post("/login", "rita@example.com").StatusCode; got != http.StatusUnauthorized {
+			t.Fatalf("login page: %d, want 401", got)
+		}
+	}
+	if resp := post("/login", "Rita@Example.com"); resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("fourth attempt: %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	n.call(t, "POST", "/v1/sessions", map[string]string{"email": "rita@example.com", "password": "x"}).expect(t, 429, "rate_limited")
+	// Staff accounts have buckets of their own.
+	for range 3 {
+		post("/console/login", "rita@example.com")
+	}
+	if got := post("/console/login", "rita@example.com").StatusCode; got != http.StatusTooManyRequests {
+		t.Fatalf("console login after three attempts: %d, want 429", got)
+	}
+
+	resp, err := http.Get(n.base + "/frozen")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	page, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(page), `<a href="https://help.example.com/frozen" id="contact-support">`) {
+		t.Errorf("the frozen page does not link to the support URL:\n%s", page)
+	}
+}

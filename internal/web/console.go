@@ -1,0 +1,751 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/wardenhq/warden/internal/account"
+	"github.com/wardenhq/warden/internal/audit"
+	"github.com/wardenhq/warden/internal/password"
+	"github.com/wardenhq/warden/internal/session"
+	"github.com/wardenhq/warden/internal/store"
+)
+
+// The staff console lives under /console. Staff log in with their own
+// accounts (realm account.RealmStaff) and their own cookie, scoped to
+// /console and SameSite=Strict, so a staff session and a user session in one
+// browser never mix: the console accepts only staff sessions, the account
+// pages (and the JSON API) only user sessions. Every staff action is checked
+// against the staff member's role (package staff) on the server, whatever
+// the page showed, and is recorded in the audit log as "staff:<id>".
+
+// consoleCookie holds a staff session; it is sent to /console only.
+const (
+	consoleCookie = "warden_console"
+	consolePath   = "/console"
+)
+
+// Scopes the console checks; the same names as the admin API's.
+const (
+	scopeUsersRead  = "users:read"
+	scopeUsersWrite = "users:write"
+	scopeAuditRead  = "audit:read"
+)
+
+// Bounds of the reason staff give for freezing or unfreezing an account, in characters.
+const (
+	minReason = 5
+	maxReason = 500
+)
+
+// consoleEventLimit is how many of a user's latest events the console shows.
+const consoleEventLimit = 20
+
+// registerConsolePages adds the staff console. As on the account pages,
+// every GET only shows and every change is a POST refused when cross-origin.
+func (p *Pages) registerConsolePages(mux *http.ServeMux) {
+	mux.HandleFunc("GET /console/login", p.consoleLoginPage)
+	mux.Handle("POST /console/login", p.post(p.consoleLogin))
+	mux.Handle("POST /console/logout", p.post(p.consoleLogout))
+	mux.HandleFunc("GET /console/password", p.staffOnly(p.consolePasswordPage))
+	mux.Handle("POST /console/password", p.post(p.staffOnly(p.consolePassword)))
+
+	mux.HandleFunc("GET /console", p.staffOnly(p.consoleHome))
+	mux.HandleFunc("GET /console/users/{id}", p.staffOnly(p.scoped(scopeUsersRead, p.consoleUser)))
+	mux.Handle("POST /console/users/{id}/unfreeze", p.post(p.staffOnly(p.scoped(scopeUsersWrite, p.consoleUnfreeze))))
+	mux.Handle("POST /console/users/{id}/freeze", p.post(p.staffOnly(p.scoped(scopeUsersWrite, p.consoleFreeze))))
+	// Later queues (withdrawals, verifications, alerts, cases) go here, each
+	// behind p.scoped with its admin scope, and into consoleNav.
+
+	// Anything else under /console is the console's own 404, not the site's.
+	mux.HandleFunc("GET /console/", p.staffOnly(func(w http.ResponseWriter, r *http.Request, _ *staffMember) {
+		p.NotFound(w, r)
+	}))
+}
+
+func isConsolePath(path string) bool {
+	return path == consolePath || strings.HasPrefix(path, consolePath+"/")
+}
+
+// ---- Staff sessions -----------------------------------------------------------
+
+// staffMember is the signed-in staff member of a console request.
+type staffMember struct {
+	Session session.Session
+	Account account.Account
+}
+
+// Actor is how the audit log names the staff member.
+func (s *staffMember) Actor() string { return "staff:" + s.Account.ID }
+
+type staffKey struct{}
+
+// resolveStaff finds the signed-in staff member from the console cookie.
+// stale is set when the cookie names a session that has ended. A user
+// session in this cookie counts as none.
+func (p *Pages) resolveStaff(r *http.Request) (s *staffMember, stale bool, err error) {
+	c, err := r.Cookie(consoleCookie)
+	if err != nil || c.Value == "" {
+		return nil, false, nil
+	}
+	sess, acct, err := p.sessions.Resolve(r.Context(), c.Value)
+	switch {
+	case errors.Is(err, session.ErrNoSession):
+		return nil, true, nil
+	case err != nil:
+		return nil, false, err
+	case sess.Realm != account.RealmStaff || acct.Realm != account.RealmStaff:
+		// A user's session never opens the console.
+		return nil, true, nil
+	}
+	return &staffMember{Session: sess, Account: acct}, false, nil
+}
+
+// staffViewer is the staff member for the console's navigation: the one a
+// handler resolved already, or the cookie's.
+func (p *Pages) staffViewer(r *http.Request) *staffMember {
+	if s, ok := r.Context().Value(staffKey{}).(*staffMember); ok {
+		return s
+	}
+	if p.sessions == nil {
+		return nil
+	}
+	s, _, err := p.resolveStaff(r)
+	if err != nil {
+		p.log.ErrorContext(r.Context(), "web: resolve staff session", "err", err)
+	}
+	return s
+}
+
+func withStaff(r *http.Request, s *staffMember) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), staffKey{}, s))
+}
+
+// staffHandler serves a console page for a signed-in staff member.
+type staffHandler func(w http.ResponseWriter, r *http.Request, s *staffMember)
+
+// staffOnly lets only signed-in staff through; others go to the console's
+// login page. A staff member who still has a one-time password is sent to
+// /console/password from every page until they choose their own.
+func (p *Pages) staffOnly(h staffHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s, stale, err := p.resolveStaff(r)
+		if err != nil {
+			p.internalError(w, r, "resolve staff session", err)
+			return
+		}
+		if s == nil {
+			if stale {
+				p.clearConsoleCookie(w)
+			}
+			next := r.URL.Path
+			if r.Method == http.MethodGet || r.Method == http.MethodHead {
+				next = r.URL.RequestURI()
+			}
+			http.Redirect(w, r, "/console/login?"+url.Values{"next": {next}}.Encode(), http.StatusSeeOther)
+			return
+		}
+		if s.Account.MustChangePassword {
+			// The account may come from the session cache, from before the
+			// password was changed: only the database can clear the flag.
+			fresh, err := p.freshAccountByID(r, s.Account.ID)
+			if err != nil {
+				p.internalError(w, r, "read staff account", err)
+				return
+			}
+			s.Account = fresh
+		}
+		if s.Account.MustChangePassword && r.URL.Path != "/console/password" {
+			http.Redirect(w, r, "/console/password", http.StatusSeeOther)
+			return
+		}
+		h(w, withStaff(r, s), s)
+	}
+}
+
+// scoped refuses, with a 403 page, a staff member whose role lacks scope.
+// Pages hide what a role may not do; this is what actually forbids it.
+func (p *Pages) scoped(scope string, h staffHandler) staffHandler {
+	return func(w http.ResponseWriter, r *http.Request, s *staffMember) {
+		if !p.allows(s.Account.StaffRole, scope) {
+			p.forbidden(w, r, s, scope)
+			return
+		}
+		h(w, r, s)
+	}
+}
+
+// forbidden answers a staff member whose role lacks scope.
+func (p *Pages) forbidden(w http.ResponseWriter, r *http.Request, s *staffMember, scope string) {
+	p.log.WarnContext(r.Context(), "web: console action refused by role",
+		"staff_id", s.Account.ID, "role", s.Account.StaffRole, "scope", scope, "path", r.URL.Path)
+	p.renderError(w, r, http.StatusForbidden,
+		"Your role ("+roleName(s.Account.StaffRole)+") does not allow this. Ask an administrator if you need it.")
+}
+
+func roleName(role string) string {
+	if role == "" {
+		return "none"
+	}
+	return role
+}
+
+func (p *Pages) freshAccountByID(r *http.Request, id string) (account.Account, error) {
+	var a account.Account
+	err := p.accounts.View(r.Context(), func(tx account.Tx) error {
+		var err error
+		a, err = tx.AccountByID(r.Context(), id)
+		return err
+	})
+	return a, err
+}
+
+// consoleNav is the console's navigation, distinct from the user pages'.
+func (p *Pages) consoleNav(r *http.Request, s *staffMember) []navLink {
+	var links []navLink
+	switch {
+	case s == nil:
+		links = append(links, navLink{Label: "Log in", Href: "/console/login"})
+	case s.Account.MustChangePassword:
+		links = append(links, navLink{Label: "Log out", Href: "/console/logout", Post: true})
+	default:
+		if p.allows(s.Account.StaffRole, scopeUsersRead) {
+			links = append(links, navLink{Label: "Users", Href: consolePath})
+		}
+		// Queues (withdrawals, verifications, alerts, cases) come here, each
+		// shown when p.allows the role its scope.
+		links = append(links, navLink{Label: "Log out", Href: "/console/logout", Post: true})
+	}
+	for i := range links {
+		l := &links[i]
+		switch l.Href {
+		case consolePath:
+			l.Current = r.URL.Path == consolePath || strings.HasPrefix(r.URL.Path, "/console/users/")
+		default:
+			l.Current = r.URL.Path == l.Href
+		}
+	}
+	return links
+}
+
+func (p *Pages) setConsoleCookie(w http.ResponseWriter, started session.Started) {
+	http.SetCookie(w, &http.Cookie{
+		Name: consoleCookie, Value: started.Token, Path: consolePath, Expires: started.Session.ExpiresAt,
+		HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteStrictMode,
+	})
+}
+
+func (p *Pages) clearConsoleCookie(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{
+		Name: consoleCookie, Value: "", Path: consolePath, MaxAge: -1,
+		HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteStrictMode,
+	})
+}
+
+func (p *Pages) staffMeta(r *http.Request, s *staffMember) account.Meta {
+	m := p.accountMeta(r)
+	m.Actor = s.Actor()
+	return m
+}
+
+// consoleNext returns next when it is a console page to go to after
+// logging in, "" otherwise.
+func consoleNext(next string) string {
+	next = safeNext(next)
+	if !isConsolePath(strings.SplitN(next, "?", 2)[0]) || strings.HasPrefix(next, "/console/login") {
+		return ""
+	}
+	return next
+}
+
+// ---- Log in and out -------------------------------------------------------------
+
+func consoleLoginForm() *form {
+	email := emailField("console-login-email")
+	email.Autocomplete = "username"
+	return newForm(email, currentPasswordField("console-login-password", "password", "Password"))
+}
+
+func (p *Pages) consoleLoginPage(w http.ResponseWriter, r *http.Request) {
+	next := consoleNext(r.URL.Query().Get("next"))
+	if s := p.staffViewer(r); s != nil {
+		http.Redirect(w, r, cmpOr(next, consolePath), http.StatusSeeOther)
+		return
+	}
+	f := consoleLoginForm()
+	p.renderForm(w, r, http.StatusOK, "console-login", f, loginData{Form: f, Next: next})
+}
+
+func (p *Pages) consoleLogin(w http.ResponseWriter, r *http.Request) {
+	next := consoleNext(r.PostFormValue("next"))
+	f := consoleLoginForm()
+	data := loginData{Form: f, Next: next}
+	email, emailOK := readField(r, "email", true)
+	plain, passwordOK := readField(r, "password", false)
+	if emailOK {
+		f.F("email").Value = email
+	}
+	if email == "" {
+		f.fail("email", "Enter your email address.")
+	}
+	if plain == "" {
+		f.fail("password", "Enter your password.")
+	}
+	if f.HasErrors() {
+		p.renderForm(w, r, http.StatusUnprocessableEntity, "console-login", f, data)
+		return
+	}
+	wrong := &problem{Message: "The email address or password is wrong. Forgotten your password? An administrator can give you a new one-time password."}
+	if !emailOK || !passwordOK {
+		f.Problem = wrong
+		p.renderForm(w, r, http.StatusUnauthorized, "console-login", f, data)
+		return
+	}
+	limited, ok := p.limitLogin(w, r, account.RealmStaff, email)
+	if !ok {
+		return
+	}
+	if limited != nil {
+		f.Problem = limited
+		p.renderForm(w, r, http.StatusTooManyRequests, "console-login", f, data)
+		return
+	}
+	acct, err := p.accounts.Authenticate(r.Context(), account.RealmStaff, email, plain)
+	status := http.StatusUnauthorized
+	switch {
+	case err == nil:
+		if !p.endConsoleSession(w, r) {
+			return
+		}
+		ip, rid := p.requestInfo(r)
+		started, err := p.sessions.Start(r.Context(), acct, session.AAL1, session.Meta{IP: ip, UserAgent: r.UserAgent(), RequestID: rid})
+		if err != nil {
+			p.internalError(w, r, "start staff session", err)
+			return
+		}
+		p.setConsoleCookie(w, started)
+		if acct.MustChangePassword {
+			p.redirect(w, r, "/console/password", "")
+			return
+		}
+		p.redirect(w, r, cmpOr(next, consolePath), "")
+		return
+	case errors.Is(err, account.ErrInvalidCredentials):
+		if acct.ID != "" {
+			p.recordFailedLogin(r, acct, p.accountMeta(r))
+		}
+		f.Problem = wrong
+	case errors.Is(err, account.ErrFrozen), errors.Is(err, account.ErrEmailNotVerified):
+		// Only said to someone who knows the password.
+		f.Problem, status = &problem{Message: "This staff account is disabled. Ask an administrator."}, http.StatusForbidden
+	case errors.Is(err, password.ErrOverloaded):
+		f.Problem, status = overloaded(w), http.StatusServiceUnavailable
+	default:
+		p.internalError(w, r, "authenticate staff", err)
+		return
+	}
+	p.renderForm(w, r, status, "console-login", f, data)
+}
+
+// endConsoleSession ends the staff session this browser holds, if any. It
+// answers false when it failed and already showed the error page.
+func (p *Pages) endConsoleSession(w http.ResponseWriter, r *http.Request) bool {
+	s, _, err := p.resolveStaff(r)
+	if err != nil {
+		p.internalError(w, r, "resolve staff session", err)
+		return false
+	}
+	if s == nil {
+		return true
+	}
+	ip, rid := p.requestInfo(r)
+	if _, err := p.sessions.Revoke(r.Context(), s.Account.ID, s.Session.ID, "", "logout",
+		session.Meta{IP: ip, UserAgent: r.UserAgent(), RequestID: rid}); err != nil {
+		p.internalError(w, r, "end the staff session", err)
+		return false
+	}
+	return true
+}
+
+func (p *Pages) consoleLogout(w http.ResponseWriter, r *http.Request) {
+	if !p.endConsoleSession(w, r) {
+		return
+	}
+	p.clearConsoleCookie(w)
+	p.redirect(w, r, "/console/login", flashConsoleSignedOut)
+}
+
+// ---- Password ---------------------------------------------------------------------
+
+type consolePasswordData struct {
+	Form    *form
+	Email   string
+	OneTime bool // the staff member still has the one-time password
+}
+
+func consolePasswordForm(oneTime bool) *form {
+	label := "Current password"
+	if oneTime {
+		label = "One-time password"
+	}
+	return newForm(
+		currentPasswordField("console-current", "current_password", label),
+		newPasswordField("console-new", "new_password", "New password"),
+	)
+}
+
+func (p *Pages) consolePasswordPage(w http.ResponseWriter, r *http.Request, s *staffMember) {
+	oneTime := s.Account.MustChangePassword
+	f := consolePasswordForm(oneTime)
+	p.renderForm(w, r, http.StatusOK, "console-password", f, consolePasswordData{Form: f, Email: s.Account.Email, OneTime: oneTime})
+}
+
+func (p *Pages) consolePassword(w http.ResponseWriter, r *http.Request, s *staffMember) {
+	oneTime := s.Account.MustChangePassword
+	f := consolePasswordForm(oneTime)
+	data := consolePasswordData{Form: f, Email: s.Account.Email, OneTime: oneTime}
+	current, currentOK := readField(r, "current_password", false)
+	plain, newOK := readField(r, "new_password", false)
+	wrongCurrent := "Your current password is wrong."
+	if oneTime {
+		wrongCurrent = "The one-time password is wrong."
+	}
+	switch {
+	case current == "":
+		f.fail("current_password", "Enter your "+strings.ToLower(f.F("current_password").Label)+".")
+	case !currentOK:
+		f.fail("current_password", wrongCurrent)
+	}
+	switch {
+	case plain == "":
+		f.fail("new_password", "Choose a new password.")
+	case !newOK:
+		f.fail("new_password", "Use at most 128 characters.")
+	case plain == current:
+		f.fail("new_password", "Choose a password other than the current one.")
+	}
+	if f.HasErrors() {
+		p.renderForm(w, r, http.StatusUnprocessableEntity, "console-password", f, data)
+		return
+	}
+	err := p.accounts.ChangePassword(r.Context(), s.Account.ID, current, plain, s.Session.ID, p.staffMeta(r, s))
+	var weak *password.Weakness
+	switch {
+	case err == nil:
+		p.redirect(w, r, consolePath, flashConsolePasswordSet)
+		return
+	case errors.Is(err, account.ErrInvalidCredentials):
+		f.fail("current_password", wrongCurrent)
+	case errors.As(err, &weak):
+		weakPassword(f.F("new_password"), weak)
+	case errors.Is(err, password.ErrOverloaded):
+		f.Problem = overloaded(w)
+		p.renderForm(w, r, http.StatusServiceUnavailable, "console-password", f, data)
+		return
+	default:
+		p.internalError(w, r, "change staff password", err)
+		return
+	}
+	p.renderForm(w, r, http.StatusUnprocessableEntity, "console-password", f, data)
+}
+
+// ---- Users ----------------------------------------------------------------------
+
+type consoleHomeData struct {
+	Email     string
+	Role      string
+	CanSearch bool
+	Form      *form
+	// NoMatch is the address searched for when no user has it.
+	NoMatch string
+}
+
+func consoleSearchForm() *form {
+	f := emailField("console-search-email")
+	f.Label = "User's email address"
+	f.Hint = "The whole address; capitals do not matter."
+	f.Autocomplete = "off"
+	return newForm(f)
+}
+
+// consoleHome is the console's start page: the user search, when the role
+// may read users. The search is a GET form: /console?email=…
+func (p *Pages) consoleHome(w http.ResponseWriter, r *http.Request, s *staffMember) {
+	data := consoleHomeData{Email: s.Account.Email, Role: roleName(s.Account.StaffRole), CanSearch: p.allows(s.Account.StaffRole, scopeUsersRead)}
+	raw, searched := r.URL.Query()["email"]
+	if !data.CanSearch {
+		if searched {
+			p.forbidden(w, r, s, scopeUsersRead)
+			return
+		}
+		p.Render(w, r, http.StatusOK, "console", data)
+		return
+	}
+	f := consoleSearchForm()
+	data.Form = f
+	if !searched {
+		p.renderForm(w, r, http.StatusOK, "console", f, data)
+		return
+	}
+	email := strings.TrimSpace(raw[0])
+	if len(email) <= 254 {
+		f.F("email").Value = email
+	}
+	if email == "" {
+		f.fail("email", "Enter the user's email address.")
+		p.renderForm(w, r, http.StatusUnprocessableEntity, "console", f, data)
+		return
+	}
+	_, key, err := account.NormalizeEmail(email)
+	if err != nil {
+		f.fail("email", "Enter an email address like name@example.com.")
+		p.renderForm(w, r, http.StatusUnprocessableEntity, "console", f, data)
+		return
+	}
+	var found account.Account
+	err = p.audit.Read(r.Context(), func(tx *store.Tx) error {
+		var err error
+		found, err = tx.AccountByEmail(r.Context(), account.RealmUser, key)
+		return err
+	})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		data.NoMatch = email
+		p.renderForm(w, r, http.StatusOK, "console", f, data)
+	case err != nil:
+		p.internalError(w, r, "find user", err)
+	default:
+		http.Redirect(w, r, "/console/users/"+url.PathEscape(found.ID), http.StatusSeeOther)
+	}
+}
+
+// consoleEvent is an audit record of a user as staff see it: the user's own
+// wording, plus who acted.
+type consoleEvent struct {
+	activityRow
+	Actor string
+}
+
+type consoleUserView struct {
+	ID                string
+	Email             string
+	Verified          bool
+	CreatedAt         time.Time
+	Frozen            bool
+	FrozenAt          time.Time
+	FrozenReason      string
+	HasAntiPhishing   bool
+	SecurityChangedAt time.Time
+}
+
+type consoleUserData struct {
+	User         consoleUserView
+	Sessions     []sessionRow
+	CanReadAudit bool
+	Events       []consoleEvent
+	CanWrite     bool
+	// Form is the freeze or unfreeze form, whichever applies, when CanWrite.
+	Form *form
+}
+
+func reasonForm(frozen bool) *form {
+	f := &field{Name: "reason", Type: "textarea", Required: true, MinLength: minReason, MaxLength: maxReason}
+	if frozen {
+		f.ID, f.Label = "unfreeze-reason", "How was the owner's identity checked?"
+		f.Hint = "5 to 500 characters, kept in the audit log: for example \"passport and selfie checked on a video call, ticket 4711\"."
+	} else {
+		f.ID, f.Label = "freeze-reason", "Why freeze this account?"
+		f.Hint = "5 to 500 characters. The user reads it in the email that tells them about the freeze, and in their activity."
+	}
+	return newForm(f)
+}
+
+// loadUser reads a user (never a staff account) with their live sessions and,
+// when the role may read the audit log, their latest events. ok is false
+// when it already answered the request (404 or 500).
+func (p *Pages) loadUser(w http.ResponseWriter, r *http.Request, s *staffMember) (data consoleUserData, ok bool) {
+	userID := r.PathValue("id")
+	data.CanReadAudit = p.allows(s.Account.StaffRole, scopeAuditRead)
+	data.CanWrite = p.allows(s.Account.StaffRole, scopeUsersWrite)
+	if userID == "" || len(userID) > maxTokenLen {
+		p.NotFound(w, r)
+		return data, false
+	}
+	now := p.now()
+	var a account.Account
+	var records []audit.Record
+	var sessions []session.Session
+	staffEmails := map[string]string{}
+	err := p.audit.Read(r.Context(), func(tx *store.Tx) error {
+		var err error
+		if a, err = tx.AccountByID(r.Context(), userID); err != nil {
+			return err
+		}
+		if a.Realm != account.RealmUser {
+			return store.ErrNotFound
+		}
+		if sessions, err = tx.SessionsOf(r.Context(), a.ID, now); err != nil {
+			return err
+		}
+		if !data.CanReadAudit {
+			return nil
+		}
+		if records, err = tx.ListAuditRecords(r.Context(), store.AuditFilter{UserID: a.ID, Limit: consoleEventLimit}); err != nil {
+			return err
+		}
+		// Name the staff members who acted by their email.
+		for _, rec := range records {
+			id, isStaff := strings.CutPrefix(rec.Actor, "staff:")
+			if _, seen := staffEmails[id]; !isStaff || seen {
+				continue
+			}
+			staffEmails[id] = ""
+			if sa, err := tx.AccountByID(r.Context(), id); err == nil && sa.Realm == account.RealmStaff {
+				staffEmails[id] = sa.Email
+			} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		p.renderError(w, r, http.StatusNotFound, "There is no user with this id. Search for the user by their email address.")
+		return data, false
+	case err != nil:
+		p.internalError(w, r, "read user", err)
+		return data, false
+	}
+	data.User = consoleUserView{
+		ID: a.ID, Email: a.Email, Verified: a.Verified(), CreatedAt: a.CreatedAt,
+		Frozen: a.Frozen(), FrozenAt: a.FrozenAt, FrozenReason: a.FrozenReason,
+		HasAntiPhishing: a.AntiPhishingCode != "", SecurityChangedAt: a.SecurityChangedAt,
+	}
+	for _, sess := range sessions {
+		if !sess.Active(now, p.sessions.Policy) {
+			continue
+		}
+		data.Sessions = append(data.Sessions, sessionRow{
+			ID: sess.ID, Device: describeAgent(sess.UserAgent), UserAgent: sess.UserAgent, IP: sess.IP,
+			SecondStep: sess.AAL == session.AAL2, CreatedAt: sess.CreatedAt, LastSeenAt: sess.LastSeenAt,
+		})
+	}
+	for _, rec := range records {
+		data.Events = append(data.Events, consoleEventOf(rec, a.ID, staffEmails))
+	}
+	if data.CanWrite {
+		data.Form = reasonForm(data.User.Frozen)
+	}
+	return data, true
+}
+
+// consoleEventOf describes an audit record for staff: as its user reads it,
+// with who acted and the reasons staff gave.
+func consoleEventOf(rec audit.Record, userID string, staffEmails map[string]string) consoleEvent {
+	ev := consoleEvent{activityRow: activityOf(rec)}
+	switch rec.Action {
+	case "account.unfrozen":
+		ev.What = "Account unfrozen"
+		if reason := dataString(rec, "reason"); reason != "" {
+			ev.Detail = "Reason: " + reason
+		}
+	}
+	switch id, isStaff := strings.CutPrefix(rec.Actor, "staff:"); {
+	case rec.Actor == "user:"+userID:
+		ev.Actor = "The user"
+	case isStaff && staffEmails[id] != "":
+		ev.Actor = "Staff: " + staffEmails[id]
+	case isStaff:
+		ev.Actor = "Staff: " + id
+	case strings.HasPrefix(rec.Actor, "admin_key:"):
+		ev.Actor = "Admin API key " + strings.TrimPrefix(rec.Actor, "admin_key:")
+	case rec.Actor == "anonymous":
+		ev.Actor = "Someone not logged in"
+	case rec.Actor == "system":
+		ev.Actor = "Warden"
+	default:
+		ev.Actor = rec.Actor
+	}
+	return ev
+}
+
+func (p *Pages) consoleUser(w http.ResponseWriter, r *http.Request, s *staffMember) {
+	data, ok := p.loadUser(w, r, s)
+	if !ok {
+		return
+	}
+	if data.Form != nil {
+		data.Form.finish()
+	}
+	p.Render(w, r, http.StatusOK, "console-user", data)
+}
+
+// readReason reads and checks the reason of a freeze or unfreeze.
+func readReason(r *http.Request, f *form) string {
+	reason, ok := readField(r, "reason", true)
+	if ok {
+		f.F("reason").Value = reason
+	}
+	switch n := utf8.RuneCountInString(reason); {
+	case reason == "":
+		f.fail("reason", "Give a reason: it is kept in the audit log.")
+	case !ok || n > maxReason:
+		f.fail("reason", "Write at most 500 characters.")
+	case n < minReason:
+		f.fail("reason", "Write at least 5 characters.")
+	case !utf8.ValidString(reason):
+		f.fail("reason", "The reason holds characters that are not text.")
+	}
+	return reason
+}
+
+func (p *Pages) consoleUnfreeze(w http.ResponseWriter, r *http.Request, s *staffMember) {
+	p.consoleFreezeAction(w, r, s, true)
+}
+
+func (p *Pages) consoleFreeze(w http.ResponseWriter, r *http.Request, s *staffMember) {
+	p.consoleFreezeAction(w, r, s, false)
+}
+
+// consoleFreezeAction freezes or unfreezes the user of the page. The form
+// posted must match the account's state: a stale page that offers to freeze
+// an account someone else froze meanwhile only shows the new state.
+func (p *Pages) consoleFreezeAction(w http.ResponseWriter, r *http.Request, s *staffMember, unfreeze bool) {
+	data, ok := p.loadUser(w, r, s)
+	if !ok {
+		return
+	}
+	back := "/console/users/" + url.PathEscape(data.User.ID)
+	if data.User.Frozen != unfreeze {
+		p.redirect(w, r, back, flashConsoleStale)
+		return
+	}
+	f := data.Form
+	reason := readReason(r, f)
+	if f.HasErrors() {
+		f.finish()
+		p.Render(w, r, http.StatusUnprocessableEntity, "console-user", data)
+		return
+	}
+	var err error
+	flash := flashConsoleUnfrozen
+	if unfreeze {
+		_, err = p.accounts.Unfreeze(r.Context(), data.User.ID, reason, p.staffMeta(r, s))
+	} else {
+		flash = flashConsoleFrozen
+		_, err = p.accounts.Freeze(r.Context(), data.User.ID, reason, p.staffMeta(r, s))
+	}
+	switch {
+	case errors.Is(err, account.ErrNotFrozen):
+		p.redirect(w, r, back, flashConsoleStale)
+	case err != nil:
+		p.internalError(w, r, "freeze or unfreeze", err)
+	default:
+		p.redirect(w, r, back, flash)
+	}
+}
