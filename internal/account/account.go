@@ -41,6 +41,10 @@ func (a Account) Verified() bool { return !a.EmailVerifiedAt.IsZero() }
 // Frozen tells whether logins and withdrawals are blocked.
 func (a Account) Frozen() bool { return !a.FrozenAt.IsZero() }
 
+// Actor is how the audit log names the account when it acts itself:
+// "user:<id>" or "staff:<id>", so staff actions never read as a user's.
+func (a Account) Actor() string { return a.Realm + ":" + a.ID }
+
 // Purposes of email tokens: a token made for one is refused for another.
 const (
 	PurposeVerifyEmail   = "verify_email"

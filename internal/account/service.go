@@ -122,7 +122,7 @@ func (s *Service) sendEmail(ctx context.Context, tx Tx, a Account, template stri
 func (s *Service) record(ctx context.Context, tx Tx, a Account, action string, m Meta, now time.Time, data map[string]any) error {
 	actor := m.Actor
 	if actor == "" {
-		actor = "user:" + a.ID
+		actor = a.Actor()
 	}
 	if data == nil {
 		data = map[string]any{}
@@ -535,7 +535,18 @@ func (s *Service) freeze(ctx context.Context, tx Tx, accountID, reason string, m
 	}); err != nil {
 		return Account{}, nil, err
 	}
-	return a, revoked, s.sendEmail(ctx, tx, a, "account_frozen", map[string]any{"when": when(now), "how": reason}, false, now)
+	return a, revoked, s.sendEmail(ctx, tx, a, "account_frozen", map[string]any{"when": when(now), "how": freezeExplanation(a, reason, m)}, false, now)
+}
+
+// freezeExplanation is what the frozen-account email says about why. The
+// owner's own words come back to them as they were; a reason written by staff
+// or an admin key is an internal note (it may name the fraud signal or the
+// case) and stays in the audit log and the webhook.
+func freezeExplanation(a Account, reason string, m Meta) string {
+	if m.Actor == "" || m.Actor == a.Actor() {
+		return reason
+	}
+	return "by our security team"
 }
 
 // Unfreeze lifts a freeze after staff checked the owner's identity. It
@@ -546,6 +557,10 @@ func (s *Service) Unfreeze(ctx context.Context, accountID, reason string, m Meta
 	err := s.Transact(ctx, func(tx Tx) error {
 		var err error
 		a, err = tx.UpdateAccount(ctx, accountID, func(old Account) (Account, error) {
+			if old.Realm != RealmUser {
+				// Staff accounts are not users: an admin key must not reach them here.
+				return old, ErrNoAccount
+			}
 			if !old.Frozen() {
 				return old, ErrNotFrozen
 			}

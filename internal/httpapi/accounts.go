@@ -205,7 +205,7 @@ func (a *API) getSession(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) deleteSession(w http.ResponseWriter, r *http.Request) error {
 	c := currentCaller(r.Context())
-	if _, err := a.Sessions.Revoke(r.Context(), c.account.ID, c.session.ID, "", "logout", a.sessionMeta(r)); err != nil {
+	if _, err := a.Sessions.Revoke(r.Context(), c.account, c.session.ID, "", "logout", a.sessionMeta(r)); err != nil {
 		return err
 	}
 	a.clearSessionCookie(w)
@@ -245,7 +245,7 @@ func (a *API) listSessions(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) revokeSession(w http.ResponseWriter, r *http.Request) error {
 	c := currentCaller(r.Context())
-	n, err := a.Sessions.Revoke(r.Context(), c.account.ID, r.PathValue("id"), "", "revoked_by_user", a.sessionMeta(r))
+	n, err := a.Sessions.Revoke(r.Context(), c.account, r.PathValue("id"), "", "revoked_by_user", a.sessionMeta(r))
 	if err != nil {
 		return err
 	}

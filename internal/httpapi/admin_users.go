@@ -341,7 +341,7 @@ func (a *API) unfreezeUser(w http.ResponseWriter, r *http.Request) error {
 	meta.Actor = adminActor(r)
 	acct, err := a.Accounts.Unfreeze(r.Context(), r.PathValue("id"), req.Reason, meta)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, account.ErrNoAccount):
 		return errNotFound("user")
 	case errors.Is(err, account.ErrNotFrozen):
 		return NewProblem(http.StatusConflict, "not_frozen", "this account is not frozen")

@@ -319,6 +319,8 @@ func TestAntiPhishingCodeAndFreeze(t *testing.T) {
 	n.call(t, "POST", "/admin/v1/users/"+id+"/unfreeze", map[string]string{"reason": ""}, admin...).expect(t, 400, "validation_failed")
 	n.call(t, "POST", "/admin/v1/users/"+id+"/unfreeze", map[string]string{"reason": "passport checked on a video call"}, admin...).expect(t, 200, "")
 	n.call(t, "POST", "/admin/v1/users/"+id+"/unfreeze", map[string]string{"reason": "passport checked on a video call"}, admin...).expect(t, 409, "not_frozen")
+	member, _ := createStaff(t, n, "ops@acme.test", "admin")
+	n.call(t, "POST", "/admin/v1/users/"+member.ID+"/unfreeze", map[string]string{"reason": "a staff account is not a user"}, admin...).expect(t, 404, "not_found")
 	n.login(t, "hal@example.com", strongPassword)
 	state := n.call(t, "GET", "/admin/v1/users/"+id, nil, admin...).expect(t, 200, "")
 	if state.body["frozen"] != false || state.body["security_changed_at"] == nil {

@@ -98,7 +98,7 @@ func (s *Service) Start(ctx context.Context, a account.Account, aal string, m Me
 			return err
 		}
 		_, err = audit.Append(ctx, tx, now, audit.Entry{
-			Actor: "user:" + a.ID, Action: "session.created", UserID: a.ID, IP: m.IP, RequestID: m.RequestID,
+			Actor: a.Actor(), Action: "session.created", UserID: a.ID, IP: m.IP, RequestID: m.RequestID,
 			Data: map[string]any{"session_id": out.Session.ID, "aal": aal, "device_id": dev.ID, "user_agent": out.Session.UserAgent, "realm": a.Realm},
 		})
 		return err
@@ -195,12 +195,12 @@ func (s *Service) List(ctx context.Context, accountID string) ([]Session, error)
 
 // Revoke ends one session of the account (or all when sessionID is ""),
 // except keepID. It returns how many ended.
-func (s *Service) Revoke(ctx context.Context, accountID, sessionID, keepID, reason string, m Meta) (int, error) {
+func (s *Service) Revoke(ctx context.Context, a account.Account, sessionID, keepID, reason string, m Meta) (int, error) {
 	now := s.Now().UTC().Truncate(time.Microsecond)
 	var hashes []string
 	err := s.Transact(ctx, func(tx Tx) error {
 		var err error
-		if hashes, err = tx.RevokeSessions(ctx, accountID, sessionID, keepID, reason, now); err != nil || len(hashes) == 0 {
+		if hashes, err = tx.RevokeSessions(ctx, a.ID, sessionID, keepID, reason, now); err != nil || len(hashes) == 0 {
 			return err
 		}
 		data := map[string]any{"session_id": sessionID, "reason": reason, "count": len(hashes)}
@@ -209,7 +209,7 @@ func (s *Service) Revoke(ctx context.Context, accountID, sessionID, keepID, reas
 			data["user_agent"] = truncateRunes(m.UserAgent, 300)
 		}
 		_, err = audit.Append(ctx, tx, now, audit.Entry{
-			Actor: "user:" + accountID, Action: "session.revoked", UserID: accountID, IP: m.IP, RequestID: m.RequestID,
+			Actor: a.Actor(), Action: "session.revoked", UserID: a.ID, IP: m.IP, RequestID: m.RequestID,
 			Data: data,
 		})
 		return err

@@ -369,7 +369,7 @@ func (p *Pages) endBrowserSession(w http.ResponseWriter, r *http.Request) bool {
 	}
 	ip, rid := p.requestInfo(r)
 	meta := session.Meta{IP: ip, UserAgent: r.UserAgent(), RequestID: rid}
-	if _, err := p.sessions.Revoke(r.Context(), u.Account.ID, u.Session.ID, "", "logout", meta); err != nil {
+	if _, err := p.sessions.Revoke(r.Context(), u.Account, u.Session.ID, "", "logout", meta); err != nil {
 		p.internalError(w, r, "end the previous session", err)
 		return false
 	}
@@ -385,7 +385,7 @@ func (p *Pages) logout(w http.ResponseWriter, r *http.Request) {
 	if u != nil {
 		ip, rid := p.requestInfo(r)
 		meta := session.Meta{IP: ip, UserAgent: r.UserAgent(), RequestID: rid}
-		if _, err := p.sessions.Revoke(r.Context(), u.Account.ID, u.Session.ID, "", "logout", meta); err != nil {
+		if _, err := p.sessions.Revoke(r.Context(), u.Account, u.Session.ID, "", "logout", meta); err != nil {
 			p.internalError(w, r, "log out", err)
 			return
 		}
@@ -680,7 +680,7 @@ func (p *Pages) revokeSessions(w http.ResponseWriter, r *http.Request, u *user) 
 	ip, rid := p.requestInfo(r)
 	meta := session.Meta{IP: ip, UserAgent: r.UserAgent(), RequestID: rid}
 	if r.PostFormValue("others") != "" {
-		if _, err := p.sessions.Revoke(r.Context(), u.Account.ID, "", u.Session.ID, "revoked_by_user", meta); err != nil {
+		if _, err := p.sessions.Revoke(r.Context(), u.Account, "", u.Session.ID, "revoked_by_user", meta); err != nil {
 			p.internalError(w, r, "revoke sessions", err)
 			return
 		}
@@ -696,7 +696,7 @@ func (p *Pages) revokeSessions(w http.ResponseWriter, r *http.Request, u *user) 
 	if id == u.Session.ID {
 		reason = "logout"
 	}
-	n, err := p.sessions.Revoke(r.Context(), u.Account.ID, id, "", reason, meta)
+	n, err := p.sessions.Revoke(r.Context(), u.Account, id, "", reason, meta)
 	switch {
 	case err != nil:
 		p.internalError(w, r, "revoke session", err)

@@ -207,15 +207,14 @@ func absent(t *testing.T, what string, res response, notWant ...string) {
 	}
 }
 
-// link finds the newest email to "to" whose link has this path, and returns
-// the link's path and query, ready for client.get.
-func (s *site) link(to, path string) string {
+// emails lists the emails queued for "to", newest first.
+func (s *site) emails(to string) []notify.Email {
 	s.t.Helper()
 	msgs, err := s.store.ListOutbox(context.Background(), store.OutboxFilter{Limit: 100})
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	re := regexp.MustCompile(regexp.QuoteMeta(path) + `\?token=[A-Za-z0-9_-]+`)
+	var out []notify.Email
 	for _, m := range msgs { // newest first
 		if m.Kind != outbox.KindEmail {
 			continue
@@ -224,9 +223,19 @@ func (s *site) link(to, path string) string {
 		if err := json.Unmarshal(m.Payload, &e); err != nil {
 			s.t.Fatal(err)
 		}
-		if e.To != to {
-			continue
+		if e.To == to {
+			out = append(out, e)
 		}
+	}
+	return out
+}
+
+// link finds the newest email to "to" whose link has this path, and returns
+// the link's path and query, ready for client.get.
+func (s *site) link(to, path string) string {
+	s.t.Helper()
+	re := regexp.MustCompile(regexp.QuoteMeta(path) + `\?token=[A-Za-z0-9_-]+`)
+	for _, e := range s.emails(to) {
 		if l := re.FindString(e.Text); l != "" {
 			return l
 		}

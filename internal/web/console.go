@@ -364,7 +364,7 @@ func (p *Pages) endConsoleSession(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	ip, rid := p.requestInfo(r)
-	if _, err := p.sessions.Revoke(r.Context(), s.Account.ID, s.Session.ID, "", "logout",
+	if _, err := p.sessions.Revoke(r.Context(), s.Account, s.Session.ID, "", "logout",
 		session.Meta{IP: ip, UserAgent: r.UserAgent(), RequestID: rid}); err != nil {
 		p.internalError(w, r, "end the staff session", err)
 		return false

@@ -327,6 +327,17 @@ func TestConsoleFindAndUnfreeze(t *testing.T) {
 	if recs[0].Action != "account.frozen" || recs[0].Actor != "staff:"+member.ID {
 		t.Errorf("newest record %s by %s, want account.frozen by staff:%s", recs[0].Action, recs[0].Actor, member.ID)
 	}
+	// Staff's reason is an internal note: the user's email does not quote it.
+	if mail := s.emails("wes@example.com")[0]; !strings.Contains(mail.Subject, "frozen") ||
+		strings.Contains(mail.Text, "takeover") || !strings.Contains(mail.Text, "by our security team") {
+		t.Errorf("frozen email %q:\n%s", mail.Subject, mail.Text)
+	}
+	// The staff member's own sessions are recorded as staff actions.
+	for _, rec := range s.audit(member.ID) {
+		if strings.HasPrefix(rec.Action, "session.") && rec.Actor != "staff:"+member.ID {
+			t.Errorf("%s by %q, want staff:%s", rec.Action, rec.Actor, member.ID)
+		}
+	}
 	expect(t, "stale freeze", c.post("/console/users/"+user.ID+"/freeze", "reason", "twice in a row"), 303, "/console/users/"+user.ID)
 
 	// Only users have a console page.
