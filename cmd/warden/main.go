@@ -142,6 +142,11 @@ func newServeCommand(g *globalFlags, stderr io.Writer) *cobra.Command {
 				if srv.DevAdminKey != "" {
 					fmt.Fprintf(stderr, "  demo admin API key (every scope): %s\n", srv.DevAdminKey)
 				}
+				if st := srv.DevStaff; st.OneTimePassword != "" {
+					fmt.Fprintf(stderr, "  demo staff console: http://%s/console  %s  one-time password: %s\n", srv.Addr(), st.Email, st.OneTimePassword)
+				} else if st.Email != "" {
+					fmt.Fprintf(stderr, "  demo staff console: http://%s/console  %s  (with the password you chose)\n", srv.Addr(), st.Email)
+				}
 				fmt.Fprintln(stderr)
 			}
 			return srv.Run(cmd.Context())

@@ -301,3 +301,48 @@ func TestLoginPagesShareTheAPILimitAndLinkSupport(t *testing.T) {
 		t.Errorf("the frozen page does not link to the support URL:\n%s", page)
 	}
 }
+
+// `serve --dev` makes a demo console login with a one-time password, shows
+// the same one after a restart, and stops showing it once it is replaced.
+func TestDevDemoStaffLogin(t *testing.T) {
+	t.Parallel()
+	_, dbURL := storetest.SQLiteURL(t)
+	env := settings(dbURL, cheapHashing...)
+	n := start(t, env, true)
+	first := n.srv.DevStaff
+	if first.Email == "" || len(first.OneTimePassword) < 20 {
+		t.Fatalf("demo staff login = %+v", first)
+	}
+	if err := n.stop(); err != nil {
+		t.Fatal(err)
+	}
+	n = start(t, env, true)
+	if n.srv.DevStaff != first {
+		t.Fatalf("after a restart the demo login is %+v, want %+v", n.srv.DevStaff, first)
+	}
+
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	post := func(path string, form url.Values) *http.Response {
+		t.Helper()
+		resp, err := browser.PostForm(n.base+path, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if resp := post("/console/login", url.Values{"email": {first.Email}, "password": {first.OneTimePassword}}); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/console/password" {
+		t.Fatalf("console login with the demo password: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp := post("/console/password", url.Values{"current_password": {first.OneTimePassword}, "new_password": {"amber lantern over quiet harbours"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("replace the demo password: %d", resp.StatusCode)
+	}
+	if err := n.stop(); err != nil {
+		t.Fatal(err)
+	}
+	n = start(t, env, true)
+	if got := n.srv.DevStaff; got.Email != first.Email || got.OneTimePassword != "" {
+		t.Fatalf("after the password was replaced the demo login is %+v", got)
+	}
+}

@@ -29,6 +29,7 @@ import (
 	"github.com/wardenhq/warden/internal/password"
 	"github.com/wardenhq/warden/internal/ratelimit"
 	"github.com/wardenhq/warden/internal/session"
+	"github.com/wardenhq/warden/internal/staff"
 	"github.com/wardenhq/warden/internal/store"
 	"github.com/wardenhq/warden/internal/web"
 )
@@ -45,6 +46,8 @@ type Server struct {
 	ln     net.Listener
 	// DevAdminKey is the admin key made for `serve --dev`, printed at start.
 	DevAdminKey string
+	// DevStaff is the demo console login made for `serve --dev`, printed at start.
+	DevStaff DevStaffLogin
 
 	hasher       *password.Hasher
 	sessionCache *session.Cache
@@ -182,6 +185,11 @@ func (s *Server) assemble(ctx context.Context) error {
 			s.worker.Wake()
 			sessions.Forget(revoked)
 		},
+	}
+	if cfg.Dev {
+		if s.DevStaff, err = s.devStaff(ctx, accounts); err != nil {
+			return err
+		}
 	}
 	var mailbox web.Mailbox
 	if cfg.Dev {
@@ -374,6 +382,51 @@ func DevSecretKey(cfg config.Config) ([]byte, error) {
 		return nil, fmt.Errorf("write dev secret key: %w", err)
 	}
 	return key, nil
+}
+
+// DevStaffLogin is the console login `serve --dev` prints. OneTimePassword
+// is empty once the demo admin has replaced it with their own.
+type DevStaffLogin struct {
+	Email           string
+	OneTimePassword string
+}
+
+// devStaffEmail is at a domain reserved for examples (RFC 2606).
+const devStaffEmail = "staff@example.com"
+
+// devStaff gives `serve --dev` a console login with the admin role. It goes
+// through the real flow: a one-time password, kept in the data folder until
+// the first login replaces it.
+func (s *Server) devStaff(ctx context.Context, accounts *account.Service) (DevStaffLogin, error) {
+	path := filepath.Join(DataDir(s.cfg), "staff-password")
+	login := DevStaffLogin{Email: devStaffEmail}
+	_, key, err := account.NormalizeEmail(devStaffEmail)
+	if err != nil {
+		return login, err
+	}
+	var existing account.Account
+	err = s.store.Read(ctx, func(tx *store.Tx) error {
+		existing, err = tx.AccountByEmail(ctx, account.RealmStaff, key)
+		return err
+	})
+	switch {
+	case err == nil:
+		if existing.MustChangePassword {
+			b, _ := os.ReadFile(path)
+			login.OneTimePassword = strings.TrimSpace(string(b))
+		}
+		return login, nil
+	case !errors.Is(err, store.ErrNotFound):
+		return login, fmt.Errorf("look up the demo staff login: %w", err)
+	}
+	_, login.OneTimePassword, err = accounts.CreateStaff(ctx, devStaffEmail, staff.RoleAdmin, account.Meta{Actor: "system"})
+	if err != nil {
+		return login, fmt.Errorf("create the demo staff login: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(login.OneTimePassword+"\n"), 0o600); err != nil {
+		return login, fmt.Errorf("write the demo staff password: %w", err)
+	}
+	return login, nil
 }
 
 // devAdminKey gives `serve --dev` an admin key with every scope, kept in the
