@@ -21,6 +21,7 @@ import (
 	"github.com/wardenhq/warden/internal/audit"
 	"github.com/wardenhq/warden/internal/config"
 	"github.com/wardenhq/warden/internal/keyring"
+	"github.com/wardenhq/warden/internal/logging"
 	"github.com/wardenhq/warden/internal/password"
 	"github.com/wardenhq/warden/internal/server"
 	"github.com/wardenhq/warden/internal/staff"
@@ -122,6 +123,23 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
+// tuneGarbageCollector trades memory the server has for CPU it lacks. Each
+// password hash allocates Argon2id's whole matrix (19 MiB by default), so
+// with Go's default GOGC=100 and a live heap of about 10 MiB (mostly zxcvbn's
+// dictionaries) the collector ran every two or three logins and cost more
+// than the rest of the login put together (docs/BENCHMARKS.md). A higher
+// GC percent makes cycles rarer; the soft memory limit makes them frequent
+// again before the heap grows large, so a login flood stays well inside a
+// small container. Operators' GOGC and GOMEMLIMIT win.
+func tuneGarbageCollector() {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(400)
+	}
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
+		debug.SetMemoryLimit(256 << 20)
+	}
+}
+
 func newServeCommand(g *globalFlags, stderr io.Writer) *cobra.Command {
 	return &cobra.Command{
 		Use:   "serve",
@@ -132,7 +150,10 @@ func newServeCommand(g *globalFlags, stderr io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			log := newLogger(cfg, stderr)
+			tuneGarbageCollector()
+			logOut := logging.NewBufferedWriter(stderr, 100*time.Millisecond)
+			defer logOut.Close()
+			log := newLogger(cfg, logOut)
 			srv, err := server.New(cmd.Context(), cfg, log)
 			if err != nil {
 				return err
