@@ -31,7 +31,7 @@
 #
 # Usage: scripts/bench-introspect.sh [sqlite|postgres|both]   (default: sqlite)
 # Env:   ROUNDS (3), DURATION (8s), CONNS (32), THREADS (2), SESSIONS (1000), LOGCOST (1),
-#        BASELINE_BIN (unset)
+#        BASELINE_BIN (unset), WARDEN_BIN (default: go build ./cmd/warden from this tree)
 #        WARDEN_TEST_POSTGRES_URL  base URL for the postgres run (a schema is made and dropped)
 # Needs: go, wrk, python3; psql for postgres. Only loopback traffic; every run is bounded.
 set -euo pipefail
@@ -60,7 +60,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== building (go build) into $tmp/bin"
-(cd "$root" && go build -o "$tmp/bin/warden" ./cmd/warden &&
+(cd "$root" && if [[ -n ${WARDEN_BIN:-} ]]; then cp "$WARDEN_BIN" "$tmp/bin/warden"; else go build -o "$tmp/bin/warden" ./cmd/warden; fi &&
 	go build -o "$tmp/bin/seed" ./internal/loadtest/seed &&
 	go build -o "$tmp/bin/bare" ./internal/loadtest/bare)
 

@@ -23,8 +23,14 @@
 # "other" is the share of the machine's busy CPU time used by other processes
 # during a run: this machine is shared, and a run with much other load says little.
 #
+# With BASELINE_BIN (another warden binary, e.g. built from an older commit), cpu and
+# throughput start a second server from it, on its own fresh database, and each
+# round runs the two one after the other, each login run between two bare runs,
+# so that before/after compare within one run.
+#
 # Usage: scripts/bench-login.sh [cpu|throughput|timing|all]   (default: all)
-# Env:   ROUNDS (3), DURATION (15s), CONNS (8), ACCOUNTS (2000), N (200)
+# Env:   ROUNDS (3), DURATION (15s), CONNS (8), ACCOUNTS (2000), N (200), BASELINE_BIN (unset),
+#        WARDEN_BIN (default: go build ./cmd/warden from this tree)
 # Needs: go, wrk, python3. Only loopback traffic; every run is bounded.
 set -euo pipefail
 
@@ -49,7 +55,7 @@ trap cleanup EXIT
 
 echo "== building (go build) into $tmp/bin"
 (cd "$root" && for c in seed argon logintiming; do go build -o "$tmp/bin/$c" ./internal/loadtest/$c; done &&
-	go build -o "$tmp/bin/warden" ./cmd/warden)
+	if [[ -n ${WARDEN_BIN:-} ]]; then cp "$WARDEN_BIN" "$tmp/bin/warden"; else go build -o "$tmp/bin/warden" ./cmd/warden; fi)
 
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
@@ -61,9 +67,10 @@ steal_jiffies() { awk '$1 == "cpu" { t = 0; for (i = 2; i <= 9; i++) t += $i; pr
 steal_pct() { awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " "); t = y[2] - x[2]; printf "%.0f", (t > 0 ? 100 * (y[1] - x[1]) / t : 0) }'; }
 pid_jiffies() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
 
-# start MEMORY ITERATIONS: a fresh SQLite server seeded with ACCOUNTS accounts whose
-# hashes use those parameters; sets $port, $spid, $dir.
+# start MEMORY ITERATIONS [BINARY]: a fresh SQLite server (default: the tree's warden)
+# seeded with ACCOUNTS accounts whose hashes use those parameters; sets $port, $spid, $dir.
 start() {
+	local bin=${3:-$tmp/bin/warden}
 	dir=$(mktemp -d "$tmp/db.XXXX")
 	port=$(free_port)
 	"$tmp/bin/seed" -db "sqlite://$dir/warden-data/warden.db" -n "$accounts" -out "$dir" \
@@ -71,7 +78,7 @@ start() {
 	(cd "$dir" && exec env WARDEN_ADDR=127.0.0.1:$port WARDEN_PASSWORD_MEMORY_KIB=$1 WARDEN_PASSWORD_ITERATIONS=$2 \
 		WARDEN_RATE_LOGIN_PER_IP=1000000/1s WARDEN_RATE_LOGIN_PER_ACCOUNT=1000000/1s \
 		WARDEN_ADMIN_KEY=wdn_bench_bootstrap_key_not_used_by_the_load_0123456789 \
-		"$tmp/bin/warden" serve --dev >"$dir/warden.log" 2>&1) &
+		"$bin" serve --dev >"$dir/warden.log" 2>&1) &
 	spid=$!
 	pids+=("$spid")
 	for _ in $(seq 1 500); do
@@ -83,7 +90,26 @@ start() {
 	curl -fsS -o /dev/null -H 'Content-Type: application/json' -d "$(head -1 "$dir/logins.jsonl")" \
 		"http://127.0.0.1:$port/v1/sessions" || { echo "a seeded login failed" >&2; exit 1; }
 }
-stop() { kill "$spid" 2>/dev/null || true; wait "$spid" 2>/dev/null || true; pids=(); }
+stop() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+	pids=()
+}
+
+# servers MEMORY ITERATIONS: start "warden" and, with BASELINE_BIN, "baseline";
+# fills $targets and, per target, ${port_of[t]}, ${spid_of[t]}, ${dir_of[t]}.
+declare -A port_of spid_of dir_of
+servers() {
+	targets=(warden)
+	start "$1" "$2"
+	port_of[warden]=$port spid_of[warden]=$spid dir_of[warden]=$dir
+	if [[ -n ${BASELINE_BIN:-} ]]; then
+		targets+=(baseline)
+		start "$1" "$2" "$BASELINE_BIN"
+		port_of[baseline]=$port spid_of[baseline]=$spid dir_of[baseline]=$dir
+	fi
+}
+# use TARGET: point $port, $spid, $dir at a target started by servers.
+use() { port=${port_of[$1]} spid=${spid_of[$1]} dir=${dir_of[$1]}; }
 
 # logins THREADS: one wrk run of DURATION; sets $ok (successful logins), $rate,
 # $srv_j and $wrk_j (CPU jiffies), $other (% of busy CPU not ours), $steal (% stolen).
@@ -129,42 +155,54 @@ echo "== $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $accounts accounts, DURATI
 if [[ $what == cpu || $what == all ]]; then
 	echo
 	echo "== cpu: CPU per login besides the hash, at the floor m=17920 KiB t=2 (wrk -t1 -c$conns)"
-	start 17920 2
-	duration=3s logins 1 # warm-up
-	printf '%-5s %9s %7s %11s %9s %10s %9s %12s %8s %13s\n' round logins/s logins "server ms" "wrk ms" "total ms" "hash ms" "besides hash" other/st "bare o/st"
+	servers 17920 2
+	for t in "${targets[@]}"; do use "$t"; duration=3s logins 1; done # warm-up
+	printf '%-5s %-8s %9s %7s %11s %9s %10s %9s %12s %8s %13s\n' round target logins/s logins "server ms" "wrk ms" "total ms" "hash ms" "besides hash" other/st "bare o/st"
 	bare 17920 2 "$secs"
 	prev_cpu=$bcpu prev_o=$bother/$bsteal%
 	for r in $(seq 1 "$rounds"); do
-		logins 1
-		bare 17920 2 "$secs"
-		# the hash's CPU: the mean of the bare runs just before and just after
-		awk -v r="$r" -v ok="$ok" -v rate="$rate" -v sj="$srv_j" -v wj="$wrk_j" -v h0="$prev_cpu" -v h1="$bcpu" \
-			-v o="$other/$steal%" -v ob="$prev_o,$bother/$bsteal%" 'BEGIN {
-			s = 10 * sj / ok; w = 10 * wj / ok; t = s + w; h = (h0 + h1) / 2
-			printf "%-5s %9.1f %7d %11.2f %9.2f %10.2f %9.2f %12.2f %8s %13s\n", r, rate, ok, s, w, t, h, t - h, o, ob }' | tee -a "$tmp/cpu.txt"
-		prev_cpu=$bcpu prev_o=$bother/$bsteal%
+		for t in "${targets[@]}"; do
+			use "$t"
+			logins 1
+			bare 17920 2 "$secs"
+			# the hash's CPU: the mean of the bare runs just before and just after
+			awk -v r="$r" -v tg="$t" -v ok="$ok" -v rate="$rate" -v sj="$srv_j" -v wj="$wrk_j" -v h0="$prev_cpu" -v h1="$bcpu" \
+				-v o="$other/$steal%" -v ob="$prev_o,$bother/$bsteal%" 'BEGIN {
+				s = 10 * sj / ok; w = 10 * wj / ok; t = s + w; h = (h0 + h1) / 2
+				printf "%-5s %-8s %9.1f %7d %11.2f %9.2f %10.2f %9.2f %12.2f %8s %13s\n", r, tg, rate, ok, s, w, t, h, t - h, o, ob }' | tee -a "$tmp/cpu.txt"
+			prev_cpu=$bcpu prev_o=$bother/$bsteal%
+		done
 	done
-	sort -n -k8 "$tmp/cpu.txt" | awk '{ v[NR] = $8 } END { printf "   median CPU besides the hash: %.2f ms per login (target < 2 ms)\n", v[int((NR + 1) / 2)] }'
+	for t in "${targets[@]}"; do
+		awk -v t="$t" '$2 == t { print $9 }' "$tmp/cpu.txt" | sort -n | awk -v t="$t" '{ v[NR] = $1 }
+			END { printf "   %s: median CPU besides the hash: %.2f ms per login (target < 2 ms)\n", t, v[int((NR + 1) / 2)] }'
+	done
 	stop
 fi
 
 if [[ $what == throughput || $what == all ]]; then
 	echo
 	echo "== throughput: logins/s at the defaults m=19456 KiB t=2 (wrk -t2 -c$conns) vs bare Argon2id, 2 goroutines"
-	start 19456 2
-	duration=3s logins 2 # warm-up
-	printf '%-5s %10s %9s %12s %13s %7s\n' round logins/s other/st hashes/s "bare o/st" ratio
+	servers 19456 2
+	for t in "${targets[@]}"; do use "$t"; duration=3s logins 2; done # warm-up
+	printf '%-5s %-8s %10s %9s %12s %13s %7s\n' round target logins/s other/st hashes/s "bare o/st" ratio
 	bare 19456 2 "$secs"
 	prev_rate=$brate prev_o=$bother/$bsteal%
 	for r in $(seq 1 "$rounds"); do
-		logins 2
-		bare 19456 2 "$secs"
-		# the bare rate: the mean of the runs just before and just after
-		awk -v r="$r" -v l="$rate" -v o="$other/$steal%" -v b0="$prev_rate" -v b1="$brate" -v ob="$prev_o,$bother/$bsteal%" \
-			'BEGIN { b = (b0 + b1) / 2; printf "%-5s %10.1f %9s %12.1f %13s %7.3f\n", r, l, o, b, ob, l / b }' | tee -a "$tmp/tp.txt"
-		prev_rate=$brate prev_o=$bother/$bsteal%
+		for t in "${targets[@]}"; do
+			use "$t"
+			logins 2
+			bare 19456 2 "$secs"
+			# the bare rate: the mean of the runs just before and just after
+			awk -v r="$r" -v tg="$t" -v l="$rate" -v o="$other/$steal%" -v b0="$prev_rate" -v b1="$brate" -v ob="$prev_o,$bother/$bsteal%" \
+				'BEGIN { b = (b0 + b1) / 2; printf "%-5s %-8s %10.1f %9s %12.1f %13s %7.3f\n", r, tg, l, o, b, ob, l / b }' | tee -a "$tmp/tp.txt"
+			prev_rate=$brate prev_o=$bother/$bsteal%
+		done
 	done
-	sort -n -k6 "$tmp/tp.txt" | awk '{ v[NR] = $6 } END { printf "   median ratio logins/s to bare hashes/s: %.3f (target >= 0.90)\n", v[int((NR + 1) / 2)] }'
+	for t in "${targets[@]}"; do
+		awk -v t="$t" '$2 == t { print $7 }' "$tmp/tp.txt" | sort -n | awk -v t="$t" '{ v[NR] = $1 }
+			END { printf "   %s: median ratio logins/s to bare hashes/s: %.3f (target >= 0.90)\n", t, v[int((NR + 1) / 2)] }'
+	done
 	stop
 fi
 
