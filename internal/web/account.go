@@ -25,9 +25,9 @@ func (p *Pages) registerAccountPages(mux *http.ServeMux) {
 	mux.HandleFunc("GET /verify-email", p.verifyEmailPage)
 	mux.Handle("POST /verify-email", p.post(p.verifyEmail))
 	mux.HandleFunc("GET /verify-email/done", p.verifyEmailDone)
-	mux.HandleFunc("GET /login", p.loginPage)
-	mux.Handle("POST /login", p.post(p.login))
-	mux.Handle("POST /logout", p.post(p.logout))
+	mux.HandleFunc("GET /login", p.showLogin(userSignIn))
+	mux.Handle("POST /login", p.post(p.logIn(userSignIn)))
+	mux.Handle("POST /logout", p.post(p.logOut(userSignIn)))
 	mux.HandleFunc("GET /forgot-password", p.forgotPasswordPage)
 	mux.Handle("POST /forgot-password", p.post(p.forgotPassword))
 	mux.HandleFunc("GET /forgot-password/sent", p.forgotPasswordSent)
@@ -37,16 +37,16 @@ func (p *Pages) registerAccountPages(mux *http.ServeMux) {
 	mux.Handle("POST /freeze", p.post(p.freezeByLink))
 	mux.HandleFunc("GET /frozen", p.frozenPage)
 
-	mux.HandleFunc("GET /account", p.signedIn(p.accountHome))
-	mux.HandleFunc("GET /account/password", p.signedIn(p.changePasswordPage))
-	mux.Handle("POST /account/password", p.post(p.signedIn(p.changePassword)))
-	mux.HandleFunc("GET /account/sessions", p.signedIn(p.sessionsPage))
-	mux.Handle("POST /account/sessions", p.post(p.signedIn(p.revokeSessions)))
-	mux.HandleFunc("GET /account/anti-phishing", p.signedIn(p.antiPhishingPage))
-	mux.Handle("POST /account/anti-phishing", p.post(p.signedIn(p.setAntiPhishing)))
-	mux.HandleFunc("GET /account/activity", p.signedIn(p.activityPage))
-	mux.HandleFunc("GET /account/freeze", p.signedIn(p.freezeAccountPage))
-	mux.Handle("POST /account/freeze", p.post(p.signedIn(p.freezeAccount)))
+	mux.HandleFunc("GET /account", p.signedIn(userSignIn, p.accountHome))
+	mux.HandleFunc("GET /account/password", p.signedIn(userSignIn, p.changePasswordPage))
+	mux.Handle("POST /account/password", p.post(p.signedIn(userSignIn, p.changePassword)))
+	mux.HandleFunc("GET /account/sessions", p.signedIn(userSignIn, p.sessionsPage))
+	mux.Handle("POST /account/sessions", p.post(p.signedIn(userSignIn, p.revokeSessions)))
+	mux.HandleFunc("GET /account/anti-phishing", p.signedIn(userSignIn, p.antiPhishingPage))
+	mux.Handle("POST /account/anti-phishing", p.post(p.signedIn(userSignIn, p.setAntiPhishing)))
+	mux.HandleFunc("GET /account/activity", p.signedIn(userSignIn, p.activityPage))
+	mux.HandleFunc("GET /account/freeze", p.signedIn(userSignIn, p.freezeAccountPage))
+	mux.Handle("POST /account/freeze", p.post(p.signedIn(userSignIn, p.freezeAccount)))
 }
 
 // maxTokenLen bounds the tokens of email links before any lookup.
@@ -194,27 +194,8 @@ func (p *Pages) verifyEmailDone(w http.ResponseWriter, r *http.Request) {
 
 // ---- Log in and out ---------------------------------------------------------------
 
-type loginData struct {
-	Form *form
-	Next string
-}
-
 func loginForm() *form {
 	return newForm(emailField("login-email"), currentPasswordField("login-password", "password", "Password"))
-}
-
-func (p *Pages) loginPage(w http.ResponseWriter, r *http.Request) {
-	next := safeNext(r.URL.Query().Get("next"))
-	u, _, err := p.resolve(r)
-	if err != nil {
-		p.log.ErrorContext(r.Context(), "web: resolve session", "err", err)
-	}
-	if u != nil {
-		http.Redirect(w, r, cmpOr(next, "/account"), http.StatusSeeOther)
-		return
-	}
-	f := loginForm()
-	p.renderForm(w, r, http.StatusOK, "login", f, loginData{Form: f, Next: next})
 }
 
 func cmpOr(a, b string) string {
@@ -224,83 +205,24 @@ func cmpOr(a, b string) string {
 	return b
 }
 
-func (p *Pages) login(w http.ResponseWriter, r *http.Request) {
-	next := safeNext(r.PostFormValue("next"))
-	f := loginForm()
-	data := loginData{Form: f, Next: next}
-	email, emailOK := readField(r, "email", true)
-	plain, passwordOK := readField(r, "password", false)
-	if emailOK {
-		f.F("email").Value = email
-	}
-	if email == "" {
-		f.fail("email", "Enter your email address.")
-	}
-	if plain == "" {
-		f.fail("password", "Enter your password.")
-	}
-	if f.HasErrors() {
-		p.renderForm(w, r, http.StatusUnprocessableEntity, "login", f, data)
-		return
-	}
-	if !emailOK || !passwordOK {
-		f.Problem = wrongCredentials()
-		p.renderForm(w, r, http.StatusUnauthorized, "login", f, data)
-		return
-	}
-	limited, ok := p.limitLogin(w, r, account.RealmUser, email)
-	if !ok {
-		return
-	}
-	if limited != nil {
-		f.Problem = limited
-		p.renderForm(w, r, http.StatusTooManyRequests, "login", f, data)
-		return
-	}
-	meta := p.accountMeta(r)
-	acct, err := p.accounts.Authenticate(r.Context(), account.RealmUser, email, plain)
-	status := http.StatusForbidden
-	switch {
-	case err == nil:
-		// A session this browser still holds ends first: one browser, one
-		// session, and none left behind to be picked up later.
-		if !p.endBrowserSession(w, r) {
-			return
-		}
-		started, err := p.sessions.Start(r.Context(), acct, session.AAL1, p.sessionMeta(r))
-		if err != nil {
-			p.internalError(w, r, "start session", err)
-			return
-		}
-		p.setSessionCookies(w, started)
-		p.redirect(w, r, cmpOr(next, "/account"), "")
-		return
-	case errors.Is(err, account.ErrInvalidCredentials):
-		if acct.ID != "" {
-			p.recordFailedLogin(r, acct, meta)
-		}
-		f.Problem, status = wrongCredentials(), http.StatusUnauthorized
-	case errors.Is(err, account.ErrEmailNotVerified):
-		f.Problem = &problem{
+// userLoginRefused tells someone who knows the password of a frozen
+// account, or of one whose email address is not confirmed, what to do.
+func userLoginRefused(err error, email, supportURL string) *problem {
+	if errors.Is(err, account.ErrEmailNotVerified) {
+		return &problem{
 			Message: "Confirm your email address first: open the link in the email we sent you when you signed up. " +
 				"No email, or the link expired? Sign up again with the same address and we send a new link.",
 			Links: []link{{Href: "/signup?" + url.Values{"email": {email}}.Encode(), Text: "Get a new confirmation link"}},
 		}
-	case errors.Is(err, account.ErrFrozen):
-		f.Problem = &problem{
-			Message: "This account is frozen: nobody can log in or withdraw until support has checked your identity and unfrozen it.",
-			Links:   []link{{Href: "/frozen", Text: "What to do now"}},
-		}
-		if p.supportURL != "" {
-			f.Problem.Links = append(f.Problem.Links, link{Href: p.supportURL, Text: "Contact support"})
-		}
-	case errors.Is(err, password.ErrOverloaded):
-		f.Problem, status = overloaded(w), http.StatusServiceUnavailable
-	default:
-		p.internalError(w, r, "authenticate", err)
-		return
 	}
-	p.renderForm(w, r, status, "login", f, data)
+	frozen := &problem{
+		Message: "This account is frozen: nobody can log in or withdraw until support has checked your identity and unfrozen it.",
+		Links:   []link{{Href: "/frozen", Text: "What to do now"}},
+	}
+	if supportURL != "" {
+		frozen.Links = append(frozen.Links, link{Href: supportURL, Text: "Contact support"})
+	}
+	return frozen
 }
 
 // wrongCredentials is the same for an unknown email and a wrong password.
@@ -353,45 +275,6 @@ func (p *Pages) limitLogin(w http.ResponseWriter, r *http.Request, realm, email 
 		when = strconv.Itoa((secs+59)/60) + " minutes"
 	}
 	return &problem{Message: "Too many login attempts. Wait " + when + " and try again."}, true
-}
-
-// endBrowserSession ends the user session this browser holds, if any, before
-// another login replaces it. It answers false when it failed and already
-// showed the error page.
-func (p *Pages) endBrowserSession(w http.ResponseWriter, r *http.Request) bool {
-	u, _, err := p.resolve(r)
-	if err != nil {
-		p.internalError(w, r, "resolve session", err)
-		return false
-	}
-	if u == nil {
-		return true
-	}
-	ip, rid := p.requestInfo(r)
-	meta := session.Meta{IP: ip, UserAgent: r.UserAgent(), RequestID: rid}
-	if _, err := p.sessions.Revoke(r.Context(), u.Account, u.Session.ID, "", "logout", meta); err != nil {
-		p.internalError(w, r, "end the previous session", err)
-		return false
-	}
-	return true
-}
-
-func (p *Pages) logout(w http.ResponseWriter, r *http.Request) {
-	u, _, err := p.resolve(r)
-	if err != nil {
-		p.internalError(w, r, "resolve session", err)
-		return
-	}
-	if u != nil {
-		ip, rid := p.requestInfo(r)
-		meta := session.Meta{IP: ip, UserAgent: r.UserAgent(), RequestID: rid}
-		if _, err := p.sessions.Revoke(r.Context(), u.Account, u.Session.ID, "", "logout", meta); err != nil {
-			p.internalError(w, r, "log out", err)
-			return
-		}
-	}
-	p.clearSessionCookie(w)
-	p.redirect(w, r, "/login", flashSignedOut)
 }
 
 // ---- Forgotten password ---------------------------------------------------------
@@ -471,7 +354,7 @@ func (p *Pages) resetPassword(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err == nil:
 		// Every session ended, this browser's too.
-		p.clearSessionCookie(w)
+		p.clearSessionCookie(w, userSignIn)
 		p.redirect(w, r, "/login", flashPasswordReset)
 		return
 	case errors.Is(err, account.ErrInvalidToken):
@@ -518,8 +401,8 @@ func (p *Pages) freezeByLink(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The account's sessions ended; if this browser held one, drop its cookie.
-	if u, stale, _ := p.resolve(r); stale || (u != nil && u.Account.ID == acct.ID) {
-		p.clearSessionCookie(w)
+	if u, stale, _ := p.resolve(userSignIn, r); stale || (u != nil && u.Account.ID == acct.ID) {
+		p.clearSessionCookie(w, userSignIn)
 	}
 	p.redirect(w, r, "/frozen", flashFrozen)
 }
@@ -532,16 +415,16 @@ func (p *Pages) frozenPage(w http.ResponseWriter, r *http.Request) {
 	p.Render(w, r, http.StatusOK, "frozen", frozenData{JustFrozen: flashOf(r) == flashFrozen})
 }
 
-func (p *Pages) freezeAccountPage(w http.ResponseWriter, r *http.Request, u *user) {
+func (p *Pages) freezeAccountPage(w http.ResponseWriter, r *http.Request, u *member) {
 	p.Render(w, r, http.StatusOK, "account-freeze", nil)
 }
 
-func (p *Pages) freezeAccount(w http.ResponseWriter, r *http.Request, u *user) {
+func (p *Pages) freezeAccount(w http.ResponseWriter, r *http.Request, u *member) {
 	if _, err := p.accounts.Freeze(r.Context(), u.Account.ID, "frozen by the owner", p.accountMeta(r)); err != nil {
 		p.internalError(w, r, "freeze", err)
 		return
 	}
-	p.clearSessionCookie(w)
+	p.clearSessionCookie(w, userSignIn)
 	p.redirect(w, r, "/frozen", flashFrozen)
 }
 
@@ -556,17 +439,17 @@ type accountData struct {
 
 // freshAccount reads the account anew: the one resolved with the session
 // may come from the session cache, a little behind the latest change.
-func (p *Pages) freshAccount(r *http.Request, u *user) (account.Account, error) {
+func (p *Pages) freshAccount(r *http.Request, m *member) (account.Account, error) {
 	var a account.Account
 	err := p.accounts.View(r.Context(), func(tx account.Tx) error {
 		var err error
-		a, err = tx.AccountByID(r.Context(), u.Account.ID)
+		a, err = tx.AccountByID(r.Context(), m.Account.ID)
 		return err
 	})
 	return a, err
 }
 
-func (p *Pages) accountHome(w http.ResponseWriter, r *http.Request, u *user) {
+func (p *Pages) accountHome(w http.ResponseWriter, r *http.Request, u *member) {
 	a, err := p.freshAccount(r, u)
 	if err != nil {
 		p.internalError(w, r, "read account", err)
@@ -590,12 +473,12 @@ func changePasswordForm() *form {
 	)
 }
 
-func (p *Pages) changePasswordPage(w http.ResponseWriter, r *http.Request, u *user) {
+func (p *Pages) changePasswordPage(w http.ResponseWriter, r *http.Request, u *member) {
 	f := changePasswordForm()
 	p.renderForm(w, r, http.StatusOK, "account-password", f, passwordData{Form: f, Email: u.Account.Email})
 }
 
-func (p *Pages) changePassword(w http.ResponseWriter, r *http.Request, u *user) {
+func (p *Pages) changePassword(w http.ResponseWriter, r *http.Request, u *member) {
 	f := changePasswordForm()
 	data := passwordData{Form: f, Email: u.Account.Email}
 	current, currentOK := readField(r, "current_password", false)
@@ -653,7 +536,7 @@ type sessionsData struct {
 	Others   int
 }
 
-func (p *Pages) sessionsPage(w http.ResponseWriter, r *http.Request, u *user) {
+func (p *Pages) sessionsPage(w http.ResponseWriter, r *http.Request, u *member) {
 	all, err := p.sessions.List(r.Context(), u.Account.ID)
 	if err != nil {
 		p.internalError(w, r, "list sessions", err)
@@ -676,9 +559,8 @@ func (p *Pages) sessionsPage(w http.ResponseWriter, r *http.Request, u *user) {
 	p.Render(w, r, http.StatusOK, "account-sessions", data)
 }
 
-func (p *Pages) revokeSessions(w http.ResponseWriter, r *http.Request, u *user) {
-	ip, rid := p.requestInfo(r)
-	meta := session.Meta{IP: ip, UserAgent: r.UserAgent(), RequestID: rid}
+func (p *Pages) revokeSessions(w http.ResponseWriter, r *http.Request, u *member) {
+	meta := p.sessionMeta(r)
 	if r.PostFormValue("others") != "" {
 		if _, err := p.sessions.Revoke(r.Context(), u.Account, "", u.Session.ID, "revoked_by_user", meta); err != nil {
 			p.internalError(w, r, "revoke sessions", err)
@@ -701,7 +583,7 @@ func (p *Pages) revokeSessions(w http.ResponseWriter, r *http.Request, u *user) 
 	case err != nil:
 		p.internalError(w, r, "revoke session", err)
 	case id == u.Session.ID:
-		p.clearSessionCookie(w)
+		p.clearSessionCookie(w, userSignIn)
 		p.redirect(w, r, "/login", flashSignedOut)
 	case n == 0:
 		p.redirect(w, r, "/account/sessions", flashSessionGone)
@@ -723,7 +605,7 @@ func antiPhishingForm() *form {
 	})
 }
 
-func (p *Pages) antiPhishingPage(w http.ResponseWriter, r *http.Request, u *user) {
+func (p *Pages) antiPhishingPage(w http.ResponseWriter, r *http.Request, u *member) {
 	a, err := p.freshAccount(r, u)
 	if err != nil {
 		p.internalError(w, r, "read account", err)
@@ -733,7 +615,7 @@ func (p *Pages) antiPhishingPage(w http.ResponseWriter, r *http.Request, u *user
 	p.renderForm(w, r, http.StatusOK, "account-anti-phishing", f, antiPhishingData{Form: f, Current: maskCode(a.AntiPhishingCode)})
 }
 
-func (p *Pages) setAntiPhishing(w http.ResponseWriter, r *http.Request, u *user) {
+func (p *Pages) setAntiPhishing(w http.ResponseWriter, r *http.Request, u *member) {
 	a, err := p.freshAccount(r, u)
 	if err != nil {
 		p.internalError(w, r, "read account", err)

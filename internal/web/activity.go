@@ -35,7 +35,7 @@ type activityData struct {
 
 // activityPage lists the user's own security events, newest first, from the
 // audit log — what the JSON API's GET /v1/activity answers.
-func (p *Pages) activityPage(w http.ResponseWriter, r *http.Request, u *user) {
+func (p *Pages) activityPage(w http.ResponseWriter, r *http.Request, u *member) {
 	var before *store.Cursor
 	if v := r.URL.Query().Get("before"); v != "" {
 		c, err := store.ParseCursor(v)

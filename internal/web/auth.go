@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/wardenhq/warden/internal/account"
@@ -29,83 +28,6 @@ const (
 type AuditStore interface {
 	Read(ctx context.Context, fn func(tx *store.Tx) error) error
 	Write(ctx context.Context, fn func(tx *store.Tx) error) error
-}
-
-// user is the signed-in account of a request.
-type user struct {
-	Session session.Session
-	Account account.Account
-}
-
-type userKey struct{}
-
-// resolve finds the signed-in user of a request from its session cookie.
-// stale is set when the cookie names a session that has ended.
-func (p *Pages) resolve(r *http.Request) (u *user, stale bool, err error) {
-	c, err := r.Cookie(sessionCookie)
-	if err != nil || c.Value == "" {
-		return nil, false, nil
-	}
-	sess, acct, err := p.sessions.Resolve(r.Context(), c.Value)
-	switch {
-	case errors.Is(err, session.ErrNoSession):
-		return nil, true, nil
-	case err != nil:
-		return nil, false, err
-	case sess.Realm != account.RealmUser:
-		// A staff session is for the console, not for these pages.
-		return nil, false, nil
-	}
-	return &user{Session: sess, Account: acct}, false, nil
-}
-
-// viewer is the signed-in user for the layout's navigation: the one a
-// handler resolved already, or the cookie's.
-func (p *Pages) viewer(r *http.Request) *user {
-	if u, ok := r.Context().Value(userKey{}).(*user); ok {
-		return u
-	}
-	if p.sessions == nil {
-		return nil
-	}
-	u, _, err := p.resolve(r)
-	if err != nil {
-		p.log.ErrorContext(r.Context(), "web: resolve session", "err", err)
-	}
-	return u
-}
-
-// withUser remembers the resolved user (nil: signed out) for Render.
-func withUser(r *http.Request, u *user) *http.Request {
-	return r.WithContext(context.WithValue(r.Context(), userKey{}, u))
-}
-
-// userHandler serves a page for a signed-in user.
-type userHandler func(w http.ResponseWriter, r *http.Request, u *user)
-
-// signedIn lets only signed-in users through; others go to the login page,
-// which brings them back here afterwards.
-func (p *Pages) signedIn(h userHandler) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		u, stale, err := p.resolve(r)
-		if err != nil {
-			p.log.ErrorContext(r.Context(), "web: resolve session", "err", err)
-			p.renderError(w, r, http.StatusInternalServerError, "")
-			return
-		}
-		if u == nil {
-			if stale {
-				p.clearSessionCookie(w)
-			}
-			next := r.URL.Path
-			if r.Method == http.MethodGet || r.Method == http.MethodHead {
-				next = r.URL.RequestURI()
-			}
-			http.Redirect(w, r, "/login?"+url.Values{"next": {next}}.Encode(), http.StatusSeeOther)
-			return
-		}
-		h(w, withUser(r, u), u)
-	}
 }
 
 // post guards a form handler: it refuses cross-origin posts (CSRF), bounds
@@ -143,32 +65,7 @@ func (p *Pages) accountMeta(r *http.Request) account.Meta {
 
 func (p *Pages) sessionMeta(r *http.Request) session.Meta {
 	ip, rid := p.requestInfo(r)
-	m := session.Meta{IP: ip, UserAgent: r.UserAgent(), RequestID: rid}
-	if c, err := r.Cookie(deviceCookie); err == nil {
-		m.DeviceToken = c.Value
-	}
-	return m
-}
-
-// setSessionCookies is what the JSON API's login sets too.
-func (p *Pages) setSessionCookies(w http.ResponseWriter, started session.Started) {
-	http.SetCookie(w, &http.Cookie{
-		Name: sessionCookie, Value: started.Token, Path: "/", Expires: started.Session.ExpiresAt,
-		HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode,
-	})
-	if started.DeviceToken != "" {
-		http.SetCookie(w, &http.Cookie{
-			Name: deviceCookie, Value: started.DeviceToken, Path: "/", Expires: p.now().AddDate(2, 0, 0),
-			HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode,
-		})
-	}
-}
-
-func (p *Pages) clearSessionCookie(w http.ResponseWriter) {
-	http.SetCookie(w, &http.Cookie{
-		Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
-		HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode,
-	})
+	return session.Meta{IP: ip, UserAgent: r.UserAgent(), RequestID: rid}
 }
 
 // flashLifetime is how long a notice waits for the page after the redirect.

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -49,21 +48,21 @@ const consoleEventLimit = 20
 // registerConsolePages adds the staff console. As on the account pages,
 // every GET only shows and every change is a POST refused when cross-origin.
 func (p *Pages) registerConsolePages(mux *http.ServeMux) {
-	mux.HandleFunc("GET /console/login", p.consoleLoginPage)
-	mux.Handle("POST /console/login", p.post(p.consoleLogin))
-	mux.Handle("POST /console/logout", p.post(p.consoleLogout))
-	mux.HandleFunc("GET /console/password", p.staffOnly(p.consolePasswordPage))
-	mux.Handle("POST /console/password", p.post(p.staffOnly(p.consolePassword)))
+	mux.HandleFunc("GET /console/login", p.showLogin(staffSignIn))
+	mux.Handle("POST /console/login", p.post(p.logIn(staffSignIn)))
+	mux.Handle("POST /console/logout", p.post(p.logOut(staffSignIn)))
+	mux.HandleFunc("GET /console/password", p.signedIn(staffSignIn, p.consolePasswordPage))
+	mux.Handle("POST /console/password", p.post(p.signedIn(staffSignIn, p.consolePassword)))
 
-	mux.HandleFunc("GET /console", p.staffOnly(p.consoleHome))
-	mux.HandleFunc("GET /console/users/{id}", p.staffOnly(p.scoped(scopeUsersRead, p.consoleUser)))
-	mux.Handle("POST /console/users/{id}/unfreeze", p.post(p.staffOnly(p.scoped(scopeUsersWrite, p.consoleUnfreeze))))
-	mux.Handle("POST /console/users/{id}/freeze", p.post(p.staffOnly(p.scoped(scopeUsersWrite, p.consoleFreeze))))
+	mux.HandleFunc("GET /console", p.signedIn(staffSignIn, p.consoleHome))
+	mux.HandleFunc("GET /console/users/{id}", p.signedIn(staffSignIn, p.scoped(scopeUsersRead, p.consoleUser)))
+	mux.Handle("POST /console/users/{id}/unfreeze", p.post(p.signedIn(staffSignIn, p.scoped(scopeUsersWrite, p.consoleUnfreeze))))
+	mux.Handle("POST /console/users/{id}/freeze", p.post(p.signedIn(staffSignIn, p.scoped(scopeUsersWrite, p.consoleFreeze))))
 	// Later queues (withdrawals, verifications, alerts, cases) go here, each
 	// behind p.scoped with its admin scope, and into consoleNav.
 
 	// Anything else under /console is the console's own 404, not the site's.
-	mux.HandleFunc("GET /console/", p.staffOnly(func(w http.ResponseWriter, r *http.Request, _ *staffMember) {
+	mux.HandleFunc("GET /console/", p.signedIn(staffSignIn, func(w http.ResponseWriter, r *http.Request, _ *member) {
 		p.NotFound(w, r)
 	}))
 }
@@ -72,106 +71,15 @@ func isConsolePath(path string) bool {
 	return path == consolePath || strings.HasPrefix(path, consolePath+"/")
 }
 
-// ---- Staff sessions -----------------------------------------------------------
-
-// staffMember is the signed-in staff member of a console request.
-type staffMember struct {
-	Session session.Session
-	Account account.Account
-}
-
-// Actor is how the audit log names the staff member.
-func (s *staffMember) Actor() string { return "staff:" + s.Account.ID }
-
-type staffKey struct{}
-
-// resolveStaff finds the signed-in staff member from the console cookie.
-// stale is set when the cookie names a session that has ended. A user
-// session in this cookie counts as none.
-func (p *Pages) resolveStaff(r *http.Request) (s *staffMember, stale bool, err error) {
-	c, err := r.Cookie(consoleCookie)
-	if err != nil || c.Value == "" {
-		return nil, false, nil
-	}
-	sess, acct, err := p.sessions.Resolve(r.Context(), c.Value)
-	switch {
-	case errors.Is(err, session.ErrNoSession):
-		return nil, true, nil
-	case err != nil:
-		return nil, false, err
-	case sess.Realm != account.RealmStaff || acct.Realm != account.RealmStaff:
-		// A user's session never opens the console.
-		return nil, true, nil
-	}
-	return &staffMember{Session: sess, Account: acct}, false, nil
-}
-
-// staffViewer is the staff member for the console's navigation: the one a
-// handler resolved already, or the cookie's.
-func (p *Pages) staffViewer(r *http.Request) *staffMember {
-	if s, ok := r.Context().Value(staffKey{}).(*staffMember); ok {
-		return s
-	}
-	if p.sessions == nil {
-		return nil
-	}
-	s, _, err := p.resolveStaff(r)
-	if err != nil {
-		p.log.ErrorContext(r.Context(), "web: resolve staff session", "err", err)
-	}
-	return s
-}
-
-func withStaff(r *http.Request, s *staffMember) *http.Request {
-	return r.WithContext(context.WithValue(r.Context(), staffKey{}, s))
-}
-
-// staffHandler serves a console page for a signed-in staff member.
-type staffHandler func(w http.ResponseWriter, r *http.Request, s *staffMember)
-
-// staffOnly lets only signed-in staff through; others go to the console's
-// login page. A staff member who still has a one-time password is sent to
-// /console/password from every page until they choose their own.
-func (p *Pages) staffOnly(h staffHandler) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		s, stale, err := p.resolveStaff(r)
-		if err != nil {
-			p.internalError(w, r, "resolve staff session", err)
-			return
-		}
-		if s == nil {
-			if stale {
-				p.clearConsoleCookie(w)
-			}
-			next := r.URL.Path
-			if r.Method == http.MethodGet || r.Method == http.MethodHead {
-				next = r.URL.RequestURI()
-			}
-			http.Redirect(w, r, "/console/login?"+url.Values{"next": {next}}.Encode(), http.StatusSeeOther)
-			return
-		}
-		if s.Account.MustChangePassword {
-			// The account may come from the session cache, from before the
-			// password was changed: only the database can clear the flag.
-			fresh, err := p.freshAccountByID(r, s.Account.ID)
-			if err != nil {
-				p.internalError(w, r, "read staff account", err)
-				return
-			}
-			s.Account = fresh
-		}
-		if s.Account.MustChangePassword && r.URL.Path != "/console/password" {
-			http.Redirect(w, r, "/console/password", http.StatusSeeOther)
-			return
-		}
-		h(w, withStaff(r, s), s)
-	}
-}
+// ---- Roles and navigation ------------------------------------------------------
+//
+// Staff sign in as users do (signin.go, staffSignIn); what is the console's
+// own follows: roles, its navigation and the audit log's name for staff.
 
 // scoped refuses, with a 403 page, a staff member whose role lacks scope.
 // Pages hide what a role may not do; this is what actually forbids it.
-func (p *Pages) scoped(scope string, h staffHandler) staffHandler {
-	return func(w http.ResponseWriter, r *http.Request, s *staffMember) {
+func (p *Pages) scoped(scope string, h memberHandler) memberHandler {
+	return func(w http.ResponseWriter, r *http.Request, s *member) {
 		if !p.allows(s.Account.StaffRole, scope) {
 			p.forbidden(w, r, s, scope)
 			return
@@ -181,7 +89,7 @@ func (p *Pages) scoped(scope string, h staffHandler) staffHandler {
 }
 
 // forbidden answers a staff member whose role lacks scope.
-func (p *Pages) forbidden(w http.ResponseWriter, r *http.Request, s *staffMember, scope string) {
+func (p *Pages) forbidden(w http.ResponseWriter, r *http.Request, s *member, scope string) {
 	p.log.WarnContext(r.Context(), "web: console action refused by role",
 		"staff_id", s.Account.ID, "role", s.Account.StaffRole, "scope", scope, "path", r.URL.Path)
 	p.renderError(w, r, http.StatusForbidden,
@@ -195,18 +103,8 @@ func roleName(role string) string {
 	return role
 }
 
-func (p *Pages) freshAccountByID(r *http.Request, id string) (account.Account, error) {
-	var a account.Account
-	err := p.accounts.View(r.Context(), func(tx account.Tx) error {
-		var err error
-		a, err = tx.AccountByID(r.Context(), id)
-		return err
-	})
-	return a, err
-}
-
 // consoleNav is the console's navigation, distinct from the user pages'.
-func (p *Pages) consoleNav(r *http.Request, s *staffMember) []navLink {
+func (p *Pages) consoleNav(r *http.Request, s *member) []navLink {
 	var links []navLink
 	switch {
 	case s == nil:
@@ -233,23 +131,9 @@ func (p *Pages) consoleNav(r *http.Request, s *staffMember) []navLink {
 	return links
 }
 
-func (p *Pages) setConsoleCookie(w http.ResponseWriter, started session.Started) {
-	http.SetCookie(w, &http.Cookie{
-		Name: consoleCookie, Value: started.Token, Path: consolePath, Expires: started.Session.ExpiresAt,
-		HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteStrictMode,
-	})
-}
-
-func (p *Pages) clearConsoleCookie(w http.ResponseWriter) {
-	http.SetCookie(w, &http.Cookie{
-		Name: consoleCookie, Value: "", Path: consolePath, MaxAge: -1,
-		HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteStrictMode,
-	})
-}
-
-func (p *Pages) staffMeta(r *http.Request, s *staffMember) account.Meta {
+func (p *Pages) staffMeta(r *http.Request, s *member) account.Meta {
 	m := p.accountMeta(r)
-	m.Actor = s.Actor()
+	m.Actor = "staff:" + s.Account.ID // how the audit log names the staff member
 	return m
 }
 
@@ -263,7 +147,7 @@ func consoleNext(next string) string {
 	return next
 }
 
-// ---- Log in and out -------------------------------------------------------------
+// ---- Log in (signin.go) ------------------------------------------------------------
 
 func consoleLoginForm() *form {
 	email := emailField("console-login-email")
@@ -271,113 +155,14 @@ func consoleLoginForm() *form {
 	return newForm(email, currentPasswordField("console-login-password", "password", "Password"))
 }
 
-func (p *Pages) consoleLoginPage(w http.ResponseWriter, r *http.Request) {
-	next := consoleNext(r.URL.Query().Get("next"))
-	if s := p.staffViewer(r); s != nil {
-		http.Redirect(w, r, cmpOr(next, consolePath), http.StatusSeeOther)
-		return
-	}
-	f := consoleLoginForm()
-	p.renderForm(w, r, http.StatusOK, "console-login", f, loginData{Form: f, Next: next})
+func wrongStaffCredentials() *problem {
+	return &problem{Message: "The email address or password is wrong. Forgotten your password? An administrator can give you a new one-time password."}
 }
 
-func (p *Pages) consoleLogin(w http.ResponseWriter, r *http.Request) {
-	next := consoleNext(r.PostFormValue("next"))
-	f := consoleLoginForm()
-	data := loginData{Form: f, Next: next}
-	email, emailOK := readField(r, "email", true)
-	plain, passwordOK := readField(r, "password", false)
-	if emailOK {
-		f.F("email").Value = email
-	}
-	if email == "" {
-		f.fail("email", "Enter your email address.")
-	}
-	if plain == "" {
-		f.fail("password", "Enter your password.")
-	}
-	if f.HasErrors() {
-		p.renderForm(w, r, http.StatusUnprocessableEntity, "console-login", f, data)
-		return
-	}
-	wrong := &problem{Message: "The email address or password is wrong. Forgotten your password? An administrator can give you a new one-time password."}
-	if !emailOK || !passwordOK {
-		f.Problem = wrong
-		p.renderForm(w, r, http.StatusUnauthorized, "console-login", f, data)
-		return
-	}
-	limited, ok := p.limitLogin(w, r, account.RealmStaff, email)
-	if !ok {
-		return
-	}
-	if limited != nil {
-		f.Problem = limited
-		p.renderForm(w, r, http.StatusTooManyRequests, "console-login", f, data)
-		return
-	}
-	acct, err := p.accounts.Authenticate(r.Context(), account.RealmStaff, email, plain)
-	status := http.StatusUnauthorized
-	switch {
-	case err == nil:
-		if !p.endConsoleSession(w, r) {
-			return
-		}
-		ip, rid := p.requestInfo(r)
-		started, err := p.sessions.Start(r.Context(), acct, session.AAL1, session.Meta{IP: ip, UserAgent: r.UserAgent(), RequestID: rid})
-		if err != nil {
-			p.internalError(w, r, "start staff session", err)
-			return
-		}
-		p.setConsoleCookie(w, started)
-		if acct.MustChangePassword {
-			p.redirect(w, r, "/console/password", "")
-			return
-		}
-		p.redirect(w, r, cmpOr(next, consolePath), "")
-		return
-	case errors.Is(err, account.ErrInvalidCredentials):
-		if acct.ID != "" {
-			p.recordFailedLogin(r, acct, p.accountMeta(r))
-		}
-		f.Problem = wrong
-	case errors.Is(err, account.ErrFrozen), errors.Is(err, account.ErrEmailNotVerified):
-		// Only said to someone who knows the password.
-		f.Problem, status = &problem{Message: "This staff account is disabled. Ask an administrator."}, http.StatusForbidden
-	case errors.Is(err, password.ErrOverloaded):
-		f.Problem, status = overloaded(w), http.StatusServiceUnavailable
-	default:
-		p.internalError(w, r, "authenticate staff", err)
-		return
-	}
-	p.renderForm(w, r, status, "console-login", f, data)
-}
-
-// endConsoleSession ends the staff session this browser holds, if any. It
-// answers false when it failed and already showed the error page.
-func (p *Pages) endConsoleSession(w http.ResponseWriter, r *http.Request) bool {
-	s, _, err := p.resolveStaff(r)
-	if err != nil {
-		p.internalError(w, r, "resolve staff session", err)
-		return false
-	}
-	if s == nil {
-		return true
-	}
-	ip, rid := p.requestInfo(r)
-	if _, err := p.sessions.Revoke(r.Context(), s.Account, s.Session.ID, "", "logout",
-		session.Meta{IP: ip, UserAgent: r.UserAgent(), RequestID: rid}); err != nil {
-		p.internalError(w, r, "end the staff session", err)
-		return false
-	}
-	return true
-}
-
-func (p *Pages) consoleLogout(w http.ResponseWriter, r *http.Request) {
-	if !p.endConsoleSession(w, r) {
-		return
-	}
-	p.clearConsoleCookie(w)
-	p.redirect(w, r, "/console/login", flashConsoleSignedOut)
+// staffLoginRefused says only that the account is disabled, whatever the
+// reason: staff learn more from an administrator.
+func staffLoginRefused(error, string, string) *problem {
+	return &problem{Message: "This staff account is disabled. Ask an administrator."}
 }
 
 // ---- Password ---------------------------------------------------------------------
@@ -399,13 +184,13 @@ func consolePasswordForm(oneTime bool) *form {
 	)
 }
 
-func (p *Pages) consolePasswordPage(w http.ResponseWriter, r *http.Request, s *staffMember) {
+func (p *Pages) consolePasswordPage(w http.ResponseWriter, r *http.Request, s *member) {
 	oneTime := s.Account.MustChangePassword
 	f := consolePasswordForm(oneTime)
 	p.renderForm(w, r, http.StatusOK, "console-password", f, consolePasswordData{Form: f, Email: s.Account.Email, OneTime: oneTime})
 }
 
-func (p *Pages) consolePassword(w http.ResponseWriter, r *http.Request, s *staffMember) {
+func (p *Pages) consolePassword(w http.ResponseWriter, r *http.Request, s *member) {
 	oneTime := s.Account.MustChangePassword
 	f := consolePasswordForm(oneTime)
 	data := consolePasswordData{Form: f, Email: s.Account.Email, OneTime: oneTime}
@@ -475,7 +260,7 @@ func consoleSearchForm() *form {
 
 // consoleHome is the console's start page: the user search, when the role
 // may read users. The search is a GET form: /console?email=…
-func (p *Pages) consoleHome(w http.ResponseWriter, r *http.Request, s *staffMember) {
+func (p *Pages) consoleHome(w http.ResponseWriter, r *http.Request, s *member) {
 	data := consoleHomeData{Email: s.Account.Email, Role: roleName(s.Account.StaffRole), CanSearch: p.allows(s.Account.StaffRole, scopeUsersRead)}
 	raw, searched := r.URL.Query()["email"]
 	if !data.CanSearch {
@@ -568,7 +353,7 @@ func reasonForm(frozen bool) *form {
 // loadUser reads a user (never a staff account) with their live sessions and,
 // when the role may read the audit log, their latest events. ok is false
 // when it already answered the request (404 or 500).
-func (p *Pages) loadUser(w http.ResponseWriter, r *http.Request, s *staffMember) (data consoleUserData, ok bool) {
+func (p *Pages) loadUser(w http.ResponseWriter, r *http.Request, s *member) (data consoleUserData, ok bool) {
 	userID := r.PathValue("id")
 	data.CanReadAudit = p.allows(s.Account.StaffRole, scopeAuditRead)
 	data.CanWrite = p.allows(s.Account.StaffRole, scopeUsersWrite)
@@ -674,7 +459,7 @@ func consoleEventOf(rec audit.Record, userID string, staffEmails map[string]stri
 	return ev
 }
 
-func (p *Pages) consoleUser(w http.ResponseWriter, r *http.Request, s *staffMember) {
+func (p *Pages) consoleUser(w http.ResponseWriter, r *http.Request, s *member) {
 	data, ok := p.loadUser(w, r, s)
 	if !ok {
 		return
@@ -704,18 +489,18 @@ func readReason(r *http.Request, f *form) string {
 	return reason
 }
 
-func (p *Pages) consoleUnfreeze(w http.ResponseWriter, r *http.Request, s *staffMember) {
+func (p *Pages) consoleUnfreeze(w http.ResponseWriter, r *http.Request, s *member) {
 	p.consoleFreezeAction(w, r, s, true)
 }
 
-func (p *Pages) consoleFreeze(w http.ResponseWriter, r *http.Request, s *staffMember) {
+func (p *Pages) consoleFreeze(w http.ResponseWriter, r *http.Request, s *member) {
 	p.consoleFreezeAction(w, r, s, false)
 }
 
 // consoleFreezeAction freezes or unfreezes the user of the page. The form
 // posted must match the account's state: a stale page that offers to freeze
 // an account someone else froze meanwhile only shows the new state.
-func (p *Pages) consoleFreezeAction(w http.ResponseWriter, r *http.Request, s *staffMember, unfreeze bool) {
+func (p *Pages) consoleFreezeAction(w http.ResponseWriter, r *http.Request, s *member, unfreeze bool) {
 	data, ok := p.loadUser(w, r, s)
 	if !ok {
 		return

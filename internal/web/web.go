@@ -24,8 +24,8 @@
 // A page with a form draws it with the shared templates of forms.html
 // ("error-summary", "field") from a *form (forms.go), and its handler is
 // registered through p.post, which refuses cross-origin posts (CSRF) and
-// bounds the body; p.signedIn guards the pages of a signed-in user, and
-// p.staffOnly and p.scoped those of the console.
+// bounds the body; p.signedIn guards the pages of a signed-in user or staff
+// member (signin.go), and p.scoped the console's pages by role.
 //
 // Every page is sent with a strict Content-Security-Policy: no inline scripts,
 // no inline styles, nothing from other origins. Put behaviour in a file under
@@ -250,17 +250,17 @@ type view struct {
 	// Notice is a one-time message left by the action before a redirect.
 	Notice *notice
 	// User is the signed-in account, nil when signed out (always nil in the console).
-	User *user
+	User *member
 	// Console is set on the pages of the staff console (under /console),
 	// and Staff is then the signed-in staff member, nil when signed out.
 	Console bool
-	Staff   *staffMember
+	Staff   *member
 	// SupportURL is where users reach support, "" when not configured.
 	SupportURL string
 	Data       any
 }
 
-func (p *Pages) nav(r *http.Request, u *user) []navLink {
+func (p *Pages) nav(r *http.Request, u *member) []navLink {
 	links := []navLink{{Label: "Home", Href: "/"}}
 	if p.dev {
 		links = append(links, navLink{Label: "Mailbox", Href: "/dev/mailbox"})
@@ -300,10 +300,10 @@ func (p *Pages) Render(w http.ResponseWriter, r *http.Request, status int, page 
 	}
 	if isConsolePath(r.URL.Path) {
 		// The console has its own navigation and knows only staff sessions.
-		v.Console, v.Staff = true, p.staffViewer(r)
+		v.Console, v.Staff = true, p.viewer(staffSignIn, r)
 		v.Nav = p.consoleNav(r, v.Staff)
 	} else {
-		v.User = p.viewer(r)
+		v.User = p.viewer(userSignIn, r)
 		v.Nav = p.nav(r, v.User)
 	}
 	var buf bytes.Buffer

@@ -1,0 +1,360 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+
+	"github.com/wardenhq/warden/internal/account"
+	"github.com/wardenhq/warden/internal/password"
+	"github.com/wardenhq/warden/internal/session"
+)
+
+// Signing in works the same way on the account pages and in the staff
+// console: a cookie holds the session, a guard lets only the signed-in
+// through, a login form checks the password and a logout ends the session.
+// What sets the two sides apart (which accounts, which cookie, which pages)
+// is a signIn value, userSignIn or staffSignIn, and the code below is
+// written once against it.
+
+// member is someone signed in to one side's pages, with their account and
+// session: a user on the account pages, a staff member in the console.
+type member struct {
+	Session session.Session
+	Account account.Account
+}
+
+// signIn is what one side's pages know about signing in.
+type signIn struct {
+	// realm is the accounts that may sign in here: account.RealmUser or
+	// account.RealmStaff. A session of the other realm counts as none.
+	realm string
+	// cookie holds the session; it is sent to cookiePath and below only.
+	cookie     string
+	cookiePath string
+	sameSite   http.SameSite
+	// dropsOtherRealms clears the cookie when it holds the other realm's
+	// session. Only a forged console cookie can hold a user's session; the
+	// user cookie is the JSON API's too, and is left as it is.
+	dropsOtherRealms bool
+	// knowsDevices: the login sends the device cookie along and keeps the
+	// one it gets, so that a known device is recognised in security email.
+	knowsDevices bool
+	// oneTimePasswordPath is where an account that still has a one-time
+	// password must go before any other page; "" where there are none.
+	oneTimePasswordPath string
+	// what names the session in log lines.
+	what string
+
+	// loginPath is the login page: the guard sends signed-out visitors
+	// there, and the logout too.
+	loginPath string
+	// home is where a login goes when no page asked for another.
+	home           string
+	signedOutFlash string
+	loginTemplate  string
+	loginForm      func() *form
+	// next cleans the page to go to after the login: "" when it is not one
+	// of this side's pages.
+	next func(string) string
+	// forgotPasswordPath offers a reset by email on the login form; "" where
+	// only an administrator can give a new password.
+	forgotPasswordPath string
+	// wrongCredentials is the same for an unknown email and a wrong password.
+	wrongCredentials func() *problem
+	// refused explains, to someone who knows the password, why the account
+	// may not log in (frozen, or its email address not confirmed).
+	refused func(err error, email, supportURL string) *problem
+}
+
+var userSignIn = signIn{
+	realm:        account.RealmUser,
+	cookie:       sessionCookie,
+	cookiePath:   "/",
+	sameSite:     http.SameSiteLaxMode,
+	knowsDevices: true,
+	what:         "session",
+
+	loginPath:          "/login",
+	home:               "/account",
+	signedOutFlash:     flashSignedOut,
+	loginTemplate:      "login",
+	loginForm:          loginForm,
+	next:               safeNext,
+	forgotPasswordPath: "/forgot-password",
+	wrongCredentials:   wrongCredentials,
+	refused:            userLoginRefused,
+}
+
+var staffSignIn = signIn{
+	realm:               account.RealmStaff,
+	cookie:              consoleCookie,
+	cookiePath:          consolePath,
+	sameSite:            http.SameSiteStrictMode,
+	dropsOtherRealms:    true,
+	oneTimePasswordPath: "/console/password",
+	what:                "staff session",
+
+	loginPath:        "/console/login",
+	home:             consolePath,
+	signedOutFlash:   flashConsoleSignedOut,
+	loginTemplate:    "console-login",
+	loginForm:        consoleLoginForm,
+	next:             consoleNext,
+	wrongCredentials: wrongStaffCredentials,
+	refused:          staffLoginRefused,
+}
+
+// ---- Sessions ----------------------------------------------------------------------
+
+type memberKey struct{ realm string }
+
+// resolve finds who is signed in to si's pages from its cookie. stale is set
+// when the cookie should go: its session has ended (or, where si drops them,
+// it is the other realm's).
+func (p *Pages) resolve(si signIn, r *http.Request) (m *member, stale bool, err error) {
+	c, err := r.Cookie(si.cookie)
+	if err != nil || c.Value == "" {
+		return nil, false, nil
+	}
+	sess, acct, err := p.sessions.Resolve(r.Context(), c.Value)
+	switch {
+	case errors.Is(err, session.ErrNoSession):
+		return nil, true, nil
+	case err != nil:
+		return nil, false, err
+	case sess.Realm != si.realm || acct.Realm != si.realm:
+		// A staff session never opens the account pages, a user's never the console.
+		return nil, si.dropsOtherRealms, nil
+	}
+	return &member{Session: sess, Account: acct}, false, nil
+}
+
+// viewer is who is signed in to si's pages, for the layout's navigation:
+// the one a handler resolved already, or the cookie's.
+func (p *Pages) viewer(si signIn, r *http.Request) *member {
+	if m, ok := r.Context().Value(memberKey{si.realm}).(*member); ok {
+		return m
+	}
+	if p.sessions == nil {
+		return nil
+	}
+	m, _, err := p.resolve(si, r)
+	if err != nil {
+		p.log.ErrorContext(r.Context(), "web: resolve "+si.what, "err", err)
+	}
+	return m
+}
+
+// memberHandler serves a page to someone signed in.
+type memberHandler func(w http.ResponseWriter, r *http.Request, m *member)
+
+// signedIn lets only those signed in to si's pages through; others go to its
+// login page, which brings them back here afterwards. Someone who still has
+// a one-time password is sent to choose their own from every page.
+func (p *Pages) signedIn(si signIn, h memberHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		m, stale, err := p.resolve(si, r)
+		if err != nil {
+			p.internalError(w, r, "resolve "+si.what, err)
+			return
+		}
+		if m == nil {
+			if stale {
+				p.clearSessionCookie(w, si)
+			}
+			next := r.URL.Path
+			if r.Method == http.MethodGet || r.Method == http.MethodHead {
+				next = r.URL.RequestURI()
+			}
+			http.Redirect(w, r, si.loginPath+"?"+url.Values{"next": {next}}.Encode(), http.StatusSeeOther)
+			return
+		}
+		if si.oneTimePasswordPath != "" && m.Account.MustChangePassword {
+			// The account may come from the session cache, from before the
+			// password was changed: only the database can clear the flag.
+			fresh, err := p.freshAccount(r, m)
+			if err != nil {
+				p.internalError(w, r, "read the account of a "+si.what, err)
+				return
+			}
+			m.Account = fresh
+			if m.Account.MustChangePassword && r.URL.Path != si.oneTimePasswordPath {
+				http.Redirect(w, r, si.oneTimePasswordPath, http.StatusSeeOther)
+				return
+			}
+		}
+		// Render draws the navigation for m, without resolving the cookie again.
+		h(w, r.WithContext(context.WithValue(r.Context(), memberKey{si.realm}, m)), m)
+	}
+}
+
+// setSessionCookies is, for users, what the JSON API's login sets too.
+func (p *Pages) setSessionCookies(w http.ResponseWriter, si signIn, started session.Started) {
+	http.SetCookie(w, &http.Cookie{
+		Name: si.cookie, Value: started.Token, Path: si.cookiePath, Expires: started.Session.ExpiresAt,
+		HttpOnly: true, Secure: p.secure, SameSite: si.sameSite,
+	})
+	if si.knowsDevices && started.DeviceToken != "" {
+		http.SetCookie(w, &http.Cookie{
+			Name: deviceCookie, Value: started.DeviceToken, Path: "/", Expires: p.now().AddDate(2, 0, 0),
+			HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode,
+		})
+	}
+}
+
+func (p *Pages) clearSessionCookie(w http.ResponseWriter, si signIn) {
+	http.SetCookie(w, &http.Cookie{
+		Name: si.cookie, Value: "", Path: si.cookiePath, MaxAge: -1,
+		HttpOnly: true, Secure: p.secure, SameSite: si.sameSite,
+	})
+}
+
+// endSession ends the session this browser holds on si's pages, if any. It
+// answers false when it failed and already showed the error page.
+func (p *Pages) endSession(w http.ResponseWriter, r *http.Request, si signIn) bool {
+	m, _, err := p.resolve(si, r)
+	if err != nil {
+		p.internalError(w, r, "resolve "+si.what, err)
+		return false
+	}
+	if m == nil {
+		return true
+	}
+	if _, err := p.sessions.Revoke(r.Context(), m.Account, m.Session.ID, "", "logout", p.sessionMeta(r)); err != nil {
+		p.internalError(w, r, "end the "+si.what, err)
+		return false
+	}
+	return true
+}
+
+// logOut ends the session this browser holds on si's pages and goes to the
+// login page, which says so.
+func (p *Pages) logOut(si signIn) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !p.endSession(w, r, si) {
+			return
+		}
+		p.clearSessionCookie(w, si)
+		p.redirect(w, r, si.loginPath, si.signedOutFlash)
+	}
+}
+
+// ---- Log in -------------------------------------------------------------------------
+
+// loginData is what the login pages draw their form from ("login-form" in
+// forms.html).
+type loginData struct {
+	Form *form
+	// Action is the login page, where the form posts to.
+	Action string
+	// Next is the page to go to after the login, "" for the side's home.
+	Next string
+	// ForgotPassword links the password reset, "" for none.
+	ForgotPassword string
+}
+
+func (si signIn) loginData(f *form, next string) loginData {
+	return loginData{Form: f, Action: si.loginPath, Next: next, ForgotPassword: si.forgotPasswordPath}
+}
+
+// showLogin draws si's login page, or sends someone already signed in on to
+// where they were going.
+func (p *Pages) showLogin(si signIn) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		next := si.next(r.URL.Query().Get("next"))
+		if p.viewer(si, r) != nil {
+			http.Redirect(w, r, cmpOr(next, si.home), http.StatusSeeOther)
+			return
+		}
+		f := si.loginForm()
+		p.renderForm(w, r, http.StatusOK, si.loginTemplate, f, si.loginData(f, next))
+	}
+}
+
+// logIn checks the login form of si's pages and starts a session.
+func (p *Pages) logIn(si signIn) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		next := si.next(r.PostFormValue("next"))
+		f := si.loginForm()
+		data := si.loginData(f, next)
+		email, emailOK := readField(r, "email", true)
+		plain, passwordOK := readField(r, "password", false)
+		if emailOK {
+			f.F("email").Value = email
+		}
+		if email == "" {
+			f.fail("email", "Enter your email address.")
+		}
+		if plain == "" {
+			f.fail("password", "Enter your password.")
+		}
+		if f.HasErrors() {
+			p.renderForm(w, r, http.StatusUnprocessableEntity, si.loginTemplate, f, data)
+			return
+		}
+		if !emailOK || !passwordOK {
+			f.Problem = si.wrongCredentials()
+			p.renderForm(w, r, http.StatusUnauthorized, si.loginTemplate, f, data)
+			return
+		}
+		limited, ok := p.limitLogin(w, r, si.realm, email)
+		if !ok {
+			return
+		}
+		if limited != nil {
+			f.Problem = limited
+			p.renderForm(w, r, http.StatusTooManyRequests, si.loginTemplate, f, data)
+			return
+		}
+		acct, err := p.accounts.Authenticate(r.Context(), si.realm, email, plain)
+		status := http.StatusUnauthorized
+		switch {
+		case err == nil:
+			p.startSession(w, r, si, acct, next)
+			return
+		case errors.Is(err, account.ErrInvalidCredentials):
+			if acct.ID != "" {
+				p.recordFailedLogin(r, acct, p.accountMeta(r))
+			}
+			f.Problem = si.wrongCredentials()
+		case errors.Is(err, account.ErrFrozen), errors.Is(err, account.ErrEmailNotVerified):
+			// Only said to someone who knows the password.
+			f.Problem, status = si.refused(err, email, p.supportURL), http.StatusForbidden
+		case errors.Is(err, password.ErrOverloaded):
+			f.Problem, status = overloaded(w), http.StatusServiceUnavailable
+		default:
+			p.internalError(w, r, "authenticate for a "+si.what, err)
+			return
+		}
+		p.renderForm(w, r, status, si.loginTemplate, f, data)
+	}
+}
+
+// startSession signs acct in to si's pages after a good password, and goes
+// on to next: first to the password page while acct has a one-time password.
+func (p *Pages) startSession(w http.ResponseWriter, r *http.Request, si signIn, acct account.Account, next string) {
+	// A session this browser still holds ends first: one browser, one
+	// session, and none left behind to be picked up later.
+	if !p.endSession(w, r, si) {
+		return
+	}
+	meta := p.sessionMeta(r)
+	if si.knowsDevices {
+		if c, err := r.Cookie(deviceCookie); err == nil {
+			meta.DeviceToken = c.Value
+		}
+	}
+	started, err := p.sessions.Start(r.Context(), acct, session.AAL1, meta)
+	if err != nil {
+		p.internalError(w, r, "start "+si.what, err)
+		return
+	}
+	p.setSessionCookies(w, si, started)
+	if si.oneTimePasswordPath != "" && acct.MustChangePassword {
+		p.redirect(w, r, si.oneTimePasswordPath, "")
+		return
+	}
+	p.redirect(w, r, cmpOr(next, si.home), "")
+}
