@@ -151,28 +151,53 @@ func (c *client) get(path string) response {
 	return c.do(req)
 }
 
+// post sends a form of name and value pairs, as a page of c.site would.
 func (c *client) post(path string, kv ...string) response {
 	c.s.t.Helper()
-	form := url.Values{}
-	for i := 0; i+1 < len(kv); i += 2 {
-		form.Add(kv[i], kv[i+1])
-	}
-	req, _ := http.NewRequest("POST", c.s.url+path, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req := c.formRequest(path, kv...)
 	if c.site != "" {
 		req.Header.Set("Sec-Fetch-Site", c.site)
 	}
 	return c.do(req)
 }
 
-func (c *client) cookie(name string) *http.Cookie {
-	u, _ := url.Parse(c.s.url)
+// postFrom sends a form as a page of origin would, from a browser that
+// sends an Origin but no Sec-Fetch-Site.
+func (c *client) postFrom(origin, path string, kv ...string) response {
+	c.s.t.Helper()
+	req := c.formRequest(path, kv...)
+	req.Header.Set("Origin", origin)
+	return c.do(req)
+}
+
+func (c *client) formRequest(path string, kv ...string) *http.Request {
+	form := url.Values{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		form.Add(kv[i], kv[i+1])
+	}
+	req, _ := http.NewRequest("POST", c.s.url+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return req
+}
+
+// cookie returns the browser's cookie called name, as sent to every page.
+func (c *client) cookie(name string) *http.Cookie { return c.cookieAt("/", name) }
+
+// cookieAt returns the browser's cookie called name, as sent to path.
+func (c *client) cookieAt(path, name string) *http.Cookie {
+	u, _ := url.Parse(c.s.url + path)
 	for _, ck := range c.http.Jar.Cookies(u) {
 		if ck.Name == name {
 			return ck
 		}
 	}
 	return nil
+}
+
+// resolves tells whether a session token still opens a session.
+func (s *site) resolves(token string) bool {
+	_, _, err := s.sessions.Resolve(context.Background(), token)
+	return err == nil
 }
 
 // expect checks a response's status, its redirect target (when status is a
@@ -422,10 +447,7 @@ func TestCrossOriginPostsAreRefused(t *testing.T) {
 			403, "sent from another site")
 	}
 	// An Origin of another site, without Sec-Fetch-Site, is refused too.
-	c.site = ""
-	req, _ := http.NewRequest("POST", s.url+"/account/freeze", nil)
-	req.Header.Set("Origin", "https://evil.example")
-	expect(t, "foreign origin", c.do(req), 403)
+	expect(t, "foreign origin", c.postFrom("https://evil.example", "/account/freeze"), 403)
 	// Nothing changed: still logged in, not frozen.
 	expect(t, "still logged in", c.get("/account"), 200, "dave@example.com")
 	// Same-origin posts pass.
@@ -446,7 +468,7 @@ func TestLogout(t *testing.T) {
 	res := c.get("/login")
 	expect(t, "logged out notice", res, 200, `<div class="notice success" role="status">You are logged out.</div>`)
 	absent(t, "notice shown once", c.get("/login"), "You are logged out.")
-	if _, _, err := s.sessions.Resolve(context.Background(), token); err == nil {
+	if s.resolves(token) {
 		t.Error("the session still resolves after logout")
 	}
 	expect(t, "logout when logged out", c.post("/logout"), 303, "/login")

@@ -41,15 +41,7 @@ func (s *site) staffLoggedIn(email, role string) (*client, account.Account) {
 }
 
 // consoleCookie is the browser's console cookie, sent to /console only.
-func (c *client) consoleCookie() *http.Cookie {
-	u, _ := url.Parse(c.s.url + "/console")
-	for _, ck := range c.http.Jar.Cookies(u) {
-		if ck.Name == "warden_console" {
-			return ck
-		}
-	}
-	return nil
-}
+func (c *client) consoleCookie() *http.Cookie { return c.cookieAt("/console", "warden_console") }
 
 func (c *client) setCookie(path, name, value string) {
 	u, _ := url.Parse(c.s.url + path)
@@ -177,7 +169,7 @@ func TestConsoleLoginAndForcedPasswordChange(t *testing.T) {
 		t.Error("the console cookie survived the logout")
 	}
 	expect(t, "logged out", c.get("/console/login"), 200, "You are logged out of the console.")
-	if _, _, err := s.sessions.Resolve(context.Background(), token); err == nil {
+	if s.resolves(token) {
 		t.Error("the staff session still resolves after logout")
 	}
 	expect(t, "other session lives", other.get("/console"), 200)
@@ -399,11 +391,7 @@ func TestConsoleRefusesCrossOriginPosts(t *testing.T) {
 		expect(t, "cross-site "+path, c.post(path, "email", "quinn@acme.test", "password", staffPassword, "reason", "cross-site request",
 			"current_password", staffPassword, "new_password", "a brand new password for me"), 403, "sent from another site")
 	}
-	c.site = ""
-	req, _ := http.NewRequest("POST", s.url+"/console/users/"+user.ID+"/unfreeze", strings.NewReader("reason=evil+origin+here"))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Origin", "https://evil.example")
-	expect(t, "foreign origin", c.do(req), 403)
+	expect(t, "foreign origin", c.postFrom("https://evil.example", "/console/users/"+user.ID+"/unfreeze", "reason", "evil origin here"), 403)
 	c.site = "same-origin"
 	if !s.accountOf("zed@example.com").Frozen() {
 		t.Fatal("a cross-site post unfroze the account")
@@ -420,19 +408,19 @@ func TestLoginEndsTheBrowsersPreviousSession(t *testing.T) {
 	c := s.loggedIn("ann@example.com", goodPassword)
 	first := c.cookie("warden_session").Value
 	expect(t, "login as ben", c.post("/login", "email", "ben@example.com", "password", goodPassword), 303, "/account")
-	if _, _, err := s.sessions.Resolve(context.Background(), first); err == nil {
+	if s.resolves(first) {
 		t.Fatal("ann's session survived a login as ben in the same browser")
 	}
 	expect(t, "ben", c.get("/account"), 200, "ben@example.com")
 	second := c.cookie("warden_session").Value
 	expect(t, "login as ben again", c.post("/login", "email", "ben@example.com", "password", goodPassword), 303, "/account")
-	if _, _, err := s.sessions.Resolve(context.Background(), second); err == nil {
+	if s.resolves(second) {
 		t.Fatal("the previous session survived a second login")
 	}
 	// A failed login leaves the session alone.
 	third := c.cookie("warden_session").Value
 	expect(t, "failed login", c.post("/login", "email", "ann@example.com", "password", "not her password"), 401)
-	if _, _, err := s.sessions.Resolve(context.Background(), third); err != nil {
+	if !s.resolves(third) {
 		t.Fatal("a failed login ended the browser's session")
 	}
 	// The logout is in ann's activity, with the device that did it.
