@@ -26,11 +26,23 @@
 # that holds 99 % of the run's requests: the time inside Warden's handler chain,
 # without the time a request or answer waits in socket buffers and run queues.
 #
+# With GEN=openloop the load comes from internal/loadtest/openloop instead of wrk:
+# CONNS keep-alive connections, a constant RATE of requests per second spread
+# across them, each request's latency counted from its scheduled send time (no
+# coordinated omission; wrk at saturation measures its own queue). The table then
+# also shows p99.9 and the generator's send lag p99 (how late it was itself: if
+# large, the figures measure the generator, not the server). "req/s" is then the
+# achieved rate, and non2xx counts answers other than 2xx.
+# Pinning, for both generators: GEN_CPUS and SERVER_CPUS (taskset -c lists, e.g.
+# 0 and 1) put the load generator and the servers on separate cores; GEN_PROCS
+# sets the generator's GOMAXPROCS (openloop only).
+#
 #   baseline    another warden binary on the same database, e.g. one built from an
 #               older commit, to compare before/after in the same run (BASELINE_BIN)
 #
 # Usage: scripts/bench-introspect.sh [sqlite|postgres|both]   (default: sqlite)
 # Env:   ROUNDS (3), DURATION (8s), CONNS (32), THREADS (2), SESSIONS (1000), LOGCOST (1),
+#        GEN (wrk), RATE (25000), GEN_CPUS, SERVER_CPUS, GEN_PROCS (unset),
 #        BASELINE_BIN (unset), WARDEN_BIN (default: go build ./cmd/warden from this tree)
 #        WARDEN_TEST_POSTGRES_URL  base URL for the postgres run (a schema is made and dropped)
 # Needs: go, wrk, python3; psql for postgres. Only loopback traffic; every run is bounded.
@@ -42,6 +54,11 @@ duration=${DURATION:-8s}
 conns=${CONNS:-32}
 threads=${THREADS:-2}
 sessions=${SESSIONS:-1000}
+gen=${GEN:-wrk}
+rate=${RATE:-25000}
+gen_pin=() srv_pin=()
+[[ -z ${GEN_CPUS:-} ]] || gen_pin=(taskset -c "$GEN_CPUS")
+[[ -z ${SERVER_CPUS:-} ]] || srv_pin=(taskset -c "$SERVER_CPUS")
 logcost=${LOGCOST:-1}
 root=$(cd "$(dirname "$0")/.." && pwd)
 lua=$root/scripts/wrk-bodies.lua
@@ -60,9 +77,10 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== building (go build) into $tmp/bin"
-(cd "$root" && if [[ -n ${WARDEN_BIN:-} ]]; then cp "$WARDEN_BIN" "$tmp/bin/warden"; else go build -o "$tmp/bin/warden" ./cmd/warden; fi &&
+(mkdir -p "$tmp/bin" && cd "$root" && if [[ -n ${WARDEN_BIN:-} ]]; then cp "$WARDEN_BIN" "$tmp/bin/warden"; else go build -o "$tmp/bin/warden" ./cmd/warden; fi &&
 	go build -o "$tmp/bin/seed" ./internal/loadtest/seed &&
-	go build -o "$tmp/bin/bare" ./internal/loadtest/bare)
+	go build -o "$tmp/bin/bare" ./internal/loadtest/bare &&
+	go build -o "$tmp/bin/openloop" ./internal/loadtest/openloop/cmd/openloop)
 
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
@@ -131,8 +149,24 @@ run() {
 	st0=$(steal_jiffies)
 	b0=$(busy_jiffies)
 	s0=$(pid_jiffies "$@" $(db_pids))
-	out=$(WRK_BODIES=$tmp/introspect.jsonl WRK_AUTH=$auth /usr/bin/time -f 'time %U %S' \
-		wrk -t"$threads" -c"$conns" -d"${dur:-$duration}" --latency -s "$lua" "$url" 2>&1)
+	if [[ $gen == openloop ]]; then
+		local hdr=()
+		[[ -z $auth ]] || hdr=(-H "Authorization: $auth")
+		out=$(env ${GEN_PROCS:+GOMAXPROCS=$GEN_PROCS} /usr/bin/time -f 'time %U %S' "${gen_pin[@]}" "$tmp/bin/openloop" \
+			-url "$url" -bodies "$tmp/introspect.jsonl" "${hdr[@]}" -rate "$rate" -conns "$conns" \
+			-duration "${dur:-$duration}" -warmup 1s -label "$label" 2>&1 |
+			awk '$1 == "time" { print; next } $1 == "label" {
+				for (i = 1; i < NF; i += 2) v[$i] = $(i + 1)
+				n = split(v["status"], st, ","); bad = 0
+				for (j = 1; j <= n; j++) { split(st[j], kv, ":"); if (kv[1] !~ /^2/) bad += kv[2] }
+				printf "rps %s\np50_us %d\np99_us %d\np999_us %d\nlag99_us %d\nnon2xx %d\nerrors %d\n",
+					v["achieved"], v["p50_ms"] * 1000, v["p99_ms"] * 1000, v["p999_ms"] * 1000, v["lag_p99_ms"] * 1000, bad, v["errors"]
+				if (v["first_error"] != "-") print "first_error " v["first_error"] > "/dev/stderr"
+				next } { print > "/dev/stderr" }')
+	else
+		out=$(WRK_BODIES=$tmp/introspect.jsonl WRK_AUTH=$auth /usr/bin/time -f 'time %U %S' "${gen_pin[@]}" \
+			wrk -t"$threads" -c"$conns" -d"${dur:-$duration}" --latency -s "$lua" "$url" 2>&1)
+	fi
 	b1=$(busy_jiffies)
 	s1=$(pid_jiffies "$@" $(db_pids))
 	steal=$(steal_pct "$st0" "$(steal_jiffies)")
@@ -144,8 +178,9 @@ run() {
 	other=$(awk -v t=$((b1 - b0)) -v m="$mine" 'BEGIN { o = t - m; if (o < 0) o = 0; printf "%.0f", (t > 0 ? 100 * o / t : 0) }')
 	awk -v db="$db" -v l="$label" -v other="$other" -v steal="$steal" -v sp99="${sp99:--}" '
 		$1 == "rps" { rps = $2 } $1 == "p50_us" { p50 = $2 } $1 == "p99_us" { p99 = $2 }
-		$1 == "non2xx" { bad = $2 } $1 == "errors" { err = $2 }
-		END { printf "%-8s %-11s %9.0f %8.2f %8.2f %6d %6d %5s%% %5s%% %11s\n", db, l, rps, p50 / 1000, p99 / 1000, bad, err, other, steal, sp99 }' \
+		$1 == "non2xx" { bad = $2 } $1 == "errors" { err = $2 } $1 == "p999_us" { p999 = sprintf("%8.2f", $2 / 1000) }
+		$1 == "lag99_us" { lag = sprintf("%8.2f", $2 / 1000) }
+		END { printf "%-8s %-11s %9.0f %8.2f %8.2f %6d %6d %5s%% %5s%% %11s %s %s\n", db, l, rps, p50 / 1000, p99 / 1000, bad, err, other, steal, sp99, p999, lag }' \
 		<<<"$out" | tee -a "$keep"
 }
 
@@ -189,14 +224,14 @@ bench() {
 	fi
 	"$tmp/bin/seed" -db "$url" -n "$sessions" -out "$tmp" | sed 's/^/   /'
 	local admin_env=WARDEN_ADMIN_KEY=wdn_bench_bootstrap_key_not_used_by_the_load_0123456789
-	(cd "$dir" && exec env "${env[@]}" "$admin_env" WARDEN_ADDR=127.0.0.1:$port \
+	(cd "$dir" && exec "${srv_pin[@]}" env "${env[@]}" "$admin_env" WARDEN_ADDR=127.0.0.1:$port \
 		"$tmp/bin/warden" "${serve[@]}" >"$tmp/warden-$db.log" 2>&1) &
 	local wpid=$!
 	pids+=("$wpid")
 	wait_healthy "$port" "$wpid" "$tmp/warden-$db.log"
 	local nwpid=""
 	if [[ $logcost == 1 ]]; then
-		(cd "$dir" && exec env "${env[@]}" "$admin_env" WARDEN_ADDR=127.0.0.1:$wport WARDEN_LOG_LEVEL=warn \
+		(cd "$dir" && exec "${srv_pin[@]}" env "${env[@]}" "$admin_env" WARDEN_ADDR=127.0.0.1:$wport WARDEN_LOG_LEVEL=warn \
 			"$tmp/bin/warden" "${serve[@]}" >"$tmp/warden-warn-$db.log" 2>&1) &
 		nwpid=$!
 		pids+=("$nwpid")
@@ -205,13 +240,13 @@ bench() {
 	local opid="" oport
 	if [[ -n ${BASELINE_BIN:-} ]]; then
 		oport=$(free_port)
-		(cd "$dir" && exec env "${env[@]}" "$admin_env" WARDEN_ADDR=127.0.0.1:$oport \
+		(cd "$dir" && exec "${srv_pin[@]}" env "${env[@]}" "$admin_env" WARDEN_ADDR=127.0.0.1:$oport \
 			"$BASELINE_BIN" "${serve[@]}" >"$tmp/baseline-$db.log" 2>&1) &
 		opid=$!
 		pids+=("$opid")
 		wait_healthy "$oport" "$opid" "$tmp/baseline-$db.log"
 	fi
-	"$tmp/bin/bare" -addr 127.0.0.1:$bport -tokens "$tmp/tokens.txt" 2>/dev/null &
+	"${srv_pin[@]}" "$tmp/bin/bare" -addr 127.0.0.1:$bport -tokens "$tmp/tokens.txt" 2>/dev/null &
 	local bpid=$!
 	pids+=("$bpid")
 	sleep 0.3
@@ -243,8 +278,15 @@ bench() {
 	fi
 }
 
-echo "== $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, wrk -t$threads -c$conns -d$duration, $sessions sessions, $rounds rounds"
-printf '%-8s %-11s %9s %8s %8s %6s %6s %6s %6s %11s\n' db target req/s p50_ms p99_ms non2xx errors other steal server_p99
+if [[ $gen == openloop ]]; then
+	load="openloop -rate $rate -conns $conns -duration $duration${GEN_PROCS:+ GOMAXPROCS=$GEN_PROCS}"
+else
+	load="wrk -t$threads -c$conns -d$duration"
+fi
+echo "== $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $load, $sessions sessions, $rounds rounds${GEN_CPUS:+, generator on CPU $GEN_CPUS}${SERVER_CPUS:+, servers on CPU $SERVER_CPUS}"
+printf '%-8s %-11s %9s %8s %8s %6s %6s %6s %6s %11s' db target req/s p50_ms p99_ms non2xx errors other steal server_p99
+if [[ $gen == openloop ]]; then printf ' %8s %8s' p999_ms lag99_ms; fi
+echo
 case $mode in
 sqlite | postgres) bench "$mode" ;;
 both) bench sqlite && bench postgres ;;
@@ -254,7 +296,7 @@ esac
 echo
 echo "== medians over $rounds rounds (req/s, p99 ms) and ratio to bare in the same rounds"
 awk '
-	{ k = $1 " " $2; n[k]++; rps[k, n[k]] = $3; p99[k, n[k]] = $5; dbs[$1] = 1; if ($2 == "bare") bare[$1, n[k]] = $3 }
+	{ k = $1 " " $2; n[k]++; rps[k, n[k]] = $3; p99[k, n[k]] = $5; p999[k, n[k]] = ($11 == "" ? 0 : $11); dbs[$1] = 1; if ($2 == "bare") bare[$1, n[k]] = $3 }
 	function median(arr, k, m,   i, j, t, v) {
 		for (i = 1; i <= m; i++) v[i] = arr[k, i]
 		for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
@@ -264,6 +306,7 @@ awk '
 		for (k in n) {
 			split(k, a, " ")
 			line = sprintf("%-8s %-11s %9.0f req/s  p99 %6.2f ms", a[1], a[2], median(rps, k, n[k]), median(p99, k, n[k]))
+			if (p999[k, 1] > 0) line = line sprintf("  p99.9 %6.2f ms", median(p999, k, n[k]))
 			if (a[2] != "bare") {
 				for (i = 1; i <= n[k]; i++) ratio[k, i] = rps[k, i] / bare[a[1], i]
 				line = line sprintf("  ratio to bare %.2f", median(ratio, k, n[k]))

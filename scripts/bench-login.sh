@@ -54,7 +54,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== building (go build) into $tmp/bin"
-(cd "$root" && for c in seed argon logintiming; do go build -o "$tmp/bin/$c" ./internal/loadtest/$c; done &&
+(mkdir -p "$tmp/bin" && cd "$root" && for c in seed argon logintiming; do go build -o "$tmp/bin/$c" ./internal/loadtest/$c; done &&
 	if [[ -n ${WARDEN_BIN:-} ]]; then cp "$WARDEN_BIN" "$tmp/bin/warden"; else go build -o "$tmp/bin/warden" ./cmd/warden; fi)
 
 free_port() {
