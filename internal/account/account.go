@@ -33,6 +33,9 @@ type Account struct {
 	FrozenReason       string
 	SecurityChangedAt  time.Time
 	CreatedAt          time.Time
+	// MFAEnabled is set while the account has a second factor (an
+	// authenticator app or a passkey): logins then need it.
+	MFAEnabled bool
 }
 
 // Verified tells whether the account proved it owns its email address.

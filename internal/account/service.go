@@ -88,6 +88,11 @@ func (s *Service) committed(revoked []string) {
 	}
 }
 
+// AfterCommit tells the outbox worker that an action outside this service
+// queued messages in a transaction that has now committed, and drops the
+// sessions named by stale from the session caches.
+func (s *Service) AfterCommit(stale []string) { s.committed(stale) }
+
 // isNotFound recognises the store's not-found error without importing the store.
 func isNotFound(err error) bool {
 	var nf interface{ NotFound() bool }
@@ -98,9 +103,9 @@ func (s *Service) link(path string, query url.Values) string {
 	return s.BaseURL + path + "?" + query.Encode()
 }
 
-// sendEmail renders an email for a, adds a "this wasn't me" freeze link when
+// Notify renders an email for a, adds a "this wasn't me" freeze link when
 // freezeLink is set, and queues it in tx.
-func (s *Service) sendEmail(ctx context.Context, tx Tx, a Account, template string, data map[string]any, freezeLink bool, now time.Time) error {
+func (s *Service) Notify(ctx context.Context, tx Tx, a Account, template string, data map[string]any, freezeLink bool, now time.Time) error {
 	if data == nil {
 		data = map[string]any{}
 	}
@@ -119,7 +124,9 @@ func (s *Service) sendEmail(ctx context.Context, tx Tx, a Account, template stri
 	return err
 }
 
-func (s *Service) record(ctx context.Context, tx Tx, a Account, action string, m Meta, now time.Time, data map[string]any) error {
+// Record appends an audit record of action on a, by the account itself
+// unless m names another actor.
+func (s *Service) Record(ctx context.Context, tx Tx, a Account, action string, m Meta, now time.Time, data map[string]any) error {
 	actor := m.Actor
 	if actor == "" {
 		actor = a.Actor()
@@ -166,10 +173,10 @@ func (s *Service) Register(ctx context.Context, rawEmail, plain string, m Meta) 
 		existing, err := tx.AccountByEmail(ctx, RealmUser, key)
 		switch {
 		case err == nil && existing.Verified():
-			if err := s.record(ctx, tx, existing, "account.signup_attempted", m, now, nil); err != nil {
+			if err := s.Record(ctx, tx, existing, "account.signup_attempted", m, now, nil); err != nil {
 				return err
 			}
-			return s.sendEmail(ctx, tx, existing, "signup_existing", map[string]any{
+			return s.Notify(ctx, tx, existing, "signup_existing", map[string]any{
 				"when": when(now), "ip": orUnknown(m.IP), "reset_url": s.BaseURL + "/forgot-password",
 			}, false, now)
 		case err == nil:
@@ -181,7 +188,7 @@ func (s *Service) Register(ctx context.Context, rawEmail, plain string, m Meta) 
 		if err := tx.InsertAccount(ctx, a); err != nil {
 			return err
 		}
-		if err := s.record(ctx, tx, a, "account.registered", m, now, nil); err != nil {
+		if err := s.Record(ctx, tx, a, "account.registered", m, now, nil); err != nil {
 			return err
 		}
 		return s.sendVerification(ctx, tx, a, now)
@@ -198,7 +205,7 @@ func (s *Service) sendVerification(ctx context.Context, tx Tx, a Account, now ti
 	if err := tx.InsertEmailToken(ctx, tok); err != nil {
 		return err
 	}
-	return s.sendEmail(ctx, tx, a, "verify_email", map[string]any{
+	return s.Notify(ctx, tx, a, "verify_email", map[string]any{
 		"verify_url": s.link("/verify-email", url.Values{"token": {plain}}),
 	}, false, now)
 }
@@ -224,7 +231,7 @@ func (s *Service) VerifyEmail(ctx context.Context, token string, m Meta) (Accoun
 		if err != nil {
 			return err
 		}
-		return s.record(ctx, tx, a, "account.email_verified", m, now, nil)
+		return s.Record(ctx, tx, a, "account.email_verified", m, now, nil)
 	})
 	return a, err
 }
@@ -302,10 +309,10 @@ func (s *Service) RequestPasswordReset(ctx context.Context, rawEmail string, m M
 		if err := tx.InsertEmailToken(ctx, tok); err != nil {
 			return err
 		}
-		if err := s.record(ctx, tx, a, "password.reset_requested", m, now, nil); err != nil {
+		if err := s.Record(ctx, tx, a, "password.reset_requested", m, now, nil); err != nil {
 			return err
 		}
-		return s.sendEmail(ctx, tx, a, "password_reset", map[string]any{
+		return s.Notify(ctx, tx, a, "password_reset", map[string]any{
 			"when": when(now), "ip": orUnknown(m.IP), "valid_for": s.Policy.PasswordResetTTL.String(),
 			"reset_url": s.link("/reset-password", url.Values{"token": {plain}}),
 		}, true, now)
@@ -368,23 +375,33 @@ func (s *Service) ResetPassword(ctx context.Context, token, plain string, m Meta
 	return nil
 }
 
-// ChangePassword sets a new password after proving the current one. Every
-// other session ends; the one asking (keepSessionID) stays.
-func (s *Service) ChangePassword(ctx context.Context, accountID, current, plain, keepSessionID string, m Meta) error {
+// CheckPassword proves the signed-in owner still knows the password, for
+// actions that ask for it again; ErrInvalidCredentials when not.
+func (s *Service) CheckPassword(ctx context.Context, accountID, plain string) (Account, error) {
 	var a Account
 	if err := s.View(ctx, func(tx Tx) error {
 		var err error
 		a, err = tx.AccountByID(ctx, accountID)
 		return err
 	}); err != nil {
-		return err
+		return Account{}, err
 	}
-	ok, _, err := s.Hasher.Verify(ctx, a.PasswordHash, current)
+	ok, _, err := s.Hasher.Verify(ctx, a.PasswordHash, plain)
 	if err != nil {
-		return err
+		return Account{}, err
 	}
 	if !ok {
-		return ErrInvalidCredentials
+		return Account{}, ErrInvalidCredentials
+	}
+	return a, nil
+}
+
+// ChangePassword sets a new password after proving the current one. Every
+// other session ends; the one asking (keepSessionID) stays.
+func (s *Service) ChangePassword(ctx context.Context, accountID, current, plain, keepSessionID string, m Meta) error {
+	a, err := s.CheckPassword(ctx, accountID, current)
+	if err != nil {
+		return err
 	}
 	if w := password.CheckPolicy(plain, a.Email); w != nil {
 		return w
@@ -426,10 +443,10 @@ func (s *Service) finishPasswordChange(ctx context.Context, tx Tx, a *Account, h
 	if err := tx.VoidEmailTokens(ctx, a.ID, PurposePasswordReset, now); err != nil {
 		return err
 	}
-	if err := s.record(ctx, tx, *a, "password."+how, m, now, map[string]any{"sessions_revoked": len(*revoked)}); err != nil {
+	if err := s.Record(ctx, tx, *a, "password."+how, m, now, map[string]any{"sessions_revoked": len(*revoked)}); err != nil {
 		return err
 	}
-	return s.sendEmail(ctx, tx, *a, "password_changed", map[string]any{
+	return s.Notify(ctx, tx, *a, "password_changed", map[string]any{
 		"how": how, "when": when(now), "ip": orUnknown(m.IP), "user_agent": orUnknownAgent(m.UserAgent),
 	}, true, now)
 }
@@ -458,10 +475,10 @@ func (s *Service) SetAntiPhishingCode(ctx context.Context, accountID, code strin
 		if err != nil {
 			return err
 		}
-		if err := s.record(ctx, tx, a, "anti_phishing_code.set", m, now, nil); err != nil {
+		if err := s.Record(ctx, tx, a, "anti_phishing_code.set", m, now, nil); err != nil {
 			return err
 		}
-		return s.sendEmail(ctx, tx, a, "anti_phishing_set", map[string]any{"when": when(now), "ip": orUnknown(m.IP)}, true, now)
+		return s.Notify(ctx, tx, a, "anti_phishing_set", map[string]any{"when": when(now), "ip": orUnknown(m.IP)}, true, now)
 	})
 	if err != nil {
 		return err
@@ -527,7 +544,7 @@ func (s *Service) freeze(ctx context.Context, tx Tx, accountID, reason string, m
 	if err != nil || wasFrozen {
 		return a, revoked, err
 	}
-	if err := s.record(ctx, tx, a, "account.frozen", m, now, map[string]any{"reason": reason, "sessions_revoked": len(revoked)}); err != nil {
+	if err := s.Record(ctx, tx, a, "account.frozen", m, now, map[string]any{"reason": reason, "sessions_revoked": len(revoked)}); err != nil {
 		return Account{}, nil, err
 	}
 	if _, err := notify.EnqueueWebhookEvent(ctx, tx, now, "account.frozen", map[string]any{
@@ -535,7 +552,7 @@ func (s *Service) freeze(ctx context.Context, tx Tx, accountID, reason string, m
 	}); err != nil {
 		return Account{}, nil, err
 	}
-	return a, revoked, s.sendEmail(ctx, tx, a, "account_frozen", map[string]any{"when": when(now), "how": freezeExplanation(a, reason, m)}, false, now)
+	return a, revoked, s.Notify(ctx, tx, a, "account_frozen", map[string]any{"when": when(now), "how": freezeExplanation(a, reason, m)}, false, now)
 }
 
 // freezeExplanation is what the frozen-account email says about why. The
@@ -570,10 +587,10 @@ func (s *Service) Unfreeze(ctx context.Context, accountID, reason string, m Meta
 		if err != nil {
 			return err
 		}
-		if err := s.record(ctx, tx, a, "account.unfrozen", m, now, map[string]any{"reason": reason}); err != nil {
+		if err := s.Record(ctx, tx, a, "account.unfrozen", m, now, map[string]any{"reason": reason}); err != nil {
 			return err
 		}
-		return s.sendEmail(ctx, tx, a, "account_unfrozen", map[string]any{"when": when(now)}, true, now)
+		return s.Notify(ctx, tx, a, "account_unfrozen", map[string]any{"when": when(now)}, true, now)
 	})
 	if err != nil {
 		return Account{}, err
@@ -603,7 +620,7 @@ func (s *Service) CreateStaff(ctx context.Context, rawEmail, role string, m Meta
 		if err := tx.InsertAccount(ctx, a); err != nil {
 			return err
 		}
-		return s.record(ctx, tx, a, "staff.created", m, now, map[string]any{"role": role, "email": email})
+		return s.Record(ctx, tx, a, "staff.created", m, now, map[string]any{"role": role, "email": email})
 	})
 	if err != nil {
 		return Account{}, "", err

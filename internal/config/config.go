@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"sort"
@@ -70,6 +71,22 @@ type Config struct {
 	EmailVerificationTTL time.Duration
 	PasswordResetTTL     time.Duration
 	FreezeLinkTTL        time.Duration
+	MFAChallengeTTL      time.Duration
+	StepUpWindow         time.Duration
+}
+
+// devHost names a loopback listen address "localhost": passkeys need a
+// domain name as their relying-party id, never an IP address, and browsers
+// treat http://localhost as a secure context.
+func devHost(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && (ip.IsLoopback() || ip.IsUnspecified())) {
+		return net.JoinHostPort("localhost", port)
+	}
+	return addr
 }
 
 // Error names the key that is wrong and says what is wrong with it, in one line.
@@ -132,7 +149,7 @@ func Load(src Source, dev bool) (Config, error) {
 	}
 	// In dev the links in emails must reach this server wherever it listens.
 	if dev && !given["WARDEN_BASE_URL"] {
-		raw["WARDEN_BASE_URL"] = "http://" + strings.TrimSpace(raw["WARDEN_ADDR"])
+		raw["WARDEN_BASE_URL"] = "http://" + devHost(strings.TrimSpace(raw["WARDEN_ADDR"]))
 	}
 	c := Config{Dev: dev}
 	for _, k := range schema {

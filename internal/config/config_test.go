@@ -24,7 +24,7 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Addr != "127.0.0.1:8080" || c.DatabaseURL != "sqlite://./warden-data/warden.db" || c.BaseURL != "http://127.0.0.1:8080" ||
+	if c.Addr != "127.0.0.1:8080" || c.DatabaseURL != "sqlite://./warden-data/warden.db" || c.BaseURL != "http://localhost:8080" ||
 		c.MailFrom != "Warden <no-reply@localhost>" || c.LogFormat != "text" || c.OutboxMaxAttempts != 12 || c.OutboxBackoffBase != 10*time.Second {
 		t.Fatalf("defaults: %+v", c)
 	}

@@ -64,7 +64,7 @@ var schema = []Key{
 			c.DatabaseURL = v
 			return nil
 		}},
-	{Env: "WARDEN_BASE_URL", Default: "http://127.0.0.1:8080", Help: "public URL of Warden, used in links inside emails and as the passkey origin",
+	{Env: "WARDEN_BASE_URL", Default: "http://localhost:8080", Help: "public URL of Warden, used in links inside emails and as the passkey origin",
 		parse: func(c *Config, v string) error {
 			u, err := url.Parse(v)
 			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
@@ -214,6 +214,10 @@ var schema = []Key{
 		parse: duration(func(c *Config) *time.Duration { return &c.PasswordResetTTL }, time.Second, 24*time.Hour)},
 	{Env: "WARDEN_FREEZE_LINK_TTL", Default: "720h", Help: "how long the \"this wasn't me\" link of a security email works",
 		parse: duration(func(c *Config) *time.Duration { return &c.FreezeLinkTTL }, time.Minute, 365*24*time.Hour)},
+	{Env: "WARDEN_MFA_CHALLENGE_TTL", Default: "5m", Help: "how long a login or step-up challenge for a second factor may be answered",
+		parse: duration(func(c *Config) *time.Duration { return &c.MFAChallengeTTL }, 30*time.Second, time.Hour)},
+	{Env: "WARDEN_STEP_UP_WINDOW", Default: "5m", Help: "how recent a second factor must be for sensitive actions (disable 2FA, new codes, remove a passkey, change password, withdraw)",
+		parse: duration(func(c *Config) *time.Duration { return &c.StepUpWindow }, 30*time.Second, 24*time.Hour)},
 }
 
 // checkSupportURL accepts an absolute http(s) URL with a host, or a mailto:

@@ -144,6 +144,9 @@ func (a *API) login(w http.ResponseWriter, r *http.Request, realm string, req cr
 		}
 		return accountProblem(err)
 	}
+	if acct.MFAEnabled {
+		return a.startLoginChallenge(w, r, acct)
+	}
 	started, err := a.Sessions.Start(r.Context(), acct, session.AAL1, session.Meta{
 		IP: meta.IP, UserAgent: meta.UserAgent, RequestID: meta.RequestID, DeviceToken: deviceToken(r),
 	})
@@ -196,7 +199,7 @@ type whoami struct {
 func (a *API) getSession(w http.ResponseWriter, r *http.Request) error {
 	c := currentCaller(r.Context())
 	var out whoami
-	out.User.ID, out.User.Email, out.User.Frozen = c.account.ID, c.account.Email, c.account.Frozen()
+	out.User.ID, out.User.Email, out.User.Frozen, out.User.MFAEnabled = c.account.ID, c.account.Email, c.account.Frozen(), c.account.MFAEnabled
 	out.Session = sessionView{ID: c.session.ID, AAL: c.session.AAL, CreatedAt: c.session.CreatedAt, ExpiresAt: c.session.IdleExpiry(a.Sessions.Policy)}
 	out.Device.ID = c.session.DeviceID
 	writeJSON(w, http.StatusOK, out)
@@ -335,6 +338,9 @@ func (a *API) changePassword(w http.ResponseWriter, r *http.Request) error {
 		return p
 	}
 	c := currentCaller(r.Context())
+	if err := a.requireStepUp(r, c); err != nil {
+		return err
+	}
 	err := a.Accounts.ChangePassword(r.Context(), c.account.ID, req.CurrentPassword, req.NewPassword, c.session.ID, a.accountMeta(r))
 	if err != nil {
 		return renameField(accountProblem(err), "password", "new_password")

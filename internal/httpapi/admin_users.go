@@ -249,7 +249,7 @@ func timePtr(t time.Time) *time.Time {
 func (a *API) userStateOf(r *http.Request, tx *store.Tx, acct account.Account) (userState, error) {
 	st := userState{
 		ID: acct.ID, Email: acct.Email, EmailVerified: acct.Verified(), CreatedAt: acct.CreatedAt,
-		Frozen: acct.Frozen(), FrozenAt: timePtr(acct.FrozenAt), FrozenReason: acct.FrozenReason,
+		Frozen: acct.Frozen(), MFAEnabled: acct.MFAEnabled, FrozenAt: timePtr(acct.FrozenAt), FrozenReason: acct.FrozenReason,
 		SecurityChanged: timePtr(acct.SecurityChangedAt), AntiPhishingSet: acct.AntiPhishingCode != "",
 		Restrictions: []string{}, Sessions: []listedSession{}, RecentEvents: []activityItem{},
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/wardenhq/warden/internal/account"
 	"github.com/wardenhq/warden/internal/keyring"
+	"github.com/wardenhq/warden/internal/mfa"
 	"github.com/wardenhq/warden/internal/notify"
 	"github.com/wardenhq/warden/internal/ratelimit"
 	"github.com/wardenhq/warden/internal/session"
@@ -43,6 +44,7 @@ type Deps struct {
 
 	Accounts *account.Service
 	Sessions *session.Service
+	MFA      *mfa.Service
 	// BaseURL is WARDEN_BASE_URL: cookies are Secure when it is https.
 	BaseURL string
 	Limiter *ratelimit.Limiter
@@ -130,6 +132,7 @@ func (a *API) routeTable() []Route {
 		{Method: "POST", Path: "/v1/registrations", handle: a.register},
 		{Method: "POST", Path: "/v1/email-verifications", handle: a.verifyEmail},
 		{Method: "POST", Path: "/v1/sessions", handle: a.createSession},
+		{Method: "POST", Path: "/v1/sessions/challenges/{id}", handle: a.completeChallenge},
 		{Method: "GET", Path: "/v1/session", User: true, handle: a.getSession},
 		{Method: "DELETE", Path: "/v1/session", User: true, handle: a.deleteSession},
 		{Method: "GET", Path: "/v1/sessions", User: true, handle: a.listSessions},
@@ -138,6 +141,16 @@ func (a *API) routeTable() []Route {
 		{Method: "POST", Path: "/v1/password-resets/confirm", handle: a.confirmPasswordReset},
 		{Method: "PUT", Path: "/v1/password", User: true, handle: a.changePassword},
 		{Method: "PUT", Path: "/v1/anti-phishing-code", User: true, handle: a.setAntiPhishingCode},
+		{Method: "GET", Path: "/v1/mfa", User: true, handle: a.getMFA},
+		{Method: "POST", Path: "/v1/mfa/totp", User: true, handle: a.beginTOTP},
+		{Method: "POST", Path: "/v1/mfa/totp/confirm", User: true, handle: a.confirmTOTP},
+		{Method: "DELETE", Path: "/v1/mfa/totp", User: true, handle: a.disableTOTP},
+		{Method: "POST", Path: "/v1/mfa/recovery-codes", User: true, handle: a.regenerateRecoveryCodes},
+		{Method: "POST", Path: "/v1/mfa/webauthn/registrations", User: true, handle: a.beginPasskeyRegistration},
+		{Method: "POST", Path: "/v1/mfa/webauthn/registrations/finish", User: true, handle: a.finishPasskeyRegistration},
+		{Method: "PATCH", Path: "/v1/mfa/webauthn/credentials/{id}", User: true, handle: a.renamePasskey},
+		{Method: "DELETE", Path: "/v1/mfa/webauthn/credentials/{id}", User: true, handle: a.removePasskey},
+		{Method: "POST", Path: "/v1/step-up", User: true, handle: a.stepUp},
 		{Method: "POST", Path: "/v1/account/freeze", handle: a.freezeAccount},
 		{Method: "GET", Path: "/v1/activity", User: true, handle: a.activity},
 

@@ -24,8 +24,10 @@ import (
 	"github.com/wardenhq/warden/internal/config"
 	"github.com/wardenhq/warden/internal/httpapi"
 	"github.com/wardenhq/warden/internal/keyring"
+	"github.com/wardenhq/warden/internal/mfa"
 	"github.com/wardenhq/warden/internal/notify"
 	"github.com/wardenhq/warden/internal/outbox"
+	"github.com/wardenhq/warden/internal/passkey"
 	"github.com/wardenhq/warden/internal/password"
 	"github.com/wardenhq/warden/internal/ratelimit"
 	"github.com/wardenhq/warden/internal/session"
@@ -186,7 +188,39 @@ func (s *Server) assemble(ctx context.Context) error {
 			sessions.Forget(revoked)
 		},
 	}
-	if cfg.Dev {
+	// Passkeys need a host name: with an IP address in WARDEN_BASE_URL they
+	// are off, and the authenticator app and recovery codes still work.
+	var relyingParty mfa.RelyingParty
+	if rp, err := passkey.New(cfg.BaseURL, cfg.PlatformName); err != nil {
+		s.log.Warn("passkeys are off: WARDEN_BASE_URL needs a host name, not an IP address", "base_url", cfg.BaseURL, "error", err)
+	} else {
+		relyingParty = rp
+	}
+	// Recovery codes are hashed under the primary key; those made before a
+	// key rotation are still found under the older keys.
+	var recoveryKeys [][]byte
+	for _, id := range append([]string{s.keys.PrimaryID()}, keyIDs(cfg.OldSecretKeys)...) {
+		k, err := s.keys.Derive(id, "recovery codes")
+		if err != nil {
+			return err
+		}
+		recoveryKeys = append(recoveryKeys, k)
+	}
+	factors := &mfa.Service{
+		Transact: func(ctx context.Context, fn func(mfa.Tx) error) error {
+			return s.store.Write(ctx, func(tx *store.Tx) error { return fn(tx) })
+		},
+		View: func(ctx context.Context, fn func(mfa.Tx) error) error {
+			return s.store.Read(ctx, func(tx *store.Tx) error { return fn(tx) })
+		},
+		Accounts: accounts, Keys: s.keys, RecoveryKeys: recoveryKeys, Passkeys: relyingParty,
+		Issuer: cfg.PlatformName,
+		Policy: mfa.Policy{ChallengeTTL: cfg.MFAChallengeTTL, MaxFailures: 5, StepUpWindow: cfg.StepUpWindow},
+		Now:    time.Now,
+	}
+	// The demo login's password is kept beside the SQLite file; a dev
+	// server on PostgreSQL has no such folder and gets none.
+	if cfg.Dev && strings.HasPrefix(cfg.DatabaseURL, "sqlite://") {
 		if s.DevStaff, err = s.devStaff(ctx, accounts); err != nil {
 			return err
 		}
@@ -213,7 +247,7 @@ func (s *Server) assemble(ctx context.Context) error {
 		Store: s.store, Keys: s.keys, Mailer: mailer, Outbox: s.worker,
 		BootstrapAdminKey: adminKey, TrustedProxies: cfg.TrustedProxies,
 		Log: s.log, Metrics: metrics, Now: time.Now, Pages: pages,
-		Accounts: accounts, Sessions: sessions, BaseURL: cfg.BaseURL,
+		Accounts: accounts, Sessions: sessions, MFA: factors, BaseURL: cfg.BaseURL,
 		Limiter: &ratelimit.Limiter{Store: s.store, Now: time.Now},
 		Limits: httpapi.RateLimits{
 			LoginPerIP: cfg.RateLoginPerIP, LoginPerAccount: cfg.RateLoginPerAccount, RegisterPerIP: cfg.RateRegisterPerIP,
@@ -306,8 +340,9 @@ func (s *Server) checkpointLoop(ctx context.Context) {
 }
 
 // pruneRateBuckets deletes rate-limit buckets untouched for longer than the
-// longest limit's period: by then they are full again and say nothing. It
-// runs at most every ten minutes, on the checkpoint tick.
+// longest limit's period (by then they are full again and say nothing) and
+// long-expired second-factor challenges. It runs at most every ten minutes,
+// on the checkpoint tick.
 func (s *Server) pruneRateBuckets(ctx context.Context) {
 	if time.Since(s.lastPrune) < 10*time.Minute {
 		return
@@ -321,6 +356,13 @@ func (s *Server) pruneRateBuckets(ctx context.Context) {
 		s.log.Warn("prune rate-limit buckets", "error", err)
 	} else if n > 0 {
 		s.log.Debug("pruned rate-limit buckets", "count", n)
+	}
+	// Challenges are kept a day past expiry: long enough to explain a
+	// "challenge expired" to support, short enough not to pile up.
+	if n, err := s.store.PruneChallenges(ctx, time.Now().Add(-24*time.Hour)); err != nil {
+		s.log.Warn("prune expired challenges", "error", err)
+	} else if n > 0 {
+		s.log.Debug("pruned expired challenges", "count", n)
 	}
 }
 
@@ -348,6 +390,14 @@ func (s *Server) sealCheckpoints(ctx context.Context) {
 			return
 		}
 	}
+}
+
+func keyIDs(keys [][]byte) []string {
+	ids := make([]string, len(keys))
+	for i, k := range keys {
+		ids[i] = keyring.KeyID(k)
+	}
+	return ids
 }
 
 // DataDir is where `serve --dev` keeps its database and generated secrets.

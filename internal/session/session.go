@@ -47,6 +47,9 @@ type Session struct {
 	RevokedAt    time.Time `json:"-"`
 	RevokeReason string    `json:"-"`
 	TokenHash    string    `json:"-"`
+	// MFAAt is when a second factor was last proven in this session (at
+	// login or by a step-up): sensitive actions want it recent.
+	MFAAt time.Time `json:"-"`
 }
 
 // New starts a session; token is given to the client once, and only its hash is kept.

@@ -12,17 +12,18 @@ import (
 )
 
 const sessionColumns = `id, token_hash, account_id, realm, aal, device_id, ip, user_agent,
-	created_at, last_seen_at, expires_at, revoked_at, revoke_reason`
+	created_at, last_seen_at, expires_at, revoked_at, revoke_reason, mfa_at`
 
 func scanSession(row rowScanner) (session.Session, error) {
 	var s session.Session
-	var created, seen, expires, revoked int64
+	var created, seen, expires, revoked, mfa int64
 	err := row.Scan(&s.ID, &s.TokenHash, &s.AccountID, &s.Realm, &s.AAL, &s.DeviceID, &s.IP, &s.UserAgent,
-		&created, &seen, &expires, &revoked, &s.RevokeReason)
+		&created, &seen, &expires, &revoked, &s.RevokeReason, &mfa)
 	if isNoRows(err) {
 		return session.Session{}, ErrNotFound
 	}
 	s.CreatedAt, s.LastSeenAt, s.ExpiresAt, s.RevokedAt = fromMicros(created), fromMicros(seen), fromMicros(expires), fromMicros(revoked)
+	s.MFAAt = fromMicros(mfa)
 	return s, err
 }
 
@@ -30,9 +31,9 @@ func scanSession(row rowScanner) (session.Session, error) {
 func (tx *Tx) InsertSession(ctx context.Context, s session.Session) error {
 	_, err := tx.q.ExecContext(ctx, `
 		INSERT INTO sessions (`+sessionColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		s.ID, s.TokenHash, s.AccountID, s.Realm, s.AAL, s.DeviceID, s.IP, s.UserAgent,
-		micros(s.CreatedAt), micros(s.LastSeenAt), micros(s.ExpiresAt), micros(s.RevokedAt), s.RevokeReason)
+		micros(s.CreatedAt), micros(s.LastSeenAt), micros(s.ExpiresAt), micros(s.RevokedAt), s.RevokeReason, micros(s.MFAAt))
 	if err != nil {
 		return fmt.Errorf("insert session: %w", err)
 	}
@@ -45,13 +46,13 @@ func (s *Store) SessionAndAccount(ctx context.Context, hash string) (session.Ses
 	row := s.reader.QueryRowContext(ctx, `SELECT `+prefixed("s.", sessionColumns)+`, `+prefixed("a.", accountColumns)+`
 		FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.token_hash = $1`, hash)
 	var sess session.Session
-	var created, seen, expires, revoked int64
+	var created, seen, expires, revoked, mfa int64
 	var a account.Account
 	var verified, frozen, changed, acreated int64
 	err := row.Scan(&sess.ID, &sess.TokenHash, &sess.AccountID, &sess.Realm, &sess.AAL, &sess.DeviceID, &sess.IP, &sess.UserAgent,
-		&created, &seen, &expires, &revoked, &sess.RevokeReason,
+		&created, &seen, &expires, &revoked, &sess.RevokeReason, &mfa,
 		&a.ID, &a.Realm, &a.Email, &a.EmailKey, &verified, &a.PasswordHash, &a.StaffRole,
-		&a.AntiPhishingCode, &frozen, &a.FrozenReason, &changed, &acreated, &a.MustChangePassword)
+		&a.AntiPhishingCode, &frozen, &a.FrozenReason, &changed, &acreated, &a.MustChangePassword, &a.MFAEnabled)
 	if isNoRows(err) {
 		return session.Session{}, account.Account{}, ErrNotFound
 	}
@@ -59,6 +60,7 @@ func (s *Store) SessionAndAccount(ctx context.Context, hash string) (session.Ses
 		return session.Session{}, account.Account{}, fmt.Errorf("find session: %w", err)
 	}
 	sess.CreatedAt, sess.LastSeenAt, sess.ExpiresAt, sess.RevokedAt = fromMicros(created), fromMicros(seen), fromMicros(expires), fromMicros(revoked)
+	sess.MFAAt = fromMicros(mfa)
 	a.EmailVerifiedAt, a.FrozenAt, a.SecurityChangedAt, a.CreatedAt = fromMicros(verified), fromMicros(frozen), fromMicros(changed), fromMicros(acreated)
 	a.PasswordHash = "" // not needed past this point; keep it out of caches
 	return sess, a, nil

@@ -1,0 +1,293 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/base32"
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wardenhq/warden/internal/store"
+	"github.com/wardenhq/warden/internal/store/storetest"
+)
+
+// rfc6238 computes a 6-digit TOTP code the way RFC 6238 and RFC 4226 define
+// it, independently of Warden's totp package.
+func rfc6238(t *testing.T, secret string, at time.Time) string {
+	t.Helper()
+	key, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ToUpper(secret))
+	if err != nil {
+		t.Fatalf("secret %q: %v", secret, err)
+	}
+	var counter [8]byte
+	binary.BigEndian.PutUint64(counter[:], uint64(at.Unix()/30))
+	mac := hmac.New(sha1.New, key)
+	mac.Write(counter[:])
+	sum := mac.Sum(nil)
+	off := sum[len(sum)-1] & 0x0f
+	v := binary.BigEndian.Uint32(sum[off:off+4]) & 0x7fffffff
+	return fmt.Sprintf("%06d", v%1_000_000)
+}
+
+// enrolTOTP switches the authenticator app on for the session's account
+// and returns its secret and recovery codes.
+func (n *node) enrolTOTP(t *testing.T, token string) (secret string, codes []string) {
+	t.Helper()
+	auth := []string{"Authorization", "Bearer " + token}
+	begin := n.call(t, "POST", "/v1/mfa/totp", nil, auth...).expect(t, 200, "")
+	secret = begin.body["secret"].(string)
+	conf := n.call(t, "POST", "/v1/mfa/totp/confirm", map[string]string{"code": rfc6238(t, secret, time.Now())}, auth...).expect(t, 200, "")
+	for _, c := range conf.body["recovery_codes"].([]any) {
+		codes = append(codes, c.(string))
+	}
+	return secret, codes
+}
+
+// challenge logs in with the password and returns the challenge's id.
+func (n *node) challenge(t *testing.T, email string) apiResponse {
+	t.Helper()
+	return n.call(t, "POST", "/v1/sessions", map[string]string{"email": email, "password": strongPassword}).expect(t, 202, "")
+}
+
+func (n *node) answer(t *testing.T, challengeID, method, code string) apiResponse {
+	t.Helper()
+	return n.call(t, "POST", "/v1/sessions/challenges/"+url.PathEscape(challengeID), map[string]string{"method": method, "code": code})
+}
+
+func TestAuthenticatorAppEnrolmentAndLogin(t *testing.T) {
+	t.Parallel()
+	n := devNode(t, "WARDEN_RATE_LOGIN_PER_ACCOUNT", "1000/1m")
+	token := n.signUp(t, "tia@example.com")
+	auth := []string{"Authorization", "Bearer " + token}
+
+	state := n.call(t, "GET", "/v1/mfa", nil, auth...).expect(t, 200, "")
+	if state.body["totp"].(map[string]any)["enabled"] != false {
+		t.Fatalf("a new account has 2FA: %s", state.raw)
+	}
+	n.call(t, "POST", "/v1/mfa/totp/confirm", map[string]string{"code": "123456"}, auth...).expect(t, 409, "no_enrolment")
+	begin := n.call(t, "POST", "/v1/mfa/totp", nil, auth...).expect(t, 200, "")
+	secret := begin.body["secret"].(string)
+	uri, err := url.Parse(begin.body["otpauth_uri"].(string))
+	if err != nil || uri.Scheme != "otpauth" || uri.Query().Get("secret") != secret || uri.Query().Get("issuer") != "Warden" ||
+		!strings.HasSuffix(uri.Path, ":tia@example.com") {
+		t.Fatalf("otpauth_uri %s", begin.body["otpauth_uri"])
+	}
+	if png, err := base64.StdEncoding.DecodeString(begin.body["qr_png"].(string)); err != nil || !bytes.HasPrefix(png, []byte("\x89PNG\r\n\x1a\n")) {
+		t.Fatalf("qr_png is not a base64 PNG (%v)", err)
+	}
+
+	confirm := func(code string) apiResponse {
+		return n.call(t, "POST", "/v1/mfa/totp/confirm", map[string]string{"code": code}, auth...)
+	}
+	confirm("").expect(t, 400, "validation_failed")
+	confirm("12345a").expect(t, 400, "invalid_code")
+	// A phone five minutes fast: refused, but Warden says by how much.
+	drift := confirm(rfc6238(t, secret, time.Now().Add(5*time.Minute))).expect(t, 400, "invalid_code")
+	if s, _ := drift.body["clock_drift_seconds"].(float64); s < 270 || s > 330 {
+		t.Fatalf("clock_drift_seconds = %v, want about 300: %s", drift.body["clock_drift_seconds"], drift.raw)
+	}
+	if d := confirm(rfc6238(t, secret, time.Now().Add(-30*time.Minute))).expect(t, 400, "invalid_code"); d.body["clock_drift_seconds"] != nil {
+		t.Fatalf("a code 30 minutes off should not claim a drift: %s", d.raw)
+	}
+	code := rfc6238(t, secret, time.Now())
+	spaced := code[:3] + " " + code[3:]
+	conf := confirm(spaced).expect(t, 200, "")
+	codes := conf.body["recovery_codes"].([]any)
+	if len(codes) != 10 {
+		t.Fatalf("recovery codes: %s", conf.raw)
+	}
+	n.call(t, "POST", "/v1/mfa/totp", nil, auth...).expect(t, 409, "mfa_already_enabled")
+	me := n.call(t, "GET", "/v1/session", nil, auth...).expect(t, 200, "")
+	if me.body["user"].(map[string]any)["mfa_enabled"] != true || me.body["session"].(map[string]any)["aal"] != "aal2" {
+		t.Fatalf("after enrolment: %s", me.raw)
+	}
+	on := n.mailbox(t, "tia@example.com", 2)[0]
+	if on.Subject != "Two-factor authentication was turned on" || !strings.Contains(on.Text, "/freeze?token=") {
+		t.Fatalf("enrolment email %q:\n%s", on.Subject, on.Text)
+	}
+
+	// Logging in now asks for the second factor.
+	ch := n.challenge(t, "tia@example.com")
+	if ch.body["status"] != "challenge" || fmt.Sprint(ch.body["methods"]) != "[totp recovery_code]" || fmt.Sprint(ch.body["reasons"]) != "[mfa_required]" {
+		t.Fatalf("challenge: %s", ch.raw)
+	}
+	id := ch.body["challenge_id"].(string)
+	n.answer(t, id, "totp", code).expect(t, 400, "code_reused")
+	n.answer(t, id, "sms", "123456").expect(t, 400, "validation_failed")
+	n.answer(t, "wch_nonsense", "totp", rfc6238(t, secret, time.Now().Add(30*time.Second))).expect(t, 410, "challenge_expired")
+	done := n.answer(t, id, "totp", rfc6238(t, secret, time.Now().Add(30*time.Second))).expect(t, 201, "")
+	second := done.body["session_token"].(string)
+	me = n.call(t, "GET", "/v1/session", nil, "Authorization", "Bearer "+second).expect(t, 200, "")
+	if me.body["session"].(map[string]any)["aal"] != "aal2" {
+		t.Fatalf("session after the challenge: %s", me.raw)
+	}
+	n.answer(t, id, "recovery_code", codes[0].(string)).expect(t, 410, "challenge_expired")
+
+	// A recovery code, typed loosely, works once and tells the owner.
+	ch = n.challenge(t, "tia@example.com")
+	loose := strings.ToUpper(strings.ReplaceAll(codes[3].(string), "-", " "))
+	used := n.answer(t, ch.body["challenge_id"].(string), "recovery_code", loose).expect(t, 201, "")
+	if used.body["recovery_codes_left"] != 9.0 {
+		t.Fatalf("recovery_codes_left: %s", used.raw)
+	}
+	if m := n.mailbox(t, "tia@example.com", 3)[0]; m.Subject != "A recovery code was used" || !strings.Contains(m.Text, "9 of 10 codes are left") {
+		t.Fatalf("recovery email %q:\n%s", m.Subject, m.Text)
+	}
+	ch = n.challenge(t, "tia@example.com")
+	n.answer(t, ch.body["challenge_id"].(string), "recovery_code", codes[3].(string)).expect(t, 400, "invalid_code")
+
+	// Five wrong answers void the challenge, even for a right one after.
+	for range 4 {
+		n.answer(t, ch.body["challenge_id"].(string), "totp", "000000").expect(t, 400, "invalid_code")
+	}
+	n.answer(t, ch.body["challenge_id"].(string), "recovery_code", codes[5].(string)).expect(t, 410, "challenge_expired")
+	if left := n.call(t, "GET", "/v1/mfa", nil, auth...).expect(t, 200, "").body["recovery_codes_left"]; left != 9.0 {
+		t.Fatalf("a refused challenge spent a recovery code: %v left", left)
+	}
+
+	// Another user's code does not open this account.
+	other := n.signUp(t, "uma@example.com")
+	otherSecret, _ := n.enrolTOTP(t, other)
+	ch = n.challenge(t, "tia@example.com")
+	n.answer(t, ch.body["challenge_id"].(string), "totp", rfc6238(t, otherSecret, time.Now())).expect(t, 400, "invalid_code")
+}
+
+// Two logins race with the same code (and then the same recovery code):
+// exactly one of each pair wins, on SQLite and on PostgreSQL.
+func TestCodesAreSpentOnceUnderRace(t *testing.T) {
+	t.Parallel()
+	for name, open := range map[string]func(testing.TB, ...store.Option) (*store.Store, string){
+		"sqlite": storetest.SQLiteURL, "postgres": storetest.PostgresURL,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, dbURL := open(t)
+			raceCodes(t, start(t, settings(dbURL), true))
+		})
+	}
+}
+
+func raceCodes(t *testing.T, n *node) {
+	{
+		token := n.signUp(t, "race@example.com")
+		secret, codes := n.enrolTOTP(t, token)
+		race := func(method, code string) (wins, losses int, statuses []string) {
+			a, b := n.challenge(t, "race@example.com"), n.challenge(t, "race@example.com")
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			for _, ch := range []apiResponse{a, b} {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					r := n.answer(t, ch.body["challenge_id"].(string), method, code)
+					mu.Lock()
+					defer mu.Unlock()
+					statuses = append(statuses, fmt.Sprint(r.status, " ", r.body["code"]))
+					if r.status == 201 {
+						wins++
+					} else if r.status == 400 {
+						losses++
+					}
+				}()
+			}
+			wg.Wait()
+			return wins, losses, statuses
+		}
+		if w, l, s := race("totp", rfc6238(t, secret, time.Now().Add(30*time.Second))); w != 1 || l != 1 {
+			t.Errorf("same TOTP code twice at once: %v", s)
+		}
+		if w, l, s := race("recovery_code", codes[0]); w != 1 || l != 1 {
+			t.Errorf("same recovery code twice at once: %v", s)
+		}
+	}
+}
+
+// Sensitive actions want a second factor proven in the last few minutes.
+func TestStepUpGuardsSensitiveActions(t *testing.T) {
+	t.Parallel()
+	n := devNode(t)
+	ageStepUp := func(t *testing.T) {
+		t.Helper()
+		if err := n.srv.Store().ExecRaw(context.Background(), `UPDATE sessions SET mfa_at = mfa_at - 600000000`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Each part has its own account: a TOTP time step is spent once, and a
+	// test cannot wait for the next one.
+	t.Run("password change", func(t *testing.T) {
+		t.Parallel()
+		token := n.signUp(t, "sam@example.com")
+		secret, _ := n.enrolTOTP(t, token)
+		auth := []string{"Authorization", "Bearer " + token}
+		ageStepUp(t)
+		change := map[string]string{"current_password": strongPassword, "new_password": "quartz meadow under copper skies"}
+		n.call(t, "PUT", "/v1/password", change, auth...).expect(t, 403, "mfa_required")
+		n.call(t, "POST", "/v1/mfa/recovery-codes", map[string]string{"code": "123456"}, auth...).expect(t, 403, "mfa_required")
+		n.call(t, "DELETE", "/v1/mfa/totp", map[string]string{"code": "123456", "password": strongPassword}, auth...).expect(t, 403, "mfa_required")
+		n.call(t, "POST", "/v1/mfa/webauthn/registrations", nil, auth...).expect(t, 403, "mfa_required")
+
+		n.call(t, "POST", "/v1/step-up", map[string]string{"method": "totp", "code": "000000"}, auth...).expect(t, 400, "invalid_code")
+		n.call(t, "POST", "/v1/step-up", map[string]string{"method": "totp"}, auth...).expect(t, 400, "validation_failed")
+		up := n.call(t, "POST", "/v1/step-up", map[string]string{"method": "totp", "code": rfc6238(t, secret, time.Now().Add(30*time.Second))}, auth...).expect(t, 200, "")
+		if up.body["aal"] != "aal2" || up.body["valid_until"] == nil {
+			t.Fatalf("step-up answer %s", up.raw)
+		}
+		n.call(t, "PUT", "/v1/password", change, auth...).expect(t, 204, "")
+		n.call(t, "POST", "/v1/mfa/recovery-codes", map[string]string{"code": rfc6238(t, secret, time.Now().Add(-30*time.Second))}, auth...).expect(t, 400, "code_reused")
+	})
+	t.Run("new recovery codes", func(t *testing.T) {
+		t.Parallel()
+		token := n.signUp(t, "rex@example.com")
+		secret, old := n.enrolTOTP(t, token)
+		auth := []string{"Authorization", "Bearer " + token}
+		fresh := n.call(t, "POST", "/v1/mfa/recovery-codes", map[string]string{"code": rfc6238(t, secret, time.Now().Add(30*time.Second))}, auth...).expect(t, 200, "")
+		codes := fresh.body["recovery_codes"].([]any)
+		if len(codes) != 10 || codes[0] == old[0] {
+			t.Fatalf("new codes: %s", fresh.raw)
+		}
+		ch := n.challenge(t, "rex@example.com")
+		n.answer(t, ch.body["challenge_id"].(string), "recovery_code", old[0]).expect(t, 400, "invalid_code")
+		n.answer(t, ch.body["challenge_id"].(string), "recovery_code", codes[0].(string)).expect(t, 201, "")
+		if m := n.mailbox(t, "rex@example.com", 4)[1]; m.Subject != "New recovery codes were made" {
+			t.Fatalf("email %q", m.Subject)
+		}
+	})
+	t.Run("turning 2FA off", func(t *testing.T) {
+		t.Parallel()
+		token := n.signUp(t, "sue@example.com")
+		secret, recovery := n.enrolTOTP(t, token)
+		auth := []string{"Authorization", "Bearer " + token}
+		ageStepUp(t)
+		n.call(t, "POST", "/v1/step-up", map[string]string{"method": "recovery_code", "code": "aaaaa-aaaaa"}, auth...).expect(t, 400, "invalid_code")
+		n.call(t, "POST", "/v1/step-up", map[string]string{"method": "recovery_code", "code": recovery[0]}, auth...).expect(t, 200, "")
+		next := rfc6238(t, secret, time.Now().Add(30*time.Second))
+		n.call(t, "DELETE", "/v1/mfa/totp", map[string]string{"code": next}, auth...).expect(t, 400, "validation_failed")
+		n.call(t, "DELETE", "/v1/mfa/totp", map[string]string{"code": next, "password": "wrong password here"}, auth...).expect(t, 401, "invalid_credentials")
+		n.call(t, "DELETE", "/v1/mfa/totp", map[string]string{"code": next, "password": strongPassword}, auth...).expect(t, 204, "")
+		me := n.call(t, "GET", "/v1/session", nil, auth...).expect(t, 200, "")
+		if me.body["user"].(map[string]any)["mfa_enabled"] != false {
+			t.Fatalf("after turning 2FA off: %s", me.raw)
+		}
+		if m := n.mailbox(t, "sue@example.com", 4)[0]; m.Subject != "Two-factor authentication was turned off" || !strings.Contains(m.Text, "/freeze?token=") {
+			t.Fatalf("email %q:\n%s", m.Subject, m.Text)
+		}
+		admin := n.call(t, "GET", "/admin/v1/users?email=sue@example.com", nil, "Authorization", "Bearer "+adminKey).expect(t, 200, "")
+		u := admin.body["users"].([]any)[0].(map[string]any)
+		if u["mfa_enabled"] != false || u["security_changed_at"] == nil {
+			t.Fatalf("admin view after 2FA off: %v", u)
+		}
+		if left := n.call(t, "GET", "/v1/mfa", nil, auth...).expect(t, 200, "").body["recovery_codes_left"]; left != 0.0 {
+			t.Fatalf("recovery codes outlive 2FA: %v left", left)
+		}
+		// Without 2FA a login needs the password only.
+		n.login(t, "sue@example.com", strongPassword)
+	})
+}
