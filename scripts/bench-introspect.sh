@@ -30,8 +30,9 @@
 # CONNS keep-alive connections, a constant RATE of requests per second spread
 # across them, each request's latency counted from its scheduled send time (no
 # coordinated omission; wrk at saturation measures its own queue). The table then
-# also shows p99.9 and the generator's send lag p99 (how late it was itself: if
-# large, the figures measure the generator, not the server). "req/s" is then the
+# also shows p99.9 and the generator's own lag p99 (how late it sent a request
+# whose connection was free: if large, the figures measure the generator, not
+# the server). "req/s" is then the
 # achieved rate, and non2xx counts answers other than 2xx.
 # Pinning, for both generators: GEN_CPUS and SERVER_CPUS (taskset -c lists, e.g.
 # 0 and 1) put the load generator and the servers on separate cores; GEN_PROCS

@@ -13,10 +13,11 @@
 // scheduled time, so time spent waiting behind a slow answer is counted as
 // the client would see it.
 //
-// Each result also reports the send lag (actual minus scheduled send time).
-// If the lag is large while the server is fast, the generator itself could not
-// keep the schedule (not enough CPU or timer precision), and the latencies
-// measure the generator, not the server.
+// Each result also reports the generator's own lag: how late a request went
+// out after the moment it could have (its scheduled time, or the previous
+// answer on its connection if that came later). If that lag is large, the
+// generator itself could not keep the schedule (not enough CPU or timer
+// precision), and the latencies measure the generator, not the server.
 //
 // The client is a minimal HTTP/1.1 client over net.Conn: requests are
 // formatted once, answers must carry a Content-Length (chunked answers are
@@ -59,7 +60,7 @@ type Result struct {
 	Status    map[int]int   // answers by status
 	Elapsed   time.Duration // first scheduled send to last answer, measured part
 	Latency   []time.Duration
-	SendLag   []time.Duration // actual minus scheduled send time
+	SendLag   []time.Duration // actual send time minus max(scheduled time, previous answer on the connection)
 	FirstErr  error
 }
 
@@ -166,6 +167,7 @@ func runConn(ctx context.Context, addr string, reqs [][]byte, next int, first ti
 	res := connResult{status: map[int]int{}}
 	var conn net.Conn
 	var br *bufio.Reader
+	var prevDone time.Time
 	defer func() {
 		if conn != nil {
 			conn.Close()
@@ -201,9 +203,14 @@ func runConn(ctx context.Context, addr string, reqs [][]byte, next int, first ti
 			conn = nil
 			continue
 		}
+		ready := sched
+		if prevDone.After(ready) {
+			ready = prevDone // the connection was busy: not the generator's lag
+		}
+		prevDone = done
 		if counted {
 			res.latency = append(res.latency, done.Sub(sched))
-			res.sendLag = append(res.sendLag, sent.Sub(sched))
+			res.sendLag = append(res.sendLag, sent.Sub(ready))
 			res.status[status]++
 			res.last = done
 		}
