@@ -158,6 +158,10 @@ func TestAuthenticatorAppEnrolmentAndLogin(t *testing.T) {
 	otherSecret, _ := n.enrolTOTP(t, other)
 	ch = n.challenge(t, "tia@example.com")
 	n.answer(t, ch.body["challenge_id"].(string), "totp", rfc6238(t, otherSecret, time.Now())).expect(t, 400, "invalid_code")
+
+	// The second factor of a login counts as a fresh step-up.
+	n.call(t, "PUT", "/v1/password", map[string]string{"current_password": strongPassword, "new_password": "quartz meadow under copper skies"},
+		"Authorization", "Bearer "+second).expect(t, 204, "")
 }
 
 // Two logins race with the same code (and then the same recovery code):

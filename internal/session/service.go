@@ -94,6 +94,9 @@ func (s *Service) Start(ctx context.Context, a account.Account, aal string, m Me
 		}
 		out.Device = dev
 		out.Token, out.Session = New(a, aal, dev.ID, m.IP, m.UserAgent, now, s.Policy)
+		if aal == AAL2 {
+			out.Session.MFAAt = now // the login's second factor counts for the step-up window
+		}
 		if err := tx.InsertSession(ctx, out.Session); err != nil {
 			return err
 		}
