@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/wardenhq/warden/internal/passkey"
+	"github.com/wardenhq/warden/internal/passkey/passkeytest"
 )
 
 // The seeds in testdata/fuzz/FuzzFinishLogin are answers to a login whose
@@ -30,7 +31,7 @@ var fuzzChallenge = b64.EncodeToString([]byte("warden fuzz challenge, 32 bytes!"
 
 // fuzzLogin sets up a user with one passkey from the fixed authenticator and
 // a login state bound to fuzzChallenge.
-func fuzzLogin(t testing.TB) (rp *passkey.RP, u passkey.User, a *softAuthenticator, state []byte) {
+func fuzzLogin(t testing.TB) (rp *passkey.RP, u passkey.User, a *passkeytest.Authenticator, state []byte) {
 	t.Helper()
 	rp, err := passkey.New(origin, "Warden")
 	if err != nil {
@@ -41,14 +42,14 @@ func fuzzLogin(t testing.TB) (rp *passkey.RP, u passkey.User, a *softAuthenticat
 	if err != nil {
 		t.Fatal(err)
 	}
-	a = &softAuthenticator{t: t, key: key, id: []byte("fuzz-credential-id"), origin: origin}
+	a = passkeytest.NewWithKey(t, origin, key, []byte("fuzz-credential-id"))
 
 	u = alice()
 	options, regState, err := rp.BeginRegistration(u)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := rp.FinishRegistration(u, regState, a.create(options))
+	c, err := rp.FinishRegistration(u, regState, a.Create(options))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,8 +88,8 @@ func FuzzFinishLogin(f *testing.F) {
 			}
 			return
 		}
-		if !bytes.Equal(id, a.id) {
-			t.Fatalf("login succeeded with credential %q, the user has only %q", id, a.id)
+		if !bytes.Equal(id, a.CredentialID()) {
+			t.Fatalf("login succeeded with credential %q, the user has only %q", id, a.CredentialID())
 		}
 		if signCount(t, passkey.Credential{ID: id, Data: updated}) == 0 {
 			t.Fatal("login succeeded without advancing the sign count")
@@ -98,9 +99,9 @@ func FuzzFinishLogin(f *testing.F) {
 
 // fuzzSeeds are the starting points: a valid assertion and a few
 // near-misses of it.
-func fuzzSeeds(t testing.TB, a *softAuthenticator) map[string][]byte {
-	a.counter = 0
-	valid := a.assert("localhost", fuzzChallenge)
+func fuzzSeeds(t testing.TB, a *passkeytest.Authenticator) map[string][]byte {
+	a.Counter = 0
+	valid := a.Assert("localhost", fuzzChallenge)
 
 	var withoutHandle map[string]any
 	if err := json.Unmarshal(valid, &withoutHandle); err != nil {
@@ -114,7 +115,7 @@ func fuzzSeeds(t testing.TB, a *softAuthenticator) map[string][]byte {
 		"valid_without_user":  noHandle,
 		"truncated_assertion": valid[:len(valid)/2],
 		"empty_object":        []byte("{}"),
-		"wrong_challenge":     a.assert("localhost", b64.EncodeToString([]byte("some other challenge, 32 bytes!!"))),
+		"wrong_challenge":     a.Assert("localhost", b64.EncodeToString([]byte("some other challenge, 32 bytes!!"))),
 	}
 }
 

@@ -12,7 +12,11 @@ import (
 	"github.com/go-webauthn/webauthn/webauthn"
 
 	"github.com/wardenhq/warden/internal/passkey"
+	"github.com/wardenhq/warden/internal/passkey/passkeytest"
 )
+
+// b64 is WebAuthn's JSON encoding of binary: base64url without padding.
+var b64 = passkeytest.B64
 
 // The browser test will run against Chromium at http://localhost:PORT, so
 // the unit tests use the same kind of relying party.
@@ -36,36 +40,36 @@ func bob() passkey.User {
 
 // register runs a whole registration of a's passkey for u and adds the
 // stored credential to u.
-func register(t *testing.T, rp *passkey.RP, u *passkey.User, a *softAuthenticator) passkey.Credential {
+func register(t *testing.T, rp *passkey.RP, u *passkey.User, a *passkeytest.Authenticator) passkey.Credential {
 	t.Helper()
 	options, state, err := rp.BeginRegistration(*u)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := rp.FinishRegistration(*u, state, a.create(options))
+	c, err := rp.FinishRegistration(*u, state, a.Create(options))
 	if err != nil {
 		t.Fatalf("registration: %v", err)
 	}
-	if !bytes.Equal(c.ID, a.id) {
-		t.Fatalf("credential id %q, authenticator's is %q", c.ID, a.id)
+	if !bytes.Equal(c.ID, a.CredentialID()) {
+		t.Fatalf("credential id %q, authenticator's is %q", c.ID, a.CredentialID())
 	}
 	u.Credentials = append(u.Credentials, c)
 	return c
 }
 
 // login runs a whole login by u with a and stores the updated credential.
-func login(t *testing.T, rp *passkey.RP, u *passkey.User, a *softAuthenticator) error {
+func login(t *testing.T, rp *passkey.RP, u *passkey.User, a *passkeytest.Authenticator) error {
 	t.Helper()
 	options, state, err := rp.BeginLogin(*u)
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, updated, err := rp.FinishLogin(*u, state, a.get(options))
+	id, updated, err := rp.FinishLogin(*u, state, a.Get(options))
 	if err != nil {
 		return err
 	}
-	if !bytes.Equal(id, a.id) {
-		t.Fatalf("login reports credential %q, authenticator used %q", id, a.id)
+	if !bytes.Equal(id, a.CredentialID()) {
+		t.Fatalf("login reports credential %q, authenticator used %q", id, a.CredentialID())
 	}
 	for i := range u.Credentials {
 		if bytes.Equal(u.Credentials[i].ID, id) {
@@ -108,9 +112,9 @@ func TestNewDerivesIDAndOriginFromBaseURL(t *testing.T) {
 
 	// The origin keeps the port: the same host on another port is another
 	// origin and must not be accepted.
-	a := newSoftAuthenticator(t, "https://auth.example.com:8443")
+	a := passkeytest.New(t, "https://auth.example.com:8443")
 	register(t, rp, &u, a)
-	a.origin = "https://auth.example.com"
+	a.Origin = "https://auth.example.com"
 	if err := login(t, rp, &u, a); !errors.Is(err, passkey.ErrInvalidResponse) {
 		t.Fatalf("login from another port: %v, want ErrInvalidResponse", err)
 	}
@@ -133,7 +137,7 @@ func TestNewDerivesIDAndOriginFromBaseURL(t *testing.T) {
 func TestRegistrationOptions(t *testing.T) {
 	rp := newRP(t)
 	u := alice()
-	existing := newSoftAuthenticator(t, origin)
+	existing := passkeytest.New(t, origin)
 	register(t, rp, &u, existing)
 
 	options, _, err := rp.BeginRegistration(u)
@@ -174,8 +178,8 @@ func TestRegistrationOptions(t *testing.T) {
 	if challenge, err := b64.DecodeString(pk.Challenge); err != nil || len(challenge) < 16 {
 		t.Errorf("challenge %q: %d bytes, %v; want at least 16", pk.Challenge, len(challenge), err)
 	}
-	if len(pk.ExcludeCredentials) != 1 || pk.ExcludeCredentials[0].ID != b64.EncodeToString(existing.id) || pk.ExcludeCredentials[0].Type != "public-key" {
-		t.Errorf("excludeCredentials = %+v, want the existing passkey %q", pk.ExcludeCredentials, b64.EncodeToString(existing.id))
+	if len(pk.ExcludeCredentials) != 1 || pk.ExcludeCredentials[0].ID != b64.EncodeToString(existing.CredentialID()) || pk.ExcludeCredentials[0].Type != "public-key" {
+		t.Errorf("excludeCredentials = %+v, want the existing passkey %q", pk.ExcludeCredentials, b64.EncodeToString(existing.CredentialID()))
 	}
 	var algs []int
 	for _, p := range pk.PubKeyCredParams {
@@ -201,7 +205,7 @@ func TestRegistrationOptions(t *testing.T) {
 func TestLoginOptions(t *testing.T) {
 	rp := newRP(t)
 	u := alice()
-	a1, a2 := newSoftAuthenticator(t, origin), newSoftAuthenticator(t, origin)
+	a1, a2 := passkeytest.New(t, origin), passkeytest.New(t, origin)
 	register(t, rp, &u, a1)
 	register(t, rp, &u, a2)
 
@@ -234,7 +238,7 @@ func TestLoginOptions(t *testing.T) {
 	for _, c := range pk.AllowCredentials {
 		allowed = append(allowed, c.ID)
 	}
-	if want := []string{b64.EncodeToString(a1.id), b64.EncodeToString(a2.id)}; !slices.Equal(allowed, want) {
+	if want := []string{b64.EncodeToString(a1.CredentialID()), b64.EncodeToString(a2.CredentialID())}; !slices.Equal(allowed, want) {
 		t.Errorf("allowCredentials = %v, want %v", allowed, want)
 	}
 	if len(pk.AllowCredentials) > 0 && !slices.Contains(pk.AllowCredentials[0].Transports, "internal") {
@@ -252,7 +256,7 @@ func TestLoginOptions(t *testing.T) {
 func TestRegisterThenLogIn(t *testing.T) {
 	rp := newRP(t)
 	u := alice()
-	a := newSoftAuthenticator(t, origin)
+	a := passkeytest.New(t, origin)
 	c := register(t, rp, &u, a)
 	if n := signCount(t, c); n != 0 {
 		t.Fatalf("sign count after registration = %d", n)
@@ -271,13 +275,13 @@ func TestRegisterThenLogIn(t *testing.T) {
 func TestTwoPasskeysForOneUser(t *testing.T) {
 	rp := newRP(t)
 	u := alice()
-	laptop, phone := newSoftAuthenticator(t, origin), newSoftAuthenticator(t, origin)
+	laptop, phone := passkeytest.New(t, origin), passkeytest.New(t, origin)
 	register(t, rp, &u, laptop)
 	register(t, rp, &u, phone)
 
-	for _, a := range []*softAuthenticator{laptop, phone, laptop} {
+	for _, a := range []*passkeytest.Authenticator{laptop, phone, laptop} {
 		if err := login(t, rp, &u, a); err != nil {
-			t.Fatalf("login with %q: %v", a.id, err)
+			t.Fatalf("login with %q: %v", a.CredentialID(), err)
 		}
 	}
 	if signCount(t, u.Credentials[0]) != 2 || signCount(t, u.Credentials[1]) != 1 {
@@ -288,7 +292,7 @@ func TestTwoPasskeysForOneUser(t *testing.T) {
 func TestRegisteringTheSamePasskeyTwiceIsRefused(t *testing.T) {
 	rp := newRP(t)
 	u := alice()
-	a := newSoftAuthenticator(t, origin)
+	a := passkeytest.New(t, origin)
 	register(t, rp, &u, a)
 
 	// A client that ignores excludeCredentials.
@@ -296,7 +300,7 @@ func TestRegisteringTheSamePasskeyTwiceIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := rp.FinishRegistration(u, state, a.create(options)); !errors.Is(err, passkey.ErrInvalidResponse) {
+	if _, err := rp.FinishRegistration(u, state, a.Create(options)); !errors.Is(err, passkey.ErrInvalidResponse) {
 		t.Fatalf("second registration of the same passkey: %v, want ErrInvalidResponse", err)
 	}
 }
@@ -304,7 +308,7 @@ func TestRegisteringTheSamePasskeyTwiceIsRefused(t *testing.T) {
 func TestAnotherUsersPasskeyIsUnknown(t *testing.T) {
 	rp := newRP(t)
 	a, b := alice(), bob()
-	alicesKey, bobsKey := newSoftAuthenticator(t, origin), newSoftAuthenticator(t, origin)
+	alicesKey, bobsKey := passkeytest.New(t, origin), passkeytest.New(t, origin)
 	register(t, rp, &a, alicesKey)
 	register(t, rp, &b, bobsKey)
 
@@ -313,13 +317,13 @@ func TestAnotherUsersPasskeyIsUnknown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := rp.FinishLogin(a, state, bobsKey.get(options)); !errors.Is(err, passkey.ErrUnknownCredential) {
+	if _, _, err := rp.FinishLogin(a, state, bobsKey.Get(options)); !errors.Is(err, passkey.ErrUnknownCredential) {
 		t.Fatalf("Bob's passkey in Alice's login: %v, want ErrUnknownCredential", err)
 	}
 
 	// Bob's passkey copied under Alice's user handle: still Bob's key.
-	bobsKey.userHandle = []byte(a.ID)
-	if _, _, err := rp.FinishLogin(a, state, bobsKey.get(options)); !errors.Is(err, passkey.ErrUnknownCredential) {
+	bobsKey.UserHandle = []byte(a.ID)
+	if _, _, err := rp.FinishLogin(a, state, bobsKey.Get(options)); !errors.Is(err, passkey.ErrUnknownCredential) {
 		t.Fatalf("Bob's passkey with Alice's handle: %v, want ErrUnknownCredential", err)
 	}
 }
@@ -327,10 +331,10 @@ func TestAnotherUsersPasskeyIsUnknown(t *testing.T) {
 func TestUserHandleOfAnotherUserIsRefused(t *testing.T) {
 	rp := newRP(t)
 	u := alice()
-	a := newSoftAuthenticator(t, origin)
+	a := passkeytest.New(t, origin)
 	register(t, rp, &u, a)
 
-	a.userHandle = []byte(bob().ID)
+	a.UserHandle = []byte(bob().ID)
 	if err := login(t, rp, &u, a); !errors.Is(err, passkey.ErrInvalidResponse) {
 		t.Fatalf("assertion naming another user: %v, want ErrInvalidResponse", err)
 	}
@@ -339,21 +343,21 @@ func TestUserHandleOfAnotherUserIsRefused(t *testing.T) {
 func TestWrongOriginIsRefused(t *testing.T) {
 	rp := newRP(t)
 	u := alice()
-	a := newSoftAuthenticator(t, origin)
+	a := passkeytest.New(t, origin)
 
-	a.origin = "https://evil.example"
+	a.Origin = "https://evil.example"
 	options, state, err := rp.BeginRegistration(u)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := rp.FinishRegistration(u, state, a.create(options)); !errors.Is(err, passkey.ErrInvalidResponse) {
-		t.Fatalf("registration from %s: %v, want ErrInvalidResponse", a.origin, err)
+	if _, err := rp.FinishRegistration(u, state, a.Create(options)); !errors.Is(err, passkey.ErrInvalidResponse) {
+		t.Fatalf("registration from %s: %v, want ErrInvalidResponse", a.Origin, err)
 	}
 
-	a.origin = origin
+	a.Origin = origin
 	register(t, rp, &u, a)
 	for _, wrong := range []string{"https://evil.example", "https://localhost:8443", "http://localhost:8444", "http://localhost", ""} {
-		a.origin = wrong
+		a.Origin = wrong
 		if err := login(t, rp, &u, a); !errors.Is(err, passkey.ErrInvalidResponse) {
 			t.Errorf("login from %q: %v, want ErrInvalidResponse", wrong, err)
 		}
@@ -363,29 +367,29 @@ func TestWrongOriginIsRefused(t *testing.T) {
 func TestWrongRPIDHashIsRefused(t *testing.T) {
 	rp := newRP(t)
 	u := alice()
-	a := newSoftAuthenticator(t, origin)
+	a := passkeytest.New(t, origin)
 
-	a.rpID = "evil.example"
+	a.RPID = "evil.example"
 	options, state, err := rp.BeginRegistration(u)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := rp.FinishRegistration(u, state, a.create(options)); !errors.Is(err, passkey.ErrInvalidResponse) {
-		t.Fatalf("registration for rp id %s: %v, want ErrInvalidResponse", a.rpID, err)
+	if _, err := rp.FinishRegistration(u, state, a.Create(options)); !errors.Is(err, passkey.ErrInvalidResponse) {
+		t.Fatalf("registration for rp id %s: %v, want ErrInvalidResponse", a.RPID, err)
 	}
 
-	a.rpID = ""
+	a.RPID = ""
 	register(t, rp, &u, a)
-	a.rpID = "evil.example"
+	a.RPID = "evil.example"
 	if err := login(t, rp, &u, a); !errors.Is(err, passkey.ErrInvalidResponse) {
-		t.Fatalf("assertion for rp id %s: %v, want ErrInvalidResponse", a.rpID, err)
+		t.Fatalf("assertion for rp id %s: %v, want ErrInvalidResponse", a.RPID, err)
 	}
 }
 
 func TestAnswerToAnotherCeremonyIsRefused(t *testing.T) {
 	rp := newRP(t)
 	u := alice()
-	a := newSoftAuthenticator(t, origin)
+	a := passkeytest.New(t, origin)
 
 	// Registration: the answer to one ceremony, finished with another's state.
 	options1, _, err := rp.BeginRegistration(u)
@@ -396,7 +400,7 @@ func TestAnswerToAnotherCeremonyIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := rp.FinishRegistration(u, state2, a.create(options1)); !errors.Is(err, passkey.ErrInvalidResponse) {
+	if _, err := rp.FinishRegistration(u, state2, a.Create(options1)); !errors.Is(err, passkey.ErrInvalidResponse) {
 		t.Fatalf("registration answer replayed into another ceremony: %v, want ErrInvalidResponse", err)
 	}
 
@@ -407,7 +411,7 @@ func TestAnswerToAnotherCeremonyIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	answer := a.get(options)
+	answer := a.Get(options)
 	if _, _, err := rp.FinishLogin(u, state, answer); err != nil {
 		t.Fatal(err)
 	}
@@ -424,8 +428,8 @@ func TestAnswerToAnotherCeremonyIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.rpID = "localhost" // registration options name the rp id elsewhere
-	if _, _, err := rp.FinishLogin(u, regState, a.get(regOptions)); !errors.Is(err, passkey.ErrInvalidResponse) {
+	a.RPID = "localhost" // registration options name the rp id elsewhere
+	if _, _, err := rp.FinishLogin(u, regState, a.Get(regOptions)); !errors.Is(err, passkey.ErrInvalidResponse) {
 		t.Fatalf("assertion against a registration state: %v, want ErrInvalidResponse", err)
 	}
 
@@ -433,7 +437,7 @@ func TestAnswerToAnotherCeremonyIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := rp.FinishRegistration(u, loginState, newSoftAuthenticator(t, origin).create(loginOptions)); !errors.Is(err, passkey.ErrInvalidResponse) {
+	if _, err := rp.FinishRegistration(u, loginState, passkeytest.New(t, origin).Create(loginOptions)); !errors.Is(err, passkey.ErrInvalidResponse) {
 		t.Fatalf("registration against a login state: %v, want ErrInvalidResponse", err)
 	}
 
@@ -447,7 +451,7 @@ func TestAnswerToAnotherCeremonyIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := rp.FinishRegistration(u, bobsState, newSoftAuthenticator(t, origin).create(options)); !errors.Is(err, passkey.ErrInvalidResponse) {
+	if _, err := rp.FinishRegistration(u, bobsState, passkeytest.New(t, origin).Create(options)); !errors.Is(err, passkey.ErrInvalidResponse) {
 		t.Fatalf("registration finished with another user's state: %v, want ErrInvalidResponse", err)
 	}
 }
@@ -455,7 +459,7 @@ func TestAnswerToAnotherCeremonyIsRefused(t *testing.T) {
 func TestExpiredStateIsRefused(t *testing.T) {
 	rp := newRP(t)
 	u := alice()
-	a := newSoftAuthenticator(t, origin)
+	a := passkeytest.New(t, origin)
 	register(t, rp, &u, a)
 
 	options, state, err := rp.BeginLogin(u)
@@ -480,7 +484,7 @@ func TestExpiredStateIsRefused(t *testing.T) {
 	}
 	s.Session["expires"] = time.Now().Add(-time.Second).Format(time.RFC3339Nano)
 	aged, _ := json.Marshal(s)
-	if _, _, err := rp.FinishLogin(u, aged, a.get(options)); !errors.Is(err, passkey.ErrInvalidResponse) {
+	if _, _, err := rp.FinishLogin(u, aged, a.Get(options)); !errors.Is(err, passkey.ErrInvalidResponse) {
 		t.Fatalf("login with an expired state: %v, want ErrInvalidResponse", err)
 	}
 }
@@ -488,10 +492,10 @@ func TestExpiredStateIsRefused(t *testing.T) {
 func TestSignCountGoingBackwardsIsRefused(t *testing.T) {
 	rp := newRP(t)
 	u := alice()
-	a := newSoftAuthenticator(t, origin)
+	a := passkeytest.New(t, origin)
 	register(t, rp, &u, a)
 
-	a.counter = 4 // the next assertion carries 5
+	a.Counter = 4 // the next assertion carries 5
 	if err := login(t, rp, &u, a); err != nil {
 		t.Fatal(err)
 	}
@@ -500,18 +504,18 @@ func TestSignCountGoingBackwardsIsRefused(t *testing.T) {
 	}
 
 	// A clone of the key that has signed less often than the original.
-	a.counter, a.fixedCounter = 3, true
+	a.Counter, a.FixedCounter = 3, true
 	if err := login(t, rp, &u, a); !errors.Is(err, passkey.ErrCloned) {
 		t.Fatalf("sign count 3 after 5: %v, want ErrCloned", err)
 	}
 	// Not advancing is the same signal (§7.2: "less than or equal").
-	a.counter = 5
+	a.Counter = 5
 	if err := login(t, rp, &u, a); !errors.Is(err, passkey.ErrCloned) {
 		t.Fatalf("sign count 5 after 5: %v, want ErrCloned", err)
 	}
 	// Dropping to zero too: only a counter that has always been zero means
 	// "this authenticator has no counter".
-	a.counter = 0
+	a.Counter = 0
 	if err := login(t, rp, &u, a); !errors.Is(err, passkey.ErrCloned) {
 		t.Fatalf("sign count 0 after 5: %v, want ErrCloned", err)
 	}
@@ -523,8 +527,8 @@ func TestSignCountGoingBackwardsIsRefused(t *testing.T) {
 func TestAuthenticatorWithoutCounterLogsIn(t *testing.T) {
 	rp := newRP(t)
 	u := alice()
-	a := newSoftAuthenticator(t, origin)
-	a.fixedCounter = true // always 0, like synced passkeys
+	a := passkeytest.New(t, origin)
+	a.FixedCounter = true // always 0, like synced passkeys
 	register(t, rp, &u, a)
 	for range 3 {
 		if err := login(t, rp, &u, a); err != nil {
@@ -536,20 +540,20 @@ func TestAuthenticatorWithoutCounterLogsIn(t *testing.T) {
 func TestMalformedResponsesAreInvalid(t *testing.T) {
 	rp := newRP(t)
 	u := alice()
-	a := newSoftAuthenticator(t, origin)
+	a := passkeytest.New(t, origin)
 
 	regOptions, regState, err := rp.BeginRegistration(u)
 	if err != nil {
 		t.Fatal(err)
 	}
-	validRegistration := a.create(regOptions)
+	validRegistration := a.Create(regOptions)
 
 	register(t, rp, &u, a)
 	loginOptions, loginState, err := rp.BeginLogin(u)
 	if err != nil {
 		t.Fatal(err)
 	}
-	validAssertion := a.get(loginOptions)
+	validAssertion := a.Get(loginOptions)
 
 	malformed := func(valid []byte) map[string][]byte {
 		var broken map[string]any
@@ -570,7 +574,7 @@ func TestMalformedResponsesAreInvalid(t *testing.T) {
 			"array":            []byte("[]"),
 			"unterminated":     valid[:len(valid)-1],
 			"trailing data":    append(slices.Clone(valid), []byte(" {}")...),
-			"no response":      []byte(`{"id":"` + b64.EncodeToString(a.id) + `","rawId":"` + b64.EncodeToString(a.id) + `","type":"public-key"}`),
+			"no response":      []byte(`{"id":"` + b64.EncodeToString(a.CredentialID()) + `","rawId":"` + b64.EncodeToString(a.CredentialID()) + `","type":"public-key"}`),
 			"not base64":       bytes.ReplaceAll(valid, []byte(`"clientDataJSON":"`), []byte(`"clientDataJSON":"!!`)),
 			"wrong type":       bytes.Replace(valid, []byte(`"public-key"`), []byte(`"password"`), 1),
 			"id is not rawId":  bytes.Replace(valid, []byte(`"id":"`), []byte(`"id":"AA`), 1),
@@ -610,30 +614,30 @@ func TestMalformedResponsesAreInvalid(t *testing.T) {
 func TestUnreadableStoredDataIsNotTheClientsFault(t *testing.T) {
 	rp := newRP(t)
 	u := alice()
-	a := newSoftAuthenticator(t, origin)
+	a := passkeytest.New(t, origin)
 	register(t, rp, &u, a)
 	options, state, err := rp.BeginLogin(u)
 	if err != nil {
 		t.Fatal(err)
 	}
-	answer := a.get(options)
+	answer := a.Get(options)
 
 	if _, _, err := rp.FinishLogin(u, []byte("not json"), answer); err == nil || errors.Is(err, passkey.ErrInvalidResponse) {
 		t.Errorf("unreadable state: %v, want a plain (server) error", err)
 	}
 
 	corrupt := u
-	corrupt.Credentials = []passkey.Credential{{ID: a.id, Data: []byte("{")}}
+	corrupt.Credentials = []passkey.Credential{{ID: a.CredentialID(), Data: []byte("{")}}
 	if _, _, err := rp.FinishLogin(corrupt, state, answer); err == nil || errors.Is(err, passkey.ErrInvalidResponse) {
 		t.Errorf("unreadable credential: %v, want a plain (server) error", err)
 	}
 
 	// Data that belongs to another credential id must not be trusted.
-	other := newSoftAuthenticator(t, origin)
+	other := passkeytest.New(t, origin)
 	b := bob()
 	bobs := register(t, rp, &b, other)
 	swapped := u
-	swapped.Credentials = []passkey.Credential{{ID: a.id, Data: bobs.Data}}
+	swapped.Credentials = []passkey.Credential{{ID: a.CredentialID(), Data: bobs.Data}}
 	if _, _, err := rp.FinishLogin(swapped, state, answer); err == nil || !strings.Contains(err.Error(), "data is for credential") {
 		t.Errorf("credential whose data names another id: %v", err)
 	}
