@@ -158,6 +158,10 @@ func newServeCommand(g *globalFlags, stderr io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// Start-up leaves garbage (zxcvbn's dictionaries are built at init,
+			// a first dev start hashes a password) that the raised GC percent
+			// would keep around for a long time: return it before serving.
+			debug.FreeOSMemory()
 			if cfg.Dev {
 				fmt.Fprintf(stderr, "\n  Warden (dev) on http://%s\n  dev mailbox:  http://%s/dev/mailbox\n", srv.Addr(), srv.Addr())
 				if srv.DevAdminKey != "" {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 	"time"
 )
 
@@ -45,6 +46,12 @@ type Limiter struct {
 	Store BucketStore
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+
+	// empty remembers, on this node, buckets found empty and until when they
+	// stay so. A bucket only refills with time (other nodes can only drain
+	// it), so until then a refusal is certain and costs no database write:
+	// under a flood from one address most answers are refusals.
+	empty emptyBuckets
 }
 
 // Check takes one token from the bucket of every key, or from none: it is
@@ -69,6 +76,11 @@ func (lim *Limiter) CheckCost(ctx context.Context, cost int, keys ...Key) (Decis
 		clock = time.Now
 	}
 	now := clock().UTC().Truncate(time.Microsecond)
+	if cost > 0 {
+		if d, refused := lim.empty.refuses(keys, now); refused {
+			return d, nil
+		}
+	}
 	var d Decision
 	err := lim.Store.UpdateBuckets(ctx, now, keys, func(current []Bucket) ([]Bucket, bool) {
 		next := make([]Bucket, len(keys))
@@ -78,7 +90,51 @@ func (lim *Limiter) CheckCost(ctx context.Context, cost int, keys ...Key) (Decis
 	if err != nil {
 		return Decision{}, fmt.Errorf("rate limit: %w", err)
 	}
+	if !d.Allowed && cost == 1 {
+		// RetryAfter is rounded up to a whole second: a second less is a
+		// moment the bucket is surely still empty.
+		lim.empty.remember(d.Bucket, now.Add(d.RetryAfter-time.Second))
+	}
 	return d, nil
+}
+
+// emptyBuckets is a bounded map of bucket name to the time it stays empty
+// until; the zero value is ready.
+type emptyBuckets struct {
+	mu    sync.Mutex
+	until map[string]time.Time
+}
+
+// maxEmptyBuckets bounds the memory a flood of distinct addresses can take;
+// past it the oldest knowledge is simply dropped (the database still decides).
+const maxEmptyBuckets = 10_000
+
+func (e *emptyBuckets) remember(bucket string, until time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.until == nil || len(e.until) >= maxEmptyBuckets {
+		e.until = map[string]time.Time{}
+	}
+	e.until[bucket] = until
+}
+
+// refuses answers for the database when a bucket of keys is known empty.
+func (e *emptyBuckets) refuses(keys []Key, now time.Time) (Decision, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, k := range keys {
+		until, ok := e.until[k.Bucket]
+		if !ok {
+			continue
+		}
+		if !now.Before(until) {
+			delete(e.until, k.Bucket)
+			continue
+		}
+		wait := until.Sub(now).Truncate(time.Second) + time.Second
+		return Decision{Allowed: false, RetryAfter: wait, Bucket: k.Bucket}, true
+	}
+	return Decision{}, false
 }
 
 // decide applies Take to every bucket, writing the buckets to store into

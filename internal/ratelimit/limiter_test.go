@@ -306,3 +306,54 @@ func BenchmarkMemoryStore(b *testing.B) {
 		}
 	})
 }
+
+// countingStore counts the trips to the store.
+type countingStore struct {
+	BucketStore
+	trips atomic.Int64
+}
+
+func (c *countingStore) UpdateBuckets(ctx context.Context, now time.Time, keys []Key, update func([]Bucket) ([]Bucket, bool)) error {
+	c.trips.Add(1)
+	return c.BucketStore.UpdateBuckets(ctx, now, keys, update)
+}
+
+// An empty bucket is refused on this node without a trip to the store until
+// it surely has a token again, and never past that moment.
+func TestLimiterRemembersEmptyBuckets(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := newClock(t0)
+	store := &countingStore{BucketStore: NewMemoryStore(100)}
+	lim := &Limiter{Store: store, Now: c.now}
+	flood := Key{"login:ip:192.0.2.9", Limit{Burst: 2, Per: 10 * time.Second}} // a token every 5 s
+	other := Key{"login:ip:192.0.2.10", Limit{Burst: 2, Per: 10 * time.Second}}
+	for range 2 {
+		if d, _ := lim.Check(ctx, flood); !d.Allowed {
+			t.Fatal("the burst was refused")
+		}
+	}
+	d, _ := lim.Check(ctx, flood)
+	if d.Allowed || d.RetryAfter != 5*time.Second {
+		t.Fatalf("third try: %+v", d)
+	}
+	before := store.trips.Load()
+	for range 100 {
+		if d, _ := lim.Check(ctx, flood); d.Allowed || d.RetryAfter < time.Second || d.RetryAfter > 5*time.Second {
+			t.Fatalf("refusal from memory: %+v", d)
+		}
+	}
+	if trips := store.trips.Load() - before; trips != 0 {
+		t.Errorf("100 refusals of a known-empty bucket took %d trips to the store", trips)
+	}
+	if d, _ := lim.Check(ctx, other, flood); d.Allowed || d.Bucket != flood.Bucket {
+		t.Errorf("a request that also needs the empty bucket: %+v", d)
+	}
+	if d, _ := lim.Check(ctx, other); !d.Allowed {
+		t.Errorf("another address was refused: %+v", d)
+	}
+	c.advance(5 * time.Second) // the token is there: memory must not refuse it
+	if d, _ := lim.Check(ctx, flood); !d.Allowed {
+		t.Errorf("after the wait: %+v", d)
+	}
+}
