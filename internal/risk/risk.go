@@ -10,9 +10,10 @@
 package risk
 
 import (
-	"math"
 	"slices"
 	"time"
+
+	"github.com/wardenhq/warden/internal/geoip"
 )
 
 // Outcomes of a decision.
@@ -200,7 +201,7 @@ func impossibleTravel(cfg Config, s Signals) bool {
 		if !p.Place.HasCoordinates {
 			continue
 		}
-		km := DistanceKm(p.Place.Latitude, p.Place.Longitude, s.Place.Latitude, s.Place.Longitude)
+		km := geoip.DistanceKm(p.Place.Latitude, p.Place.Longitude, s.Place.Latitude, s.Place.Longitude)
 		if km < 300 {
 			return false
 		}
@@ -233,13 +234,4 @@ func unusualHour(cfg Config, s Signals) bool {
 		}
 	}
 	return true
-}
-
-// DistanceKm is the great-circle distance (haversine, mean Earth radius).
-func DistanceKm(aLat, aLon, bLat, bLon float64) float64 {
-	const earthRadiusKm = 6371.0088
-	rad := math.Pi / 180
-	dLat, dLon := (bLat-aLat)*rad, (bLon-aLon)*rad
-	h := math.Sin(dLat/2)*math.Sin(dLat/2) + math.Cos(aLat*rad)*math.Cos(bLat*rad)*math.Sin(dLon/2)*math.Sin(dLon/2)
-	return 2 * earthRadiusKm * math.Asin(math.Min(1, math.Sqrt(h)))
 }

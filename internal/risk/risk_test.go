@@ -1,7 +1,6 @@
 package risk
 
 import (
-	"math"
 	"slices"
 	"testing"
 	"time"
@@ -106,24 +105,5 @@ func TestThresholdsAreConfigurable(t *testing.T) {
 	s.History = []PastLogin{{At: now.Add(-time.Hour), IP: "81.2.69.10", Place: london}}
 	if d := Evaluate(cfg, s); !slices.Contains(d.Reasons, ReasonImpossibleTravel) {
 		t.Errorf("344 km in an hour not flagged at 100 km/h: %v", d.Reasons)
-	}
-}
-
-func TestDistanceKm(t *testing.T) {
-	t.Parallel()
-	for _, c := range []struct {
-		name                   string
-		aLat, aLon, bLat, bLon float64
-		want, tolerance        float64
-	}{
-		{"same point", 51.5, -0.1, 51.5, -0.1, 0, 0.001},
-		{"London to New York", 51.5074, -0.1278, 40.7128, -74.0060, 5570, 15},
-		{"London to Paris", london.Latitude, london.Longitude, paris.Latitude, paris.Longitude, 344, 5},
-		{"antipodes", 0, 0, 0, 180, 20015, 5},
-		{"across the date line", 0, 179.5, 0, -179.5, 111.2, 0.5},
-	} {
-		if got := DistanceKm(c.aLat, c.aLon, c.bLat, c.bLon); math.Abs(got-c.want) > c.tolerance {
-			t.Errorf("%s: %.1f km, want %.0f ± %.1f", c.name, got, c.want, c.tolerance)
-		}
 	}
 }
