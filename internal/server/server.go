@@ -231,7 +231,7 @@ func (s *Server) assemble(ctx context.Context) error {
 	}
 	pages, err := web.New(web.Config{
 		PlatformName: cfg.PlatformName, Dev: cfg.Dev, Mailbox: mailbox, Now: time.Now, Logger: s.log,
-		Accounts: accounts, Sessions: sessions, Audit: s.store, BaseURL: cfg.BaseURL,
+		Accounts: accounts, Sessions: sessions, MFA: factors, Audit: s.store, BaseURL: cfg.BaseURL,
 		RequestInfo: httpapi.RequestInfo, SupportURL: cfg.SupportURL,
 		// The login pages (users' and the console's) count in the same
 		// buckets as POST /v1/sessions. s.api is built below, before any

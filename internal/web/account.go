@@ -435,6 +435,7 @@ type accountData struct {
 	Verified        bool
 	Since           time.Time
 	HasAntiPhishing bool
+	MFA             bool
 }
 
 // freshAccount reads the account anew: the one resolved with the session
@@ -457,7 +458,7 @@ func (p *Pages) accountHome(w http.ResponseWriter, r *http.Request, u *member) {
 	}
 	p.Render(w, r, http.StatusOK, "account", accountData{
 		Email: a.Email, Verified: a.Verified(), Since: a.CreatedAt,
-		HasAntiPhishing: a.AntiPhishingCode != "",
+		HasAntiPhishing: a.AntiPhishingCode != "", MFA: a.MFAEnabled,
 	})
 }
 
@@ -474,11 +475,18 @@ func changePasswordForm() *form {
 }
 
 func (p *Pages) changePasswordPage(w http.ResponseWriter, r *http.Request, u *member) {
+	if p.stepUpFirst(w, r, u, r.URL.Path) {
+		return
+	}
 	f := changePasswordForm()
 	p.renderForm(w, r, http.StatusOK, "account-password", f, passwordData{Form: f, Email: u.Account.Email})
 }
 
 func (p *Pages) changePassword(w http.ResponseWriter, r *http.Request, u *member) {
+	// As the JSON API: with a second factor, a password change wants it fresh.
+	if p.stepUpFirst(w, r, u, r.URL.Path) {
+		return
+	}
 	f := changePasswordForm()
 	data := passwordData{Form: f, Email: u.Account.Email}
 	current, currentOK := readField(r, "current_password", false)

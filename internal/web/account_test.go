@@ -16,8 +16,10 @@ import (
 
 	"github.com/wardenhq/warden/internal/account"
 	"github.com/wardenhq/warden/internal/keyring"
+	"github.com/wardenhq/warden/internal/mfa"
 	"github.com/wardenhq/warden/internal/notify"
 	"github.com/wardenhq/warden/internal/outbox"
+	"github.com/wardenhq/warden/internal/passkey"
 	"github.com/wardenhq/warden/internal/password"
 	"github.com/wardenhq/warden/internal/session"
 	"github.com/wardenhq/warden/internal/store"
@@ -34,6 +36,7 @@ type site struct {
 	store    *store.Store
 	accounts *account.Service
 	sessions *session.Service
+	mfa      *mfa.Service
 	pages    *web.Pages
 	url      string
 }
@@ -97,9 +100,25 @@ func newSiteConfig(t *testing.T, baseURL string, hasher *password.Hasher, config
 		Now:       time.Now,
 		Committed: func(revoked []string) { sessions.Forget(revoked) },
 	}
+	rp, err := passkey.New(baseURL, "Acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	factors := &mfa.Service{
+		Transact: func(ctx context.Context, fn func(mfa.Tx) error) error {
+			return st.Write(ctx, func(tx *store.Tx) error { return fn(tx) })
+		},
+		View: func(ctx context.Context, fn func(mfa.Tx) error) error {
+			return st.Read(ctx, func(tx *store.Tx) error { return fn(tx) })
+		},
+		Accounts: accounts, Keys: keys, RecoveryKeys: [][]byte{bytes.Repeat([]byte{9}, 32)}, Passkeys: rp,
+		Issuer: "Acme",
+		Policy: mfa.Policy{ChallengeTTL: 5 * time.Minute, MaxFailures: 5, StepUpWindow: 5 * time.Minute},
+		Now:    time.Now,
+	}
 	cfg := web.Config{
 		PlatformName: "Acme", Dev: true, Mailbox: st, Logger: quiet,
-		Accounts: accounts, Sessions: sessions, Audit: st, BaseURL: baseURL,
+		Accounts: accounts, Sessions: sessions, MFA: factors, Audit: st, BaseURL: baseURL,
 		RequestInfo: func(*http.Request) (string, string) { return testIP, "req_test" },
 	}
 	if configure != nil {
@@ -113,7 +132,7 @@ func newSiteConfig(t *testing.T, baseURL string, hasher *password.Hasher, config
 	pages.Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return &site{t: t, store: st, accounts: accounts, sessions: sessions, pages: pages, url: srv.URL}
+	return &site{t: t, store: st, accounts: accounts, sessions: sessions, mfa: factors, pages: pages, url: srv.URL}
 }
 
 // client is one browser: a cookie jar, and redirects not followed so that

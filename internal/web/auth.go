@@ -75,12 +75,17 @@ const flashLifetime = time.Minute
 // leaving the notice code flash for the next page ("" for none).
 func (p *Pages) redirect(w http.ResponseWriter, r *http.Request, target, flash string) {
 	if flash != "" {
-		http.SetCookie(w, &http.Cookie{
-			Name: flashCookie, Value: flash, Path: "/", MaxAge: int(flashLifetime / time.Second),
-			HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode,
-		})
+		p.setFlash(w, flash)
 	}
 	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+// setFlash leaves the notice code flash for the next page.
+func (p *Pages) setFlash(w http.ResponseWriter, flash string) {
+	http.SetCookie(w, &http.Cookie{
+		Name: flashCookie, Value: flash, Path: "/", MaxAge: int(flashLifetime / time.Second),
+		HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode,
+	})
 }
 
 func (p *Pages) clearFlash(w http.ResponseWriter) {
@@ -112,6 +117,15 @@ const (
 	flashEmailVerified   = "email_verified"
 	flashFrozen          = "frozen"
 
+	flashChallengeExpired = "challenge_expired"
+	flashRecoveryCodeUsed = "recovery_code_used"
+	flashSetupStale       = "mfa_setup_stale"
+	flashTOTPOff          = "totp_disabled"
+	flashPasskeyAdded     = "passkey_added"
+	flashPasskeyRenamed   = "passkey_renamed"
+	flashPasskeyRemoved   = "passkey_removed"
+	flashPasskeyGone      = "passkey_gone"
+
 	flashConsoleSignedOut   = "console_signed_out"
 	flashConsolePasswordSet = "console_password_set"
 	flashConsoleUnfrozen    = "console_unfrozen"
@@ -133,6 +147,15 @@ var notices = map[string]notice{
 	flashSessionRevoked:  {"success", "The session was logged out."},
 	flashOthersRevoked:   {"success", "Every other session was logged out. Only this one is still signed in."},
 	flashSessionGone:     {"info", "That session had already ended."},
+
+	flashChallengeExpired: {"info", "Your login expired, or had too many wrong codes. Log in again."},
+	flashRecoveryCodeUsed: {"info", "You logged in with a recovery code. It cannot be used again: check how many you have left in your security settings."},
+	flashSetupStale:       {"info", "The set-up had expired or was already finished. Check the state below, and start again if needed."},
+	flashTOTPOff:          {"success", "The authenticator app was removed. Withdrawals are paused for a while as a precaution, and we emailed you about the change."},
+	flashPasskeyAdded:     {"success", "Your passkey was added. You can use it to confirm logins and sensitive actions."},
+	flashPasskeyRenamed:   {"success", "The passkey was renamed."},
+	flashPasskeyRemoved:   {"success", "The passkey was removed, and we emailed you about the change."},
+	flashPasskeyGone:      {"info", "That passkey had already been removed."},
 
 	flashConsoleSignedOut:   {"success", "You are logged out of the console."},
 	flashConsolePasswordSet: {"success", "Your password was changed. Your other console sessions were logged out."},

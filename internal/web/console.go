@@ -109,7 +109,8 @@ func (p *Pages) consoleNav(r *http.Request, s *member) []navLink {
 	switch {
 	case s == nil:
 		links = append(links, navLink{Label: "Log in", Href: "/console/login"})
-	case s.Account.MustChangePassword:
+	case s.Account.MustChangePassword || !s.Account.MFAEnabled:
+		// Nothing else until the password and the second factor are set.
 		links = append(links, navLink{Label: "Log out", Href: "/console/logout", Post: true})
 	default:
 		if p.allows(s.Account.StaffRole, scopeUsersRead) {

@@ -30,14 +30,24 @@ func (s *site) createStaff(email, role string) (account.Account, string) {
 }
 
 // staffLoggedIn returns a client logged in to the console as a new staff
-// member with role, who has replaced the one-time password with staffPassword.
+// member with role, who has replaced the one-time password with staffPassword
+// and set up an authenticator app.
 func (s *site) staffLoggedIn(email, role string) (*client, account.Account) {
+	s.t.Helper()
+	c, a, _ := s.staffEnrolled(email, role)
+	return c, a
+}
+
+// staffEnrolled is staffLoggedIn, and returns the authenticator app's key.
+func (s *site) staffEnrolled(email, role string) (*client, account.Account, string) {
 	s.t.Helper()
 	a, oneTime := s.createStaff(email, role)
 	c := s.client()
 	expect(s.t, "console login", c.post("/console/login", "email", email, "password", oneTime), 303, "/console/password")
 	expect(s.t, "set password", c.post("/console/password", "current_password", oneTime, "new_password", staffPassword), 303, "/console")
-	return c, a
+	expect(s.t, "2FA first", c.get("/console"), 303, "/console/mfa")
+	secret, _ := c.enrol("/console/mfa", "/console/mfa/confirm")
+	return c, a, secret
 }
 
 // consoleCookie is the browser's console cookie, sent to /console only.
@@ -137,18 +147,23 @@ func TestConsoleLoginAndForcedPasswordChange(t *testing.T) {
 
 	// The session cache still holds the account as it was at login: the
 	// flag is checked again in the database, so there is no redirect loop.
+	// The console then wants a second factor before anything else.
+	expect(t, "2FA first", c.get("/console"), 303, "/console/mfa")
+	expect(t, "2FA page", c.get("/console/mfa"), 200, "Your password was changed.", "Set up two-factor authentication")
+	secret, _ := c.enrol("/console/mfa", "/console/mfa/confirm")
 	res = c.get("/console")
-	expect(t, "console", res, 200, "Your password was changed.", `<a href="/console" aria-current="page">Users</a>`,
+	expect(t, "console", res, 200, `<a href="/console" aria-current="page">Users</a>`,
 		`id="staff-email">Sam@acme.test</strong>`, `id="staff-role">support</strong>`, `action="/console/logout"`, "Find a user")
 	expect(t, "password page again", c.get("/console/password"), 200, "Change your password", "Current password")
 
 	expect(t, "one-time is spent", s.client().post("/console/login", "email", "sam@acme.test", "password", oneTime), 401)
 	other := s.client()
-	expect(t, "new password", other.post("/console/login", "email", "sam@acme.test", "password", staffPassword), 303, "/console")
+	expect(t, "new password", other.post("/console/login", "email", "sam@acme.test", "password", staffPassword), 303, "/console/login/challenge")
+	expect(t, "second factor", other.post("/console/login/challenge", "method", "totp", "code", code(t, secret, 0)), 303, "/console")
 	expect(t, "next is followed", s.client().post("/console/login", "email", "sam@acme.test", "password", staffPassword, "next", "/console/users/usr_x?a=1"),
-		303, "/console/users/usr_x?a=1")
+		303, "/console/login/challenge?next="+url.QueryEscape("/console/users/usr_x?a=1"))
 	for _, next := range []string{"/account", "//evil.example/console", "https://evil.example/console", "/console/login", "/consolex"} {
-		expect(t, "next "+next, s.client().post("/console/login", "email", "sam@acme.test", "password", staffPassword, "next", next), 303, "/console")
+		expect(t, "next "+next, s.client().post("/console/login", "email", "sam@acme.test", "password", staffPassword, "next", next), 303, "/console/login/challenge")
 	}
 
 	// The change and the logins are in the staff member's audit trail, as staff.
@@ -232,6 +247,7 @@ func TestConsoleAndUserSessionsNeverMix(t *testing.T) {
 	// Both logged in, in one browser: each side sees only its own.
 	expect(t, "staff login", c.post("/console/login", "email", "vic@acme.test", "password", oneTime), 303, "/console/password")
 	expect(t, "staff password", c.post("/console/password", "current_password", oneTime, "new_password", staffPassword), 303, "/console")
+	secret, _ := c.enrol("/console/mfa", "/console/mfa/confirm")
 	staffToken := c.consoleCookie().Value
 	if got := c.cookie("warden_session"); got == nil || got.Value != userToken {
 		t.Fatalf("the console login touched the user session cookie: %v", got)
@@ -252,7 +268,11 @@ func TestConsoleAndUserSessionsNeverMix(t *testing.T) {
 	// Logging out of one leaves the other.
 	expect(t, "console logout", c.post("/console/logout"), 303, "/console/login")
 	expect(t, "still a user", c.get("/account"), 200, "uma@example.com")
-	expect(t, "staff login again", c.post("/console/login", "email", "vic@acme.test", "password", staffPassword), 303, "/console")
+	expect(t, "staff login again", c.post("/console/login", "email", "vic@acme.test", "password", staffPassword), 303, "/console/login/challenge")
+	expect(t, "staff second factor", c.post("/console/login/challenge", "method", "totp", "code", code(t, secret, 0)), 303, "/console")
+	if got := c.cookie("warden_session"); got == nil || got.Value != userToken {
+		t.Fatalf("the console challenge touched the user session cookie: %v", got)
+	}
 	expect(t, "user logout", c.post("/logout"), 303, "/login")
 	expect(t, "still staff", c.get("/console"), 200, "vic@acme.test")
 }

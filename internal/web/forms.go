@@ -35,6 +35,10 @@ type field struct {
 	Suggestions []string
 	// Autofocus is set on the first field with an error.
 	Autofocus bool
+	// InputMode is the keyboard phones show: numeric for codes of digits.
+	InputMode string
+	// Verbatim switches off spell checking and automatic capitals, for codes.
+	Verbatim bool
 }
 
 // DescribedBy lists the ids of the hint and the error, for aria-describedby.
@@ -119,6 +123,20 @@ func readField(r *http.Request, name string, trim bool) (string, bool) {
 		v = strings.TrimSpace(v)
 	}
 	return v, len(v) <= maxFieldBytes
+}
+
+// codeField is the 6-digit code of an authenticator app.
+func codeField(id string) *field {
+	return &field{ID: id, Name: "code", Label: "6-digit code", Type: "text", Autocomplete: "one-time-code",
+		InputMode: "numeric", Verbatim: true, Required: true, MaxLength: 12,
+		Hint: "The code your authenticator app shows now for this account."}
+}
+
+// recoveryCodeField is one of the account's recovery codes.
+func recoveryCodeField(id string) *field {
+	return &field{ID: id, Name: "recovery_code", Label: "Recovery code", Type: "text", Autocomplete: "off",
+		Verbatim: true, Required: true, MaxLength: 20,
+		Hint: "One of the codes you saved when you set up two-factor authentication, like abcde-fghij. Each works once."}
 }
 
 func emailField(id string) *field {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/wardenhq/warden/internal/account"
 	"github.com/wardenhq/warden/internal/password"
@@ -44,6 +45,14 @@ type signIn struct {
 	// oneTimePasswordPath is where an account that still has a one-time
 	// password must go before any other page; "" where there are none.
 	oneTimePasswordPath string
+	// mfaSetupPath is where an account without a second factor must set one
+	// up before any other page (after its one-time password); "" where a
+	// second factor is the account's choice.
+	mfaSetupPath string
+	// challengePath is the second step of a login, for accounts with a
+	// second factor; challengeCookie holds the challenge there.
+	challengePath   string
+	challengeCookie string
 	// what names the session in log lines.
 	what string
 
@@ -76,6 +85,9 @@ var userSignIn = signIn{
 	knowsDevices: true,
 	what:         "session",
 
+	challengePath:   "/login/challenge",
+	challengeCookie: "warden_challenge",
+
 	loginPath:          "/login",
 	home:               "/account",
 	signedOutFlash:     flashSignedOut,
@@ -94,7 +106,11 @@ var staffSignIn = signIn{
 	sameSite:            http.SameSiteStrictMode,
 	dropsOtherRealms:    true,
 	oneTimePasswordPath: "/console/password",
+	mfaSetupPath:        "/console/mfa",
 	what:                "staff session",
+
+	challengePath:   "/console/login/challenge",
+	challengeCookie: "warden_console_challenge",
 
 	loginPath:        "/console/login",
 	home:             consolePath,
@@ -182,6 +198,19 @@ func (p *Pages) signedIn(si signIn, h memberHandler) http.HandlerFunc {
 			m.Account = fresh
 			if m.Account.MustChangePassword && r.URL.Path != si.oneTimePasswordPath {
 				http.Redirect(w, r, si.oneTimePasswordPath, http.StatusSeeOther)
+				return
+			}
+		}
+		if si.mfaSetupPath != "" && !m.Account.MustChangePassword && !m.Account.MFAEnabled {
+			// As above: the cache may not know yet that a factor was set up.
+			fresh, err := p.freshAccount(r, m)
+			if err != nil {
+				p.internalError(w, r, "read the account of a "+si.what, err)
+				return
+			}
+			m.Account = fresh
+			if !m.Account.MFAEnabled && r.URL.Path != si.mfaSetupPath && !strings.HasPrefix(r.URL.Path, si.mfaSetupPath+"/") {
+				http.Redirect(w, r, si.mfaSetupPath, http.StatusSeeOther)
 				return
 			}
 		}
@@ -311,8 +340,11 @@ func (p *Pages) logIn(si signIn) http.HandlerFunc {
 		acct, err := p.accounts.Authenticate(r.Context(), si.realm, email, plain)
 		status := http.StatusUnauthorized
 		switch {
+		case err == nil && acct.MFAEnabled:
+			p.startChallenge(w, r, si, acct, next)
+			return
 		case err == nil:
-			p.startSession(w, r, si, acct, next)
+			p.startSession(w, r, si, acct, session.AAL1, next)
 			return
 		case errors.Is(err, account.ErrInvalidCredentials):
 			if acct.ID != "" {
@@ -332,9 +364,10 @@ func (p *Pages) logIn(si signIn) http.HandlerFunc {
 	}
 }
 
-// startSession signs acct in to si's pages after a good password, and goes
-// on to next: first to the password page while acct has a one-time password.
-func (p *Pages) startSession(w http.ResponseWriter, r *http.Request, si signIn, acct account.Account, next string) {
+// startSession signs acct in to si's pages after a good password (aal1) or
+// a password and a second factor (aal2), and goes on to next: first to the
+// password page while acct has a one-time password.
+func (p *Pages) startSession(w http.ResponseWriter, r *http.Request, si signIn, acct account.Account, aal, next string) {
 	// A session this browser still holds ends first: one browser, one
 	// session, and none left behind to be picked up later.
 	if !p.endSession(w, r, si) {
@@ -346,7 +379,7 @@ func (p *Pages) startSession(w http.ResponseWriter, r *http.Request, si signIn, 
 			meta.DeviceToken = c.Value
 		}
 	}
-	started, err := p.sessions.Start(r.Context(), acct, session.AAL1, meta)
+	started, err := p.sessions.Start(r.Context(), acct, aal, meta)
 	if err != nil {
 		p.internalError(w, r, "start "+si.what, err)
 		return

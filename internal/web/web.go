@@ -47,6 +47,7 @@ import (
 	"time"
 
 	"github.com/wardenhq/warden/internal/account"
+	"github.com/wardenhq/warden/internal/mfa"
 	"github.com/wardenhq/warden/internal/session"
 	"github.com/wardenhq/warden/internal/staff"
 )
@@ -69,10 +70,13 @@ type Config struct {
 	// Logger receives errors that are not shown to users. Nil means slog.Default().
 	Logger *slog.Logger
 
-	// Accounts and Sessions switch on the account pages; set both and Audit,
-	// or none of them.
+	// Accounts and Sessions switch on the account pages; set both, Audit and
+	// MFA, or none of them.
 	Accounts *account.Service
 	Sessions *session.Service
+	// MFA is the second-factor service: security settings, login challenges,
+	// step-up, and the enrolment every staff member must make.
+	MFA *mfa.Service
 	// Audit is where the account pages read the activity list and record
 	// failed logins, through package audit; *store.Store implements it.
 	Audit AuditStore
@@ -106,6 +110,7 @@ type Pages struct {
 
 	accounts    *account.Service
 	sessions    *session.Service
+	mfa         *mfa.Service
 	audit       AuditStore
 	secure      bool // cookies are Secure
 	requestInfo func(r *http.Request) (clientIP, requestID string)
@@ -129,8 +134,8 @@ func New(cfg Config) (*Pages, error) {
 	if cfg.Dev && cfg.Mailbox == nil {
 		return nil, errors.New("web: Config.Dev needs a Config.Mailbox")
 	}
-	if (cfg.Accounts != nil) != (cfg.Sessions != nil) || (cfg.Accounts != nil) != (cfg.Audit != nil) {
-		return nil, errors.New("web: Config.Accounts, Config.Sessions and Config.Audit go together")
+	if (cfg.Accounts != nil) != (cfg.Sessions != nil) || (cfg.Accounts != nil) != (cfg.Audit != nil) || (cfg.Accounts != nil) != (cfg.MFA != nil) {
+		return nil, errors.New("web: Config.Accounts, Config.Sessions, Config.Audit and Config.MFA go together")
 	}
 	p := &Pages{
 		platform: strings.TrimSpace(cfg.PlatformName),
@@ -142,6 +147,7 @@ func New(cfg Config) (*Pages, error) {
 
 		accounts:    cfg.Accounts,
 		sessions:    cfg.Sessions,
+		mfa:         cfg.MFA,
 		audit:       cfg.Audit,
 		secure:      strings.HasPrefix(cfg.BaseURL, "https://"),
 		requestInfo: cfg.RequestInfo,
@@ -219,6 +225,7 @@ func (p *Pages) Register(mux *http.ServeMux) {
 	if p.accounts != nil {
 		p.registerAccountPages(mux)
 		p.registerConsolePages(mux)
+		p.registerMFAPages(mux)
 	}
 	if p.dev {
 		mux.HandleFunc("GET /dev/mailbox", p.mailboxList)
