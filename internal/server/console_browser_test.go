@@ -95,10 +95,14 @@ func TestBrowserConsoleUnfreeze(t *testing.T) {
 	b.SendKeys("#console-current", oneTime)
 	b.SendKeys("#console-new", staffPassword)
 	b.ClickNavigate("#set-password")
-	wantPath("password set", "/console")
+	// Then a second factor, before anything else.
+	wantPath("password set", "/console/mfa")
 	if got := b.Text(".notice"); !strings.Contains(got, "Your password was changed") {
 		t.Errorf("notice after the password change: %q", got)
 	}
+	enrolInBrowser(t, b)
+	b.ClickNavigate("#codes-saved")
+	wantPath("2FA on", "/console")
 	if got := b.Text(".site-nav"); !strings.Contains(got, "Users") || !strings.Contains(got, "Log out") || strings.Contains(got, "Account") {
 		t.Errorf("console navigation: %q", got)
 	}
