@@ -208,23 +208,10 @@ func proofOf(r *http.Request, f *form) mfa.Proof {
 	pr := mfa.Proof{Method: r.PostFormValue("method")}
 	switch pr.Method {
 	case mfa.MethodTOTP:
-		code, ok := readField(r, "code", true)
-		switch {
-		case code == "":
-			f.fail("code", "Enter the 6-digit code from your authenticator app.")
-		case !ok:
-			f.fail("code", "A code is 6 digits.")
-		}
-		pr.Code = code
+		pr.Code = readCode(r, f)
 	case mfa.MethodRecoveryCode:
-		code, ok := readField(r, "recovery_code", true)
-		switch {
-		case code == "":
-			f.fail("recovery_code", "Enter one of your recovery codes.")
-		case !ok:
-			f.fail("recovery_code", "A recovery code is 10 letters and digits, like abcde-fghij.")
-		}
-		pr.Code = code
+		pr.Code = readCodeField(r, f, "recovery_code", "Enter one of your recovery codes.",
+			"A recovery code is 10 letters and digits, like abcde-fghij.")
 	case mfa.MethodWebAuthn:
 		cred := r.PostFormValue("credential")
 		switch {
@@ -238,6 +225,24 @@ func proofOf(r *http.Request, f *form) mfa.Proof {
 		f.Problem = &problem{Message: "Choose how to confirm: a code from your app, a recovery code or a passkey."}
 	}
 	return pr
+}
+
+// readCode reads the authenticator app's code from the field "code".
+func readCode(r *http.Request, f *form) string {
+	return readCodeField(r, f, "code", "Enter the 6-digit code your app shows.", "A code is 6 digits.")
+}
+
+// readCodeField reads a code from the field name, and fails the field with
+// empty or tooLong when it is missing or longer than any code.
+func readCodeField(r *http.Request, f *form, name, empty, tooLong string) string {
+	code, ok := readField(r, name, true)
+	switch {
+	case code == "":
+		f.fail(name, empty)
+	case !ok:
+		f.fail(name, tooLong)
+	}
+	return code
 }
 
 // refusedAnswer explains a refused answer on the form; false when err is

@@ -354,13 +354,7 @@ func (p *Pages) confirmTOTP(s totpSetup) memberHandler {
 		}
 		f := totpCodeForm()
 		data := s.data(f, secret, uri, png)
-		code, ok := readField(r, "code", true)
-		switch {
-		case code == "":
-			f.fail("code", "Enter the 6-digit code your app shows.")
-		case !ok:
-			f.fail("code", "A code is 6 digits.")
-		}
+		code := readCode(r, f)
 		if f.HasErrors() {
 			p.renderForm(w, r, http.StatusUnprocessableEntity, "totp-setup", f, data)
 			return
@@ -441,13 +435,7 @@ func (p *Pages) regenerateRecoveryCodes(w http.ResponseWriter, r *http.Request, 
 	}
 	f := totpCodeForm()
 	data := codeFormData{Form: f}
-	code, ok := readField(r, "code", true)
-	switch {
-	case code == "":
-		f.fail("code", "Enter the 6-digit code your app shows.")
-	case !ok:
-		f.fail("code", "A code is 6 digits.")
-	}
+	code := readCode(r, f)
 	if f.HasErrors() {
 		p.renderForm(w, r, http.StatusUnprocessableEntity, "account-recovery-codes", f, data)
 		return
@@ -497,19 +485,13 @@ func (p *Pages) disableTOTP(w http.ResponseWriter, r *http.Request, u *member) {
 	f := disableForm()
 	data := codeFormData{Form: f, Email: u.Account.Email}
 	plain, passwordOK := readField(r, "password", false)
-	code, codeOK := readField(r, "code", true)
 	switch {
 	case plain == "":
 		f.fail("password", "Enter your password.")
 	case !passwordOK:
 		f.fail("password", "Your password is wrong.")
 	}
-	switch {
-	case code == "":
-		f.fail("code", "Enter the 6-digit code your app shows.")
-	case !codeOK:
-		f.fail("code", "A code is 6 digits.")
-	}
+	code := readCode(r, f)
 	if f.HasErrors() {
 		p.renderForm(w, r, http.StatusUnprocessableEntity, "account-totp-disable", f, data)
 		return

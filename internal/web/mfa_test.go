@@ -239,7 +239,7 @@ func TestLoginChallenge(t *testing.T) {
 		kv   []string
 		want []string
 	}{
-		{"empty code", []string{"method", "totp"}, []string{"Enter the 6-digit code from your authenticator app.", `href="#challenge-code"`}},
+		{"empty code", []string{"method", "totp"}, []string{"Enter the 6-digit code your app shows.", `href="#challenge-code"`}},
 		{"wrong code", []string{"method", "totp", "code", "000000"}, []string{"This code is wrong."}},
 		{"drift", []string{"method", "totp", "code", code(t, secret, -3*time.Minute)}, []string{"your phone&#39;s clock is 3 minutes slow"}},
 		{"wrong recovery code", []string{"method", "recovery_code", "recovery_code", "aaaaa-aaaaa"},
@@ -490,4 +490,6 @@ func TestChallengeLoginIsAAL2(t *testing.T) {
 	if c.cookie("warden_device") == nil {
 		t.Error("the device is not remembered")
 	}
+	// The login's second factor is fresh: no step-up right away.
+	expect(t, "password page", c.get("/account/password"), 200, "Change your password")
 }
