@@ -215,6 +215,18 @@ func TestBrowserPasskeyAsSecondFactor(t *testing.T) {
 	if got := b.Text("#passkeys"); strings.Contains(got, "Never") {
 		t.Errorf("the passkey's last use is not recorded: %q", got)
 	}
+
+	// Ten minutes on, a password change asks for the passkey again.
+	if err := n.srv.Store().ExecRaw(context.Background(), `UPDATE sessions SET mfa_at = mfa_at - 600000000 WHERE mfa_at > 0`); err != nil {
+		t.Fatal(err)
+	}
+	b.Navigate(base + "/account/password")
+	wantAt(t, b, base, "step-up", "/account/step-up?next=%2Faccount%2Fpassword")
+	b.ClickNavigate("#use-passkey")
+	wantAt(t, b, base, "stepped up", "/account/password")
+	if got := b.Text("h1"); got != "Change your password" {
+		t.Errorf("after the step-up: h1 %q", got)
+	}
 	noConsoleErrors(t, b)
 }
 
