@@ -3,6 +3,7 @@ package httpapi
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/wardenhq/warden/internal/account"
@@ -465,7 +466,11 @@ func activityOf(rec audit.Record) activityItem {
 	if ua, ok := data["user_agent"].(string); ok {
 		item.UserAgent = ua
 	}
-	for _, k := range []string{"reason", "aal", "sessions_revoked", "count"} {
+	// A reason written by staff or an admin key is an internal note.
+	if strings.HasPrefix(rec.Actor, "staff:") || strings.HasPrefix(rec.Actor, "admin_key:") {
+		delete(data, "reason")
+	}
+	for _, k := range []string{"reason", "aal", "sessions_revoked", "count", "left", "name", "method"} {
 		if v, ok := data[k]; ok {
 			if item.Details == nil {
 				item.Details = map[string]any{}

@@ -321,7 +321,12 @@ func TestAntiPhishingCodeAndFreeze(t *testing.T) {
 	n.call(t, "POST", "/admin/v1/users/"+id+"/unfreeze", map[string]string{"reason": "passport checked on a video call"}, admin...).expect(t, 409, "not_frozen")
 	member, _ := createStaff(t, n, "ops@acme.test", "admin")
 	n.call(t, "POST", "/admin/v1/users/"+member.ID+"/unfreeze", map[string]string{"reason": "a staff account is not a user"}, admin...).expect(t, 404, "not_found")
-	n.login(t, "hal@example.com", strongPassword)
+	token = n.login(t, "hal@example.com", strongPassword)
+	// The unfreeze reason is staff's note: the user's activity does not quote it.
+	if act := n.call(t, "GET", "/v1/activity", nil, "Authorization", "Bearer "+token).expect(t, 200, ""); !strings.Contains(string(act.raw), "account.unfrozen") ||
+		strings.Contains(string(act.raw), "video call") {
+		t.Errorf("activity after unfreeze: %s", act.raw)
+	}
 	state := n.call(t, "GET", "/admin/v1/users/"+id, nil, admin...).expect(t, 200, "")
 	if state.body["frozen"] != false || state.body["security_changed_at"] == nil {
 		t.Fatalf("user state after unfreeze = %s", state.raw)

@@ -63,8 +63,9 @@ func TestDescribeAgent(t *testing.T) {
 func TestActivityOf(t *testing.T) {
 	rec := func(action string, data map[string]any) audit.Record {
 		b, _ := json.Marshal(data)
-		return audit.Record{Action: action, OccurredAt: time.Now(), IP: "192.0.2.1", Data: b}
+		return audit.Record{Action: action, Actor: "user:usr_1", OccurredAt: time.Now(), IP: "192.0.2.1", Data: b}
 	}
+	byStaff := func(r audit.Record) audit.Record { r.Actor = "staff:stf_1"; return r }
 	for _, tc := range []struct {
 		rec          audit.Record
 		what, detail string
@@ -78,6 +79,10 @@ func TestActivityOf(t *testing.T) {
 		{rec("login.failed", map[string]any{"reason": "invalid_credentials"}), "Failed login", "Wrong password.", true},
 		{rec("password.changed", map[string]any{"sessions_revoked": 2}), "Password changed", "2 sessions were logged out.", false},
 		{rec("account.frozen", map[string]any{"reason": "frozen by the owner"}), "Account frozen", "Reason: frozen by the owner.", true},
+		{byStaff(rec("account.frozen", map[string]any{"reason": "fraud ring 42 per case notes"})), "Account frozen", "By our security team.", true},
+		{rec("mfa.totp_enabled", nil), "Authenticator app turned on", "", false},
+		{rec("mfa.recovery_code_used", map[string]any{"left": 7}), "Recovery code used", "7 left.", false},
+		{rec("mfa.passkey_removed", map[string]any{"name": "Phone"}), "Passkey removed", "Phone", true},
 		{rec("device.trusted_now", nil), "Device trusted now", "", false},
 	} {
 		got := activityOf(tc.rec)

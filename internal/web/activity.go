@@ -126,9 +126,30 @@ func activityOf(rec audit.Record) activityRow {
 		row.What = "Anti-phishing code changed"
 	case "account.frozen":
 		row.What, row.Alert = "Account frozen", true
-		if reason := str("reason"); reason != "" {
+		// Staff write their reason as an internal note: the user sees only
+		// their own words.
+		if reason := str("reason"); reason != "" && !strings.HasPrefix(rec.Actor, "staff:") && !strings.HasPrefix(rec.Actor, "admin_key:") {
 			row.Detail = "Reason: " + reason + "."
+		} else if reason != "" {
+			row.Detail = "By our security team."
 		}
+	case "mfa.totp_enabled":
+		row.What = "Authenticator app turned on"
+	case "mfa.totp_disabled":
+		row.What, row.Alert = "Authenticator app turned off", true
+	case "mfa.recovery_codes_regenerated":
+		row.What = "New recovery codes made"
+	case "mfa.recovery_code_used":
+		row.What = "Recovery code used"
+		row.Detail = fmt.Sprintf("%d left.", num("left"))
+	case "mfa.passkey_added":
+		row.What = "Passkey added"
+		row.Detail = str("name")
+	case "mfa.passkey_removed":
+		row.What, row.Alert = "Passkey removed", true
+		row.Detail = str("name")
+	case "mfa.step_up":
+		row.What = "Identity confirmed with a second factor"
 	case "account.unfrozen":
 		row.What = "Account unfrozen by support"
 	default:
