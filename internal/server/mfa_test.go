@@ -3,11 +3,7 @@ package server_test
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha1"
-	"encoding/base32"
 	"encoding/base64"
-	"encoding/binary"
 	"fmt"
 	"net/url"
 	"slices"
@@ -18,24 +14,17 @@ import (
 
 	"github.com/wardenhq/warden/internal/store"
 	"github.com/wardenhq/warden/internal/store/storetest"
+	rfc6238pkg "github.com/wardenhq/warden/internal/totp/rfc6238"
 )
 
-// rfc6238 computes a 6-digit TOTP code the way RFC 6238 and RFC 4226 define
-// it, independently of Warden's totp package.
+// rfc6238 is the code of an independent RFC 6238 implementation.
 func rfc6238(t *testing.T, secret string, at time.Time) string {
 	t.Helper()
-	key, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ToUpper(secret))
+	code, err := rfc6238pkg.Code(secret, at)
 	if err != nil {
-		t.Fatalf("secret %q: %v", secret, err)
+		t.Fatal(err)
 	}
-	var counter [8]byte
-	binary.BigEndian.PutUint64(counter[:], uint64(at.Unix()/30))
-	mac := hmac.New(sha1.New, key)
-	mac.Write(counter[:])
-	sum := mac.Sum(nil)
-	off := sum[len(sum)-1] & 0x0f
-	v := binary.BigEndian.Uint32(sum[off:off+4]) & 0x7fffffff
-	return fmt.Sprintf("%06d", v%1_000_000)
+	return code
 }
 
 // enrolTOTP switches the authenticator app on for the session's account
