@@ -34,6 +34,7 @@ type Config struct {
 	OldSecretKeys  [][]byte
 	TrustedProxies []netip.Prefix
 	GeoIPDB        string
+	GeoIPASNDB     string
 	AdminKey       string
 	LogLevel       string
 	LogFormat      string
@@ -72,7 +73,17 @@ type Config struct {
 	PasswordResetTTL     time.Duration
 	FreezeLinkTTL        time.Duration
 	MFAChallengeTTL      time.Duration
-	StepUpWindow         time.Duration
+
+	LockoutMaxFailures    int
+	LockoutBaseDelay      time.Duration
+	LockoutMaxDelay       time.Duration
+	LoginFailureWindow    time.Duration
+	RiskChallengeAt       int
+	RiskDenyAt            int
+	RiskWeights           map[string]int
+	RiskMaxTravelKmh      int
+	NewDeviceEmailWithMFA bool
+	StepUpWindow          time.Duration
 }
 
 // devHost names a loopback listen address "localhost": passkeys need a

@@ -8,6 +8,7 @@ import (
 	"net/mail"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -146,8 +147,10 @@ var schema = []Key{
 			}
 			return nil
 		}},
-	{Env: "WARDEN_GEOIP_DB", Help: "path of a MaxMind/DB-IP .mmdb city or country database",
+	{Env: "WARDEN_GEOIP_DB", Help: "path of a MaxMind/DB-IP .mmdb city or country database; unset: the place signals (new country, impossible travel) are off",
 		parse: func(c *Config, v string) error { c.GeoIPDB = v; return nil }},
+	{Env: "WARDEN_GEOIP_ASN_DB", Help: "path of a MaxMind/DB-IP .mmdb ASN database, for the new-network signal (optional)",
+		parse: func(c *Config, v string) error { c.GeoIPASNDB = v; return nil }},
 	{Env: "WARDEN_ADMIN_KEY", Help: "if set, an admin key with every scope (bootstrap for scripts and tests); at least 32 characters",
 		parse: func(c *Config, v string) error {
 			if v != "" && len(v) < 32 {
@@ -214,6 +217,25 @@ var schema = []Key{
 		parse: duration(func(c *Config) *time.Duration { return &c.PasswordResetTTL }, time.Second, 24*time.Hour)},
 	{Env: "WARDEN_FREEZE_LINK_TTL", Default: "720h", Help: "how long the \"this wasn't me\" link of a security email works",
 		parse: duration(func(c *Config) *time.Duration { return &c.FreezeLinkTTL }, time.Minute, 365*24*time.Hour)},
+	{Env: "WARDEN_LOCKOUT_MAX_FAILURES", Default: "5", Help: "wrong passwords or codes in a row that lock a lane (a trusted device, or all untrusted devices together)",
+		parse: integer(func(c *Config) *int { return &c.LockoutMaxFailures }, 1, 1000)},
+	{Env: "WARDEN_LOCKOUT_BASE_DELAY", Default: "1m", Help: "length of a lane's first lock; each further lock doubles it",
+		parse: duration(func(c *Config) *time.Duration { return &c.LockoutBaseDelay }, time.Second, 24*time.Hour)},
+	{Env: "WARDEN_LOCKOUT_MAX_DELAY", Default: "1h", Help: "longest lock",
+		parse: duration(func(c *Config) *time.Duration { return &c.LockoutMaxDelay }, time.Second, 30*24*time.Hour)},
+	{Env: "WARDEN_LOGIN_FAILURE_WINDOW", Default: "1h", Help: "how far back the risk signals count failures and addresses",
+		parse: duration(func(c *Config) *time.Duration { return &c.LoginFailureWindow }, time.Minute, 30*24*time.Hour)},
+	{Env: "WARDEN_RISK_CHALLENGE_AT", Default: "30", Help: "risk score from which a login on a trusted device is challenged",
+		parse: integer(func(c *Config) *int { return &c.RiskChallengeAt }, 1, 100000)},
+	{Env: "WARDEN_RISK_DENY_AT", Default: "100", Help: "risk score from which a login is denied",
+		parse: integer(func(c *Config) *int { return &c.RiskDenyAt }, 1, 100000)},
+	{Env: "WARDEN_RISK_WEIGHTS", Default: "new_ip=10,new_country=30,new_network=15,impossible_travel=60,unusual_hour=10,recent_failures=20,credential_stuffing=50,many_ips=25",
+		Help:  "score each risk signal adds, as reason=weight pairs (unlisted reasons keep their default)",
+		parse: riskWeights},
+	{Env: "WARDEN_RISK_MAX_TRAVEL_KMH", Default: "1000", Help: "speed between the last login's place and this one above which travel is impossible",
+		parse: integer(func(c *Config) *int { return &c.RiskMaxTravelKmh }, 1, 100000)},
+	{Env: "WARDEN_NEW_DEVICE_EMAIL_WITH_MFA", Default: "true", Help: "a new device with 2FA on needs the email confirmation as well as the second factor (false: the second factor alone)",
+		parse: boolean(func(c *Config) *bool { return &c.NewDeviceEmailWithMFA })},
 	{Env: "WARDEN_MFA_CHALLENGE_TTL", Default: "5m", Help: "how long a login or step-up challenge for a second factor may be answered",
 		parse: duration(func(c *Config) *time.Duration { return &c.MFAChallengeTTL }, 30*time.Second, time.Hour)},
 	{Env: "WARDEN_STEP_UP_WINDOW", Default: "5m", Help: "how recent a second factor must be for sensitive actions (disable 2FA, new codes, remove a passkey, change password, withdraw)",
@@ -315,6 +337,17 @@ func rate(field func(*Config) *ratelimit.Limit) func(*Config, string) error {
 	}
 }
 
+func boolean(field func(*Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("want true or false, got %q", v)
+		}
+		*field(c) = b
+		return nil
+	}
+}
+
 func integer(field func(*Config) *int, lo, hi int) func(*Config, string) error {
 	return func(c *Config, v string) error {
 		n, err := strconv.Atoi(v)
@@ -328,3 +361,25 @@ func integer(field func(*Config) *int, lo, hi int) func(*Config, string) error {
 		return nil
 	}
 }
+
+// riskWeights reads "reason=weight,…" over the defaults, refusing unknown
+// reasons so that a typo does not silently leave a signal at its default.
+func riskWeights(c *Config, v string) error {
+	c.RiskWeights = map[string]int{}
+	for _, part := range splitList(v) {
+		name, value, ok := strings.Cut(part, "=")
+		n, err := strconv.Atoi(strings.TrimSpace(value))
+		if !ok || err != nil || n < 0 || n > 100000 {
+			return fmt.Errorf("want reason=weight pairs with weights 0 to 100000, got %q", part)
+		}
+		name = strings.TrimSpace(name)
+		if !slices.Contains(RiskReasons, name) {
+			return fmt.Errorf("unknown risk reason %q; known: %s", name, strings.Join(RiskReasons, ", "))
+		}
+		c.RiskWeights[name] = n
+	}
+	return nil
+}
+
+// RiskReasons are the weighted risk signals (package risk's reason codes).
+var RiskReasons = []string{"new_ip", "new_country", "new_network", "impossible_travel", "unusual_hour", "recent_failures", "credential_stuffing", "many_ips"}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/wardenhq/warden/internal/account"
 	"github.com/wardenhq/warden/internal/audit"
+	"github.com/wardenhq/warden/internal/login"
 	"github.com/wardenhq/warden/internal/password"
 	"github.com/wardenhq/warden/internal/ratelimit"
 	"github.com/wardenhq/warden/internal/session"
@@ -116,6 +117,8 @@ type sessionCreated struct {
 	SessionToken string    `json:"session_token"`
 	ExpiresAt    time.Time `json:"expires_at"`
 	DeviceToken  string    `json:"device_token,omitempty"`
+	// RecoveryCodesLeft is told after a recovery code was used.
+	RecoveryCodesLeft *int `json:"recovery_codes_left,omitempty"`
 }
 
 // createSession is the password step of a login.
@@ -131,48 +134,57 @@ func (a *API) createSession(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) login(w http.ResponseWriter, r *http.Request, realm string, req credentials) error {
-	if err := a.rateLimit(w, r,
-		ratelimit.Key{Bucket: ipBucket("login:ip:", r), Limit: a.Limits.LoginPerIP},
-		ratelimit.Key{Bucket: emailBucket("login:"+realm+":", req.Email), Limit: a.Limits.LoginPerAccount},
-	); err != nil {
+	// Only the address is rate limited here: the account is guarded by its
+	// lockout lanes, which an attacker cannot use against the owner's
+	// trusted devices (a per-account bucket would let them).
+	if err := a.rateLimit(w, r, ratelimit.Key{Bucket: ipBucket("login:ip:", r), Limit: a.Limits.LoginPerIP}); err != nil {
 		return err
 	}
-	meta := a.accountMeta(r)
-	acct, err := a.Accounts.Authenticate(r.Context(), realm, req.Email, req.Password)
+	res, err := a.Login.Password(r.Context(), login.Attempt{Realm: realm, Email: req.Email, Password: req.Password, Meta: a.sessionMeta(r)})
 	if err != nil {
-		if acct.ID != "" && errors.Is(err, account.ErrInvalidCredentials) {
-			a.recordFailedLogin(r, acct, meta)
+		return loginProblem(err)
+	}
+	return a.loginResult(w, res)
+}
+
+// loginResult answers a login step: 201 with the session, or 202 with what
+// the challenge still waits for.
+func (a *API) loginResult(w http.ResponseWriter, res login.Result) error {
+	if ch := res.Challenge; ch != nil {
+		out := challengeStarted{
+			Status: "challenge", ChallengeID: ch.ID, Methods: ch.Methods, Reasons: ch.Reasons, Requires: ch.Requires, Pending: ch.Pending,
+			ExpiresAt: ch.ExpiresAt, WebAuthnOptions: ch.WebAuthnOptions,
 		}
-		return accountProblem(err)
+		if out.Reasons == nil {
+			out.Reasons = []string{}
+		}
+		writeJSON(w, http.StatusAccepted, out)
+		return nil
 	}
-	if acct.MFAEnabled {
-		return a.startLoginChallenge(w, r, acct)
-	}
-	started, err := a.Sessions.Start(r.Context(), acct, session.AAL1, session.Meta{
-		IP: meta.IP, UserAgent: meta.UserAgent, RequestID: meta.RequestID, DeviceToken: deviceToken(r),
-	})
-	if err != nil {
-		return err
-	}
+	started := res.Started
 	a.setSessionCookies(w, started.Token, started.Session.ExpiresAt, started.DeviceToken)
 	writeJSON(w, http.StatusCreated, sessionCreated{
 		Status: "active", SessionToken: started.Token, ExpiresAt: started.Session.ExpiresAt, DeviceToken: started.DeviceToken,
+		RecoveryCodesLeft: res.RecoveryCodesLeft,
 	})
 	return nil
 }
 
-// recordFailedLogin keeps a wrong password in the account's audit trail and activity.
-func (a *API) recordFailedLogin(r *http.Request, acct account.Account, m account.Meta) {
-	err := a.Store.Write(r.Context(), func(tx *store.Tx) error {
-		_, err := audit.Append(r.Context(), tx, a.Now(), audit.Entry{
-			Actor: "anonymous", Action: "login.failed", UserID: acct.ID, IP: m.IP, RequestID: m.RequestID,
-			Data: map[string]any{"reason": "invalid_credentials", "user_agent": m.UserAgent},
-		})
-		return err
-	})
-	if err != nil {
-		a.Log.WarnContext(r.Context(), "record failed login", "error", err)
+// loginProblem maps the login flow's refusals to their problems.
+func loginProblem(err error) error {
+	var locked *login.LockedError
+	var denied *login.DeniedError
+	switch {
+	case errors.As(err, &locked):
+		secs := int(locked.RetryAfter.Seconds() + 0.999)
+		return NewProblem(http.StatusLocked, "account_locked",
+			"too many wrong passwords or codes from this device; try again later, or log in from a device you used before").
+			With("retry_after", secs)
+	case errors.As(err, &denied):
+		return NewProblem(http.StatusForbidden, "login_denied",
+			"this login looked too risky and was refused; we emailed the account's owner").With("reasons", denied.Reasons)
 	}
+	return mfaProblem(err)
 }
 
 type sessionView struct {
@@ -218,7 +230,7 @@ func (a *API) deleteSession(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) sessionMeta(r *http.Request) session.Meta {
-	return session.Meta{IP: clientIP(r.Context()), UserAgent: r.UserAgent(), RequestID: requestID(r.Context())}
+	return session.Meta{IP: clientIP(r.Context()), UserAgent: r.UserAgent(), RequestID: requestID(r.Context()), DeviceToken: deviceToken(r)}
 }
 
 type listedSession struct {

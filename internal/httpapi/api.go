@@ -19,6 +19,7 @@ import (
 
 	"github.com/wardenhq/warden/internal/account"
 	"github.com/wardenhq/warden/internal/keyring"
+	"github.com/wardenhq/warden/internal/login"
 	"github.com/wardenhq/warden/internal/mfa"
 	"github.com/wardenhq/warden/internal/notify"
 	"github.com/wardenhq/warden/internal/ratelimit"
@@ -45,6 +46,7 @@ type Deps struct {
 	Accounts *account.Service
 	Sessions *session.Service
 	MFA      *mfa.Service
+	Login    *login.Service
 	// BaseURL is WARDEN_BASE_URL: cookies are Secure when it is https.
 	BaseURL string
 	Limiter *ratelimit.Limiter
@@ -133,6 +135,9 @@ func (a *API) routeTable() []Route {
 		{Method: "POST", Path: "/v1/email-verifications", handle: a.verifyEmail},
 		{Method: "POST", Path: "/v1/sessions", handle: a.createSession},
 		{Method: "POST", Path: "/v1/sessions/challenges/{id}", handle: a.completeChallenge},
+		{Method: "POST", Path: "/v1/device-confirmations", handle: a.confirmDevice},
+		{Method: "GET", Path: "/v1/devices", User: true, handle: a.listDevices},
+		{Method: "DELETE", Path: "/v1/devices/{id}", User: true, handle: a.forgetDevice},
 		{Method: "GET", Path: "/v1/session", User: true, handle: a.getSession},
 		{Method: "DELETE", Path: "/v1/session", User: true, handle: a.deleteSession},
 		{Method: "GET", Path: "/v1/sessions", User: true, handle: a.listSessions},

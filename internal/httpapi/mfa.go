@@ -87,25 +87,16 @@ func (a *API) codeAttempt(w http.ResponseWriter, r *http.Request, acct account.A
 }
 
 type challengeStarted struct {
-	Status          string          `json:"status"`
-	ChallengeID     string          `json:"challenge_id"`
-	Methods         []string        `json:"methods"`
+	Status      string   `json:"status"`
+	ChallengeID string   `json:"challenge_id"`
+	Methods     []string `json:"methods"`
+	// Reasons are the risk decision's; Requires what the login must prove
+	// (email, second_factor) and Pending what is still missing.
 	Reasons         []string        `json:"reasons"`
+	Requires        []string        `json:"requires"`
+	Pending         []string        `json:"pending"`
 	ExpiresAt       time.Time       `json:"expires_at"`
 	WebAuthnOptions json.RawMessage `json:"webauthn_options,omitempty"`
-}
-
-// startLoginChallenge answers a correct password on an account with 2FA.
-func (a *API) startLoginChallenge(w http.ResponseWriter, r *http.Request, acct account.Account) error {
-	st, err := a.MFA.StartChallenge(r.Context(), acct, mfa.PurposeLogin, "")
-	if err != nil {
-		return mfaProblem(err)
-	}
-	writeJSON(w, http.StatusAccepted, challengeStarted{
-		Status: "challenge", ChallengeID: st.ID, Methods: st.Methods, Reasons: []string{"mfa_required"},
-		ExpiresAt: st.ExpiresAt, WebAuthnOptions: st.WebAuthnOptions,
-	})
-	return nil
 }
 
 // proofRequest answers a challenge or a step-up: a code, or a passkey's
@@ -139,7 +130,9 @@ func (p proofRequest) proof() mfa.Proof {
 	return mfa.Proof{Method: p.Method, Code: p.Code, Response: p.Credential}
 }
 
-// completeChallenge is a login's second step.
+// completeChallenge is a login's next step: a second factor, or
+// {method:"email"} once the new-device email's link was followed (202 while
+// it was not).
 func (a *API) completeChallenge(w http.ResponseWriter, r *http.Request) error {
 	var req proofRequest
 	if p := decodeJSON(r, &req); p != nil {
@@ -154,34 +147,33 @@ func (a *API) completeChallenge(w http.ResponseWriter, r *http.Request) error {
 	if err := a.rateLimit(w, r, ratelimit.Key{Bucket: ipBucket("login:ip:", r), Limit: a.Limits.LoginPerIP}); err != nil {
 		return err
 	}
-	meta := a.accountMeta(r)
-	done, err := a.MFA.CompleteChallenge(r.Context(), r.PathValue("id"), mfa.PurposeLogin, "", req.proof(), meta)
+	res, err := a.Login.Answer(r.Context(), r.PathValue("id"), req.proof(), a.sessionMeta(r))
+	if errors.Is(err, mfa.ErrConfirmationPending) {
+		return NewProblem(http.StatusConflict, "confirmation_pending",
+			"open the link in the email we sent to confirm this device, then try again").With("pending", []string{mfa.RequireEmail})
+	}
 	if err != nil {
-		if done.Account.ID != "" {
-			a.countCodeFailure(r, done.Account)
+		return loginProblem(err)
+	}
+	return a.loginResult(w, res)
+}
+
+// confirmDevice follows the new-device email's link.
+func (a *API) confirmDevice(w http.ResponseWriter, r *http.Request) error {
+	var req tokenRequest
+	if p := decodeJSON(r, &req); p != nil {
+		return p
+	}
+	if p := req.validate(); p != nil {
+		return p
+	}
+	if err := a.Login.ConfirmDevice(r.Context(), req.Token, a.sessionMeta(r)); err != nil {
+		if errors.Is(err, mfa.ErrChallengeExpired) {
+			return NewProblem(http.StatusBadRequest, "invalid_token", "this link is invalid, was already used, or has expired; log in again")
 		}
-		return mfaProblem(err)
-	}
-	if done.Account.Frozen() {
-		return accountProblem(account.ErrFrozen)
-	}
-	started, err := a.Sessions.Start(r.Context(), done.Account, session.AAL2, session.Meta{
-		IP: meta.IP, UserAgent: meta.UserAgent, RequestID: meta.RequestID, DeviceToken: deviceToken(r),
-	})
-	if err != nil {
 		return err
 	}
-	a.setSessionCookies(w, started.Token, started.Session.ExpiresAt, started.DeviceToken)
-	out := map[string]any{
-		"status": "active", "session_token": started.Token, "expires_at": started.Session.ExpiresAt,
-	}
-	if started.DeviceToken != "" {
-		out["device_token"] = started.DeviceToken
-	}
-	if done.Method == mfa.MethodRecoveryCode {
-		out["recovery_codes_left"] = done.RecoveryCodesLeft
-	}
-	writeJSON(w, http.StatusCreated, out)
+	writeJSON(w, http.StatusOK, map[string]any{"confirmed": true})
 	return nil
 }
 

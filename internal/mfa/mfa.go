@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -48,6 +49,8 @@ var (
 	ErrInvalidPasskey   = errors.New("passkey response refused")
 	// ErrPasskeysOff: WARDEN_BASE_URL has no host name for passkeys to belong to.
 	ErrPasskeysOff = errors.New("passkeys are not available on this server")
+	// ErrConfirmationPending: the new-device email's link was not followed yet.
+	ErrConfirmationPending = errors.New("waiting for the confirmation from the email")
 )
 
 // DriftError is an invalid code that would have been right on a clock this
@@ -100,6 +103,37 @@ type Challenge struct {
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	UsedAt    time.Time
+	// Requires lists what a login challenge waits for (RequireEmail,
+	// RequireSecondFactor); Satisfied what was proven so far. The challenge
+	// is spent when nothing is missing.
+	Requires  []string
+	Satisfied []string
+	// EmailTokenHash is the hash of the new-device email's link token.
+	EmailTokenHash string
+	// DeviceID and LoginEventID tie a login challenge to its device and its
+	// recorded attempt.
+	DeviceID     string
+	LoginEventID string
+}
+
+// Requirements a login challenge may wait for.
+const (
+	RequireEmail        = "email"
+	RequireSecondFactor = "second_factor"
+)
+
+// MethodEmail answers a challenge once the new-device email's link was followed.
+const MethodEmail = "email"
+
+// Missing lists the requirements not yet satisfied.
+func (c Challenge) Missing() []string {
+	var out []string
+	for _, r := range c.Requires {
+		if !slices.Contains(c.Satisfied, r) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // Open tells whether the challenge can still be answered at now.
@@ -108,14 +142,7 @@ func (c Challenge) Open(now time.Time, maxFailures int) bool {
 }
 
 // Allows tells whether method may answer the challenge.
-func (c Challenge) Allows(method string) bool {
-	for _, m := range c.Methods {
-		if m == method {
-			return true
-		}
-	}
-	return false
-}
+func (c Challenge) Allows(method string) bool { return slices.Contains(c.Methods, method) }
 
 // HashChallengeID is how challenge ids are stored: they are 256-bit random,
 // so a plain SHA-256 suffices.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -45,6 +46,8 @@ type Tx interface {
 	// RefreshSessions makes every node drop the account's sessions from its
 	// cache, for a change to the account they carry, and returns their hashes.
 	RefreshSessions(ctx context.Context, accountID string) ([]string, error)
+	// ChallengeByEmailToken finds the challenge a new-device email confirms.
+	ChallengeByEmailToken(ctx context.Context, tokenHash string) (Challenge, error)
 }
 
 // RelyingParty runs WebAuthn ceremonies; *passkey.RP is one.
@@ -363,6 +366,10 @@ type Proof struct {
 type Completion struct {
 	Account account.Account
 	Method  string
+	// Challenge is the challenge as it stands after the answer.
+	Challenge Challenge
+	// Pending lists what a login challenge still waits for; empty when done.
+	Pending []string
 	// RecoveryCodesLeft is set when a recovery code was spent.
 	RecoveryCodesLeft int
 }
@@ -395,23 +402,37 @@ func (s *Service) CompleteChallenge(ctx context.Context, challengeID, purpose, s
 		if err != nil {
 			return err
 		}
-		out.Account, out.Method = a, p.Method
-		if refused, err = refusal(s.checkProof(ctx, tx, a, c.State, p, now, m, &out)); err != nil {
-			return err
+		out.Account, out.Method, out.Challenge = a, p.Method, c
+		if p.Method == MethodEmail {
+			// Nothing to check here: the email's link was followed, or not yet.
+			if !slices.Contains(c.Satisfied, RequireEmail) {
+				return ErrConfirmationPending
+			}
+		} else {
+			if refused, err = refusal(s.checkProof(ctx, tx, a, c.State, p, now, m, &out)); err != nil {
+				return err
+			}
+			if refused != nil {
+				_, err := tx.UpdateChallenge(ctx, c.IDHash, func(c Challenge) (Challenge, error) {
+					c.Failures++
+					return c, nil
+				})
+				return err
+			}
 		}
-		if refused != nil {
-			_, err := tx.UpdateChallenge(ctx, c.IDHash, func(c Challenge) (Challenge, error) {
-				c.Failures++
-				return c, nil
-			})
-			return err
-		}
-		if _, err := tx.UpdateChallenge(ctx, c.IDHash, func(c Challenge) (Challenge, error) {
-			c.UsedAt = now
+		c, err = tx.UpdateChallenge(ctx, c.IDHash, func(c Challenge) (Challenge, error) {
+			if p.Method != MethodEmail && slices.Contains(c.Requires, RequireSecondFactor) && !slices.Contains(c.Satisfied, RequireSecondFactor) {
+				c.Satisfied = append(c.Satisfied, RequireSecondFactor)
+			}
+			if len(c.Missing()) == 0 {
+				c.UsedAt = now
+			}
 			return c, nil
-		}); err != nil {
+		})
+		if err != nil {
 			return err
 		}
+		out.Challenge, out.Pending = c, c.Missing()
 		if purpose == PurposeStepUp {
 			if err := tx.SetSessionMFA(ctx, sessionID, now); err != nil {
 				return err
@@ -428,6 +449,63 @@ func (s *Service) CompleteChallenge(ctx context.Context, challengeID, purpose, s
 	}
 	s.Accounts.AfterCommit(stale)
 	return out, nil
+}
+
+// LoginChallenge is what a risk-judged login must still prove.
+type LoginChallenge struct {
+	Requires     []string // RequireEmail, RequireSecondFactor
+	DeviceID     string
+	LoginEventID string
+}
+
+// InsertLoginChallenge stores a login challenge in the caller's transaction.
+// When the email confirmation is required, emailToken is the link's token
+// (only its hash is kept) for the caller to send.
+func (s *Service) InsertLoginChallenge(ctx context.Context, tx Tx, a account.Account, lc LoginChallenge) (st Started, emailToken string, err error) {
+	now := s.now()
+	c := Challenge{AccountID: a.ID, Purpose: PurposeLogin, State: []byte{}, CreatedAt: now, ExpiresAt: now.Add(s.Policy.ChallengeTTL),
+		Requires: lc.Requires, DeviceID: lc.DeviceID, LoginEventID: lc.LoginEventID}
+	if slices.Contains(lc.Requires, RequireEmail) {
+		c.Methods = append(c.Methods, MethodEmail)
+		emailToken = id.Token("wdc_")
+		c.EmailTokenHash = HashChallengeID(emailToken)
+	}
+	if slices.Contains(lc.Requires, RequireSecondFactor) {
+		f, err := factors(ctx, tx, a.ID)
+		if err != nil {
+			return Started{}, "", err
+		}
+		c.Methods = append(c.Methods, f.Methods()...)
+		if len(f.Passkeys) > 0 && s.Passkeys != nil {
+			if st.WebAuthnOptions, c.State, err = s.Passkeys.BeginLogin(passkeyUser(a, f.Passkeys)); err != nil {
+				return Started{}, "", fmt.Errorf("begin passkey login: %w", err)
+			}
+		}
+	}
+	st.ID = id.Token(ChallengeIDPrefix)
+	c.IDHash = HashChallengeID(st.ID)
+	st.Methods, st.ExpiresAt = c.Methods, c.ExpiresAt
+	return st, emailToken, tx.InsertChallenge(ctx, c)
+}
+
+// ConfirmEmail satisfies the email requirement of the login challenge whose
+// new-device email carried token, in the caller's transaction.
+func (s *Service) ConfirmEmail(ctx context.Context, tx Tx, token string) (Challenge, error) {
+	now := s.now()
+	found, err := tx.ChallengeByEmailToken(ctx, HashChallengeID(token))
+	if isNotFound(err) {
+		return Challenge{}, ErrChallengeExpired
+	}
+	if err != nil {
+		return Challenge{}, err
+	}
+	return tx.UpdateChallenge(ctx, found.IDHash, func(c Challenge) (Challenge, error) {
+		if !c.Open(now, s.Policy.MaxFailures) || slices.Contains(c.Satisfied, RequireEmail) {
+			return c, ErrChallengeExpired
+		}
+		c.Satisfied = append(c.Satisfied, RequireEmail)
+		return c, nil
+	})
 }
 
 // StepUp proves a second factor for the session with a code, without a

@@ -112,6 +112,29 @@ func DefaultConfig() Config {
 	}
 }
 
+// SetWeight sets the weight of a reason by its code; unknown codes are
+// ignored (configuration refuses them before this).
+func (c *Config) SetWeight(reason string, w int) {
+	switch reason {
+	case ReasonNewIP:
+		c.NewIP = w
+	case ReasonNewCountry:
+		c.NewCountry = w
+	case ReasonNewNetwork:
+		c.NewNetwork = w
+	case ReasonImpossibleTravel:
+		c.ImpossibleTravel = w
+	case ReasonUnusualHour:
+		c.UnusualHour = w
+	case ReasonRecentFailures:
+		c.RecentFailures = w
+	case ReasonCredentialStuffing:
+		c.CredentialStuffing = w
+	case ReasonManyIPs:
+		c.ManyIPs = w
+	}
+}
+
 // Decision is the verdict on a login.
 type Decision struct {
 	Outcome string
@@ -134,7 +157,9 @@ func Evaluate(cfg Config, s Signals) Decision {
 	}
 	if !s.TrustedDevice {
 		d.Reasons = append(d.Reasons, ReasonNewDevice)
-		d.NeedsDeviceConfirmation = true
+		// An account's first login has no device to compare with: the
+		// email address was just proven by its verification link.
+		d.NeedsDeviceConfirmation = len(s.History) > 0
 	}
 	if len(s.History) > 0 && !slices.ContainsFunc(s.History, func(p PastLogin) bool { return p.IP == s.IP }) {
 		add(ReasonNewIP, cfg.NewIP)

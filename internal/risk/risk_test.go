@@ -39,7 +39,7 @@ func TestEvaluate(t *testing.T) {
 		reasons []string
 	}{
 		{"the usual login", base(nil), Allow, []string{}},
-		{"first login ever, trusted device impossible", Signals{Now: now, IP: "81.2.69.10", TrustedDevice: false}, Challenge, []string{ReasonNewDevice}},
+		{"first login ever: nothing to compare the device with", Signals{Now: now, IP: "81.2.69.10", TrustedDevice: false}, Allow, []string{ReasonNewDevice}},
 		{"new device, usual place", base(func(s *Signals) { s.TrustedDevice = false }), Challenge, []string{ReasonNewDevice}},
 		{"new IP in the same city", base(func(s *Signals) { s.IP = "81.2.69.11" }), Allow, []string{ReasonNewIP}},
 		{"nearby town, same network", base(func(s *Signals) { s.IP = "81.2.70.1"; s.Place = reading }), Allow, []string{ReasonNewIP}},
@@ -73,7 +73,7 @@ func TestEvaluate(t *testing.T) {
 			if d.Outcome != c.outcome || !slices.Equal(d.Reasons, c.reasons) {
 				t.Errorf("got %s %v (score %d), want %s %v", d.Outcome, d.Reasons, d.Score, c.outcome, c.reasons)
 			}
-			if d.NeedsDeviceConfirmation != !c.signals.TrustedDevice {
+			if d.NeedsDeviceConfirmation != (!c.signals.TrustedDevice && len(c.signals.History) > 0) {
 				t.Errorf("NeedsDeviceConfirmation = %v with TrustedDevice %v", d.NeedsDeviceConfirmation, c.signals.TrustedDevice)
 			}
 		})

@@ -46,6 +46,10 @@ func (n *node) call(t *testing.T, method, path string, body any, headers ...stri
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	loginEmail := n.devices.loginEmail(path, body)
+	if token := n.devices.token(loginEmail); token != "" {
+		req.Header.Set("X-Warden-Device", token)
+	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
@@ -57,7 +61,52 @@ func (n *node) call(t *testing.T, method, path string, body any, headers ...stri
 	raw, _ := io.ReadAll(resp.Body)
 	out := apiResponse{status: resp.StatusCode, header: resp.Header, raw: raw}
 	_ = json.Unmarshal(raw, &out.body)
+	n.devices.remember(loginEmail, out.body)
 	return out
+}
+
+// deviceJar keeps the device token each account's logins were given, as a
+// real client does, so a test's second login comes from a known device.
+type deviceJar struct {
+	mu         sync.Mutex
+	byEmail    map[string]string
+	challenges map[string]string // challenge id → email
+}
+
+// loginEmail names the account a login step is for ("" for other requests).
+func (j *deviceJar) loginEmail(path string, body any) string {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if id, ok := strings.CutPrefix(path, "/v1/sessions/challenges/"); ok {
+		return j.challenges[id]
+	}
+	if m, ok := body.(map[string]string); ok && path == "/v1/sessions" {
+		return strings.ToLower(m["email"])
+	}
+	return ""
+}
+
+func (j *deviceJar) token(email string) string {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.byEmail[email]
+}
+
+func (j *deviceJar) remember(email string, answer map[string]any) {
+	if email == "" {
+		return
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.byEmail == nil {
+		j.byEmail, j.challenges = map[string]string{}, map[string]string{}
+	}
+	if id, ok := answer["challenge_id"].(string); ok {
+		j.challenges[id] = email
+	}
+	if token, ok := answer["device_token"].(string); ok && token != "" {
+		j.byEmail[email] = token
+	}
 }
 
 func (r apiResponse) expect(t *testing.T, status int, code string) apiResponse {

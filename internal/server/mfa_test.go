@@ -149,8 +149,13 @@ func TestAuthenticatorAppEnrolmentAndLogin(t *testing.T) {
 	ch = n.challenge(t, "tia@example.com")
 	n.answer(t, ch.body["challenge_id"].(string), "recovery_code", codes[3].(string)).expect(t, 400, "invalid_code")
 
+	// Another user's code does not open this account.
+	other := n.signUp(t, "uma@example.com")
+	otherSecret, _ := n.enrolTOTP(t, other)
+	n.answer(t, ch.body["challenge_id"].(string), "totp", rfc6238(t, otherSecret, time.Now())).expect(t, 400, "invalid_code")
+
 	// Five wrong answers void the challenge, even for a right one after.
-	for range 4 {
+	for range 3 {
 		n.answer(t, ch.body["challenge_id"].(string), "totp", "000000").expect(t, 400, "invalid_code")
 	}
 	n.answer(t, ch.body["challenge_id"].(string), "recovery_code", codes[5].(string)).expect(t, 410, "challenge_expired")
@@ -158,11 +163,13 @@ func TestAuthenticatorAppEnrolmentAndLogin(t *testing.T) {
 		t.Fatalf("a refused challenge spent a recovery code: %v left", left)
 	}
 
-	// Another user's code does not open this account.
-	other := n.signUp(t, "uma@example.com")
-	otherSecret, _ := n.enrolTOTP(t, other)
-	ch = n.challenge(t, "tia@example.com")
-	n.answer(t, ch.body["challenge_id"].(string), "totp", rfc6238(t, otherSecret, time.Now())).expect(t, 400, "invalid_code")
+	// Wrong codes count towards the lockout like wrong passwords: the five
+	// wrong answers (a reused recovery code and four bad codes) locked this
+	// device's lane.
+	locked := n.call(t, "POST", "/v1/sessions", map[string]string{"email": "tia@example.com", "password": strongPassword}).expect(t, 423, "account_locked")
+	if locked.body["retry_after"] == nil {
+		t.Fatalf("lock without retry_after: %s", locked.raw)
+	}
 
 	// The second factor of a login counts as a fresh step-up.
 	n.call(t, "PUT", "/v1/password", map[string]string{"current_password": strongPassword, "new_password": "quartz meadow under copper skies"},

@@ -22,14 +22,18 @@ import (
 	"github.com/wardenhq/warden/internal/adminkey"
 	"github.com/wardenhq/warden/internal/audit"
 	"github.com/wardenhq/warden/internal/config"
+	"github.com/wardenhq/warden/internal/geoip"
 	"github.com/wardenhq/warden/internal/httpapi"
 	"github.com/wardenhq/warden/internal/keyring"
+	"github.com/wardenhq/warden/internal/lockout"
+	"github.com/wardenhq/warden/internal/login"
 	"github.com/wardenhq/warden/internal/mfa"
 	"github.com/wardenhq/warden/internal/notify"
 	"github.com/wardenhq/warden/internal/outbox"
 	"github.com/wardenhq/warden/internal/passkey"
 	"github.com/wardenhq/warden/internal/password"
 	"github.com/wardenhq/warden/internal/ratelimit"
+	"github.com/wardenhq/warden/internal/risk"
 	"github.com/wardenhq/warden/internal/session"
 	"github.com/wardenhq/warden/internal/staff"
 	"github.com/wardenhq/warden/internal/store"
@@ -53,7 +57,8 @@ type Server struct {
 
 	hasher       *password.Hasher
 	sessionCache *session.Cache
-	lastPrune    time.Time // touched by the checkpoint loop only
+	lastPrune    time.Time      // touched by the checkpoint loop only
+	closers      []func() error // closed after the store, at the end of Run
 }
 
 // New opens everything the server needs and binds its listening socket, but
@@ -218,6 +223,10 @@ func (s *Server) assemble(ctx context.Context) error {
 		Policy: mfa.Policy{ChallengeTTL: cfg.MFAChallengeTTL, MaxFailures: 5, StepUpWindow: cfg.StepUpWindow},
 		Now:    time.Now,
 	}
+	logins, err := s.loginService(cfg, accounts, sessions, factors)
+	if err != nil {
+		return err
+	}
 	// The demo login's password is kept beside the SQLite file; a dev
 	// server on PostgreSQL has no such folder and gets none.
 	if cfg.Dev && strings.HasPrefix(cfg.DatabaseURL, "sqlite://") {
@@ -247,7 +256,7 @@ func (s *Server) assemble(ctx context.Context) error {
 		Store: s.store, Keys: s.keys, Mailer: mailer, Outbox: s.worker,
 		BootstrapAdminKey: adminKey, TrustedProxies: cfg.TrustedProxies,
 		Log: s.log, Metrics: metrics, Now: time.Now, Pages: pages,
-		Accounts: accounts, Sessions: sessions, MFA: factors, BaseURL: cfg.BaseURL,
+		Accounts: accounts, Sessions: sessions, MFA: factors, Login: logins, BaseURL: cfg.BaseURL,
 		Limiter: &ratelimit.Limiter{Store: s.store, Now: time.Now},
 		Limits: httpapi.RateLimits{
 			LoginPerIP: cfg.RateLoginPerIP, LoginPerAccount: cfg.RateLoginPerAccount, RegisterPerIP: cfg.RateRegisterPerIP,
@@ -289,6 +298,11 @@ func (s *Server) Store() *store.Store { return s.store }
 // and record the deliveries it started, seals a last audit checkpoint and
 // closes the database.
 func (s *Server) Run(ctx context.Context) error {
+	defer func() {
+		for _, c := range s.closers {
+			_ = c()
+		}
+	}()
 	defer s.store.Close()
 	workCtx, stopWork := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -432,6 +446,43 @@ func DevSecretKey(cfg config.Config) ([]byte, error) {
 		return nil, fmt.Errorf("write dev secret key: %w", err)
 	}
 	return key, nil
+}
+
+// loginService assembles the login flow: GeoIP (off when WARDEN_GEOIP_DB is
+// unset, said once at start; a bad file stops start-up), risk weights,
+// lockout schedule.
+func (s *Server) loginService(cfg config.Config, accounts *account.Service, sessions *session.Service, factors *mfa.Service) (*login.Service, error) {
+	var places login.Locator
+	if cfg.GeoIPDB == "" {
+		s.log.Info("GeoIP is off: set WARDEN_GEOIP_DB to a .mmdb file for the new-country and impossible-travel signals")
+	} else {
+		r, err := geoip.Open(cfg.GeoIPDB, cfg.GeoIPASNDB)
+		if err != nil {
+			return nil, &config.Error{Key: "WARDEN_GEOIP_DB", Problem: err.Error()}
+		}
+		s.closers = append(s.closers, r.Close)
+		places = r
+	}
+	weights := risk.DefaultConfig()
+	for name, w := range cfg.RiskWeights {
+		weights.SetWeight(name, w)
+	}
+	weights.ChallengeAt, weights.DenyAt, weights.MaxTravelKmh = cfg.RiskChallengeAt, cfg.RiskDenyAt, float64(cfg.RiskMaxTravelKmh)
+	return &login.Service{
+		Transact: func(ctx context.Context, fn func(login.Tx) error) error {
+			return s.store.Write(ctx, func(tx *store.Tx) error { return fn(tx) })
+		},
+		View: func(ctx context.Context, fn func(login.Tx) error) error {
+			return s.store.Read(ctx, func(tx *store.Tx) error { return fn(tx) })
+		},
+		Accounts: accounts, Sessions: sessions, MFA: factors, Places: places,
+		Policy: login.Policy{
+			Risk:          weights,
+			Lockout:       lockout.Policy{MaxFailures: cfg.LockoutMaxFailures, BaseDelay: cfg.LockoutBaseDelay, MaxDelay: cfg.LockoutMaxDelay, ForgetAfter: 24 * time.Hour},
+			FailureWindow: cfg.LoginFailureWindow, EmailWithMFA: cfg.NewDeviceEmailWithMFA, HistorySize: 50,
+		},
+		Now: time.Now,
+	}, nil
 }
 
 // DevStaffLogin is the console login `serve --dev` prints. OneTimePassword

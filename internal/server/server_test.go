@@ -24,9 +24,10 @@ const adminKey = "test-admin-key-for-server-tests-0123456789"
 
 // node is one running `warden serve`, in-process.
 type node struct {
-	srv  *server.Server
-	base string
-	stop func() error
+	srv     *server.Server
+	base    string
+	stop    func() error
+	devices *deviceJar
 }
 
 // settings are the environment a test node runs with, on top of these defaults.
@@ -73,7 +74,7 @@ func start(t *testing.T, env map[string]string, dev bool) *node {
 		return runErr
 	}
 	t.Cleanup(func() { _ = stop() })
-	return &node{srv: srv, base: "http://" + srv.Addr(), stop: stop}
+	return &node{srv: srv, base: "http://" + srv.Addr(), stop: stop, devices: &deviceJar{}}
 }
 
 type testWriter struct{ t *testing.T }

@@ -25,7 +25,17 @@ type Device struct {
 	FirstSeenAt time.Time
 	LastSeenAt  time.Time
 	LastIP      string
+	// LastPlace is where LastIP was, as GeoIP described it ("Berlin, Germany").
+	LastPlace string
+	// TrustedAt is when a login from the device first passed every check.
+	TrustedAt time.Time
 }
+
+// Trusted tells whether a login from the device passed every check before.
+func (d Device) Trusted() bool { return !d.TrustedAt.IsZero() }
+
+// Summary names the device for people ("Chrome on Linux").
+func (d Device) Summary() string { return DescribeAgent(d.UserAgent) }
 
 // Tx is what the service needs from one transaction; the store implements it.
 type Tx interface {
@@ -34,7 +44,12 @@ type Tx interface {
 	RevokeSessions(ctx context.Context, accountID, id, keepID, reason string, now time.Time) ([]string, error)
 	DeviceByTokenHash(ctx context.Context, accountID, hash string) (Device, error)
 	InsertDevice(ctx context.Context, d Device) error
-	SeeDevice(ctx context.Context, id, ip, userAgent string, now time.Time) error
+	SeeDevice(ctx context.Context, d Device) error
+	DevicesOf(ctx context.Context, accountID string) ([]Device, error)
+	// ForgetDevice marks a device forgotten (its token stops naming it) and
+	// returns it; ErrNotFound-like when the account has no such device.
+	ForgetDevice(ctx context.Context, accountID, id string, now time.Time) (Device, error)
+	RevokeDeviceSessions(ctx context.Context, accountID, deviceID, reason string, now time.Time) ([]string, error)
 	audit.AppendTx
 }
 
@@ -65,6 +80,13 @@ type Meta struct {
 	UserAgent   string
 	RequestID   string
 	DeviceToken string // from the X-Warden-Device header or the warden_device cookie
+	// Place is where IP is, as GeoIP described it; kept on the device.
+	Place string
+	// TrustDevice: the login passed every check its risk decision asked
+	// for, so the device becomes trusted.
+	TrustDevice bool
+	// Reasons are the login's risk reasons, kept in the audit record.
+	Reasons []string
 }
 
 // Started is a new session and what the client must keep.
@@ -102,7 +124,8 @@ func (s *Service) Start(ctx context.Context, a account.Account, aal string, m Me
 		}
 		_, err = audit.Append(ctx, tx, now, audit.Entry{
 			Actor: a.Actor(), Action: "session.created", UserID: a.ID, IP: m.IP, RequestID: m.RequestID,
-			Data: map[string]any{"session_id": out.Session.ID, "aal": aal, "device_id": dev.ID, "user_agent": out.Session.UserAgent, "realm": a.Realm},
+			Data: map[string]any{"session_id": out.Session.ID, "aal": aal, "device_id": dev.ID, "user_agent": out.Session.UserAgent, "realm": a.Realm,
+				"new_device": out.DeviceToken != "", "reasons": m.Reasons, "place": m.Place},
 		})
 		return err
 	})
@@ -118,7 +141,11 @@ func (s *Service) device(ctx context.Context, tx Tx, a account.Account, m Meta, 
 	if m.DeviceToken != "" {
 		d, err := tx.DeviceByTokenHash(ctx, a.ID, account.HashToken(m.DeviceToken))
 		if err == nil {
-			return d, tx.SeeDevice(ctx, d.ID, m.IP, m.UserAgent, now)
+			d.LastSeenAt, d.LastIP, d.UserAgent, d.LastPlace = now, m.IP, truncateRunes(m.UserAgent, 300), m.Place
+			if m.TrustDevice && !d.Trusted() {
+				d.TrustedAt = now
+			}
+			return d, tx.SeeDevice(ctx, d)
 		}
 		if !isNotFound(err) {
 			return Device{}, err
@@ -127,7 +154,10 @@ func (s *Service) device(ctx context.Context, tx Tx, a account.Account, m Meta, 
 	*newToken = id.Token("wdv_")
 	d := Device{
 		ID: id.New("dev"), AccountID: a.ID, TokenHash: account.HashToken(*newToken),
-		UserAgent: truncateRunes(m.UserAgent, 300), FirstSeenAt: now, LastSeenAt: now, LastIP: m.IP,
+		UserAgent: truncateRunes(m.UserAgent, 300), FirstSeenAt: now, LastSeenAt: now, LastIP: m.IP, LastPlace: m.Place,
+	}
+	if m.TrustDevice {
+		d.TrustedAt = now
 	}
 	return d, tx.InsertDevice(ctx, d)
 }
@@ -219,6 +249,43 @@ func (s *Service) Revoke(ctx context.Context, a account.Account, sessionID, keep
 	})
 	if err != nil {
 		return 0, fmt.Errorf("revoke session: %w", err)
+	}
+	s.Forget(hashes)
+	return len(hashes), nil
+}
+
+// Devices lists the account's devices, most recently used first.
+func (s *Service) Devices(ctx context.Context, accountID string) ([]Device, error) {
+	var out []Device
+	err := s.Transact(ctx, func(tx Tx) error {
+		var err error
+		out, err = tx.DevicesOf(ctx, accountID)
+		return err
+	})
+	return out, err
+}
+
+// ForgetDevice removes a device: its token no longer names it (the next
+// login from it is a new device) and its sessions end.
+func (s *Service) ForgetDevice(ctx context.Context, a account.Account, deviceID string, m Meta) (int, error) {
+	now := s.Now().UTC().Truncate(time.Microsecond)
+	var hashes []string
+	err := s.Transact(ctx, func(tx Tx) error {
+		d, err := tx.ForgetDevice(ctx, a.ID, deviceID, now)
+		if err != nil {
+			return err
+		}
+		if hashes, err = tx.RevokeDeviceSessions(ctx, a.ID, deviceID, "device_forgotten", now); err != nil {
+			return err
+		}
+		_, err = audit.Append(ctx, tx, now, audit.Entry{
+			Actor: a.Actor(), Action: "device.forgotten", UserID: a.ID, IP: m.IP, RequestID: m.RequestID,
+			Data: map[string]any{"device_id": d.ID, "device": d.Summary(), "sessions_revoked": len(hashes), "user_agent": truncateRunes(m.UserAgent, 300)},
+		})
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("forget device: %w", err)
 	}
 	s.Forget(hashes)
 	return len(hashes), nil

@@ -166,19 +166,19 @@ func (tx *Tx) DeletePasskey(ctx context.Context, accountID, id string) (mfa.Pass
 	return p, err
 }
 
-const challengeColumns = `id_hash, account_id, purpose, session_id, methods, state, failures, created_at, expires_at, used_at`
+const challengeColumns = `id_hash, account_id, purpose, session_id, methods, state, failures, created_at, expires_at, used_at,
+	requires, satisfied, email_token_hash, device_id, login_event_id`
 
 func scanChallenge(row rowScanner) (mfa.Challenge, error) {
 	var c mfa.Challenge
-	var methods string
+	var methods, requires, satisfied string
 	var created, expires, used int64
-	err := row.Scan(&c.IDHash, &c.AccountID, &c.Purpose, &c.SessionID, &methods, &c.State, &c.Failures, &created, &expires, &used)
+	err := row.Scan(&c.IDHash, &c.AccountID, &c.Purpose, &c.SessionID, &methods, &c.State, &c.Failures, &created, &expires, &used,
+		&requires, &satisfied, &c.EmailTokenHash, &c.DeviceID, &c.LoginEventID)
 	if isNoRows(err) {
 		return c, ErrNotFound
 	}
-	if methods != "" {
-		c.Methods = strings.Split(methods, ",")
-	}
+	c.Methods, c.Requires, c.Satisfied = splitList(methods), splitList(requires), splitList(satisfied)
 	c.CreatedAt, c.ExpiresAt, c.UsedAt = fromMicros(created), fromMicros(expires), fromMicros(used)
 	return c, err
 }
@@ -189,9 +189,10 @@ func (tx *Tx) InsertChallenge(ctx context.Context, c mfa.Challenge) error {
 		c.State = []byte{}
 	}
 	_, err := tx.q.ExecContext(ctx, `INSERT INTO mfa_challenges (`+challengeColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
 		c.IDHash, c.AccountID, c.Purpose, c.SessionID, strings.Join(c.Methods, ","), c.State, c.Failures,
-		micros(c.CreatedAt), micros(c.ExpiresAt), micros(c.UsedAt))
+		micros(c.CreatedAt), micros(c.ExpiresAt), micros(c.UsedAt),
+		strings.Join(c.Requires, ","), strings.Join(c.Satisfied, ","), c.EmailTokenHash, c.DeviceID, c.LoginEventID)
 	if err != nil {
 		return fmt.Errorf("store challenge: %w", err)
 	}
@@ -215,8 +216,27 @@ func (tx *Tx) UpdateChallenge(ctx context.Context, idHash string, fn func(old mf
 	if err != nil {
 		return mfa.Challenge{}, err
 	}
-	return c, tx.execOne(ctx, "update challenge", `UPDATE mfa_challenges SET failures = $2, used_at = $3 WHERE id_hash = $1`,
-		idHash, c.Failures, micros(c.UsedAt))
+	return c, tx.execOne(ctx, "update challenge", `UPDATE mfa_challenges SET failures = $2, used_at = $3, satisfied = $4 WHERE id_hash = $1`,
+		idHash, c.Failures, micros(c.UsedAt), strings.Join(c.Satisfied, ","))
+}
+
+// ChallengeByEmailToken finds the challenge a new-device email's link confirms.
+func (tx *Tx) ChallengeByEmailToken(ctx context.Context, tokenHash string) (mfa.Challenge, error) {
+	if tokenHash == "" {
+		return mfa.Challenge{}, ErrNotFound
+	}
+	c, err := scanChallenge(tx.q.QueryRowContext(ctx, `SELECT `+challengeColumns+` FROM mfa_challenges WHERE email_token_hash = $1`, tokenHash))
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return c, fmt.Errorf("find challenge by email token: %w", err)
+	}
+	return c, err
+}
+
+func splitList(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
 }
 
 // PruneChallenges deletes challenges that expired before cutoff.

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/wardenhq/warden/internal/account"
 	"github.com/wardenhq/warden/internal/audit"
@@ -553,7 +552,7 @@ func (p *Pages) sessionsPage(w http.ResponseWriter, r *http.Request, u *member) 
 	var data sessionsData
 	for _, s := range all {
 		row := sessionRow{
-			ID: s.ID, Current: s.ID == u.Session.ID, Device: describeAgent(s.UserAgent), UserAgent: s.UserAgent,
+			ID: s.ID, Current: s.ID == u.Session.ID, Device: session.DescribeAgent(s.UserAgent), UserAgent: s.UserAgent,
 			IP: s.IP, SecondStep: s.AAL == session.AAL2, CreatedAt: s.CreatedAt, LastSeenAt: s.LastSeenAt,
 		}
 		if row.Current {
@@ -669,12 +668,4 @@ func maskCode(code string) string {
 		head, tail = 2, 1
 	}
 	return string(runes[:head]) + strings.Repeat("•", n-head-tail) + string(runes[n-tail:])
-}
-
-// truncate shortens s to at most n characters.
-func truncate(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	return string([]rune(s)[:n-1]) + "…"
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wardenhq/warden/internal/audit"
+	"github.com/wardenhq/warden/internal/session"
 	"github.com/wardenhq/warden/internal/store"
 )
 
@@ -83,7 +84,7 @@ func activityOf(rec audit.Record) activityRow {
 	str := func(k string) string { s, _ := data[k].(string); return s }
 	num := func(k string) int { f, _ := data[k].(float64); return int(f) }
 	row := activityRow{At: rec.OccurredAt, IP: rec.IP, UserAgent: str("user_agent")}
-	row.Device = describeAgent(row.UserAgent)
+	row.Device = session.DescribeAgent(row.UserAgent)
 
 	switch rec.Action {
 	case "account.registered":
@@ -175,42 +176,4 @@ func humanize(action string) string {
 		return "Security event"
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
-}
-
-// describeAgent names the browser and system of a User-Agent header in a few
-// words ("Chrome on Linux"); the full header stays available next to it.
-func describeAgent(ua string) string {
-	if ua == "" {
-		return "Unknown device"
-	}
-	browser := ""
-	for _, b := range []struct{ token, name string }{
-		{"Edg/", "Edge"}, {"OPR/", "Opera"}, {"Firefox/", "Firefox"}, {"FxiOS/", "Firefox"},
-		{"CriOS/", "Chrome"}, {"HeadlessChrome/", "Chrome"}, {"Chrome/", "Chrome"}, {"Chromium/", "Chromium"},
-		{"Safari/", "Safari"}, {"curl/", "curl"}, {"Go-http-client/", "Go program"}, {"python-requests/", "Python program"},
-	} {
-		if strings.Contains(ua, b.token) {
-			browser = b.name
-			break
-		}
-	}
-	system := ""
-	for _, s := range []struct{ token, name string }{
-		{"Android", "Android"}, {"iPhone", "iPhone"}, {"iPad", "iPad"}, {"Windows", "Windows"},
-		{"Mac OS X", "macOS"}, {"CrOS", "ChromeOS"}, {"Linux", "Linux"},
-	} {
-		if strings.Contains(ua, s.token) {
-			system = s.name
-			break
-		}
-	}
-	switch {
-	case browser != "" && system != "":
-		return browser + " on " + system
-	case browser != "":
-		return browser
-	case system != "":
-		return "A browser on " + system
-	}
-	return truncate(ua, 40)
 }

@@ -417,7 +417,7 @@ func (p *Pages) loadUser(w http.ResponseWriter, r *http.Request, s *member) (dat
 			continue
 		}
 		data.Sessions = append(data.Sessions, sessionRow{
-			ID: sess.ID, Device: describeAgent(sess.UserAgent), UserAgent: sess.UserAgent, IP: sess.IP,
+			ID: sess.ID, Device: session.DescribeAgent(sess.UserAgent), UserAgent: sess.UserAgent, IP: sess.IP,
 			SecondStep: sess.AAL == session.AAL2, CreatedAt: sess.CreatedAt, LastSeenAt: sess.LastSeenAt,
 		})
 	}

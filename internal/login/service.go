@@ -1,0 +1,526 @@
+package login
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/wardenhq/warden/internal/account"
+	"github.com/wardenhq/warden/internal/geoip"
+	"github.com/wardenhq/warden/internal/id"
+	"github.com/wardenhq/warden/internal/lockout"
+	"github.com/wardenhq/warden/internal/mfa"
+	"github.com/wardenhq/warden/internal/notify"
+	"github.com/wardenhq/warden/internal/risk"
+	"github.com/wardenhq/warden/internal/session"
+)
+
+// Tx is what a login needs from one database transaction; the store implements it.
+type Tx interface {
+	mfa.Tx
+	DeviceByTokenHash(ctx context.Context, accountID, hash string) (session.Device, error)
+	InsertLoginEvent(ctx context.Context, e Event) error
+	SetLoginOutcome(ctx context.Context, id, outcome string) error
+	LoginEvents(ctx context.Context, accountID string, limit int, outcomes ...string) ([]Event, error)
+	LoginPressure(ctx context.Context, accountID, ip string, since time.Time) (failures, ips, accountsFromIP int, err error)
+	UpdateLockoutLane(ctx context.Context, accountID, lane string, fn func(old lockout.Lane) (lockout.Lane, error)) (lockout.Lane, error)
+	LockoutLane(ctx context.Context, accountID, lane string) (lockout.Lane, error)
+}
+
+// Locator finds where an IP address is; *geoip.Reader is one. Nil: no GeoIP.
+type Locator interface {
+	Lookup(ip netip.Addr) (geoip.Place, error)
+}
+
+// Policy holds the login rules that are configuration.
+type Policy struct {
+	Risk    risk.Config
+	Lockout lockout.Policy
+	// FailureWindow is how far back failures and IPs are counted (1 h).
+	FailureWindow time.Duration
+	// EmailWithMFA: a new device with 2FA on needs the email confirmation
+	// as well as the second factor (true), or the second factor alone.
+	EmailWithMFA bool
+	// DeviceConfirmationTTL is how long the new-device email's link works (15 min).
+	DeviceConfirmationTTL time.Duration
+	// HistorySize is how many past successful logins the risk signals read.
+	HistorySize int
+}
+
+// Service runs logins.
+type Service struct {
+	Transact func(ctx context.Context, fn func(tx Tx) error) error
+	View     func(ctx context.Context, fn func(tx Tx) error) error
+	Accounts *account.Service
+	Sessions *session.Service
+	MFA      *mfa.Service
+	Places   Locator
+	Policy   Policy
+	Now      func() time.Time
+}
+
+// ErrDenied: the risk decision refused the login; see the reasons.
+var ErrDenied = errors.New("login denied")
+
+// LockedError is a lane locked by too many failures.
+type LockedError struct{ RetryAfter time.Duration }
+
+func (e *LockedError) Error() string {
+	return fmt.Sprintf("account locked on this device for %s", e.RetryAfter.Round(time.Second))
+}
+
+// DeniedError carries the reasons of a denial.
+type DeniedError struct{ Reasons []string }
+
+func (e *DeniedError) Error() string { return fmt.Sprintf("login denied: %v", e.Reasons) }
+
+// Is makes a DeniedError an ErrDenied.
+func (e *DeniedError) Is(target error) bool { return target == ErrDenied }
+
+// Attempt is a login as the client sent it.
+type Attempt struct {
+	Realm    string
+	Email    string
+	Password string
+	Meta     session.Meta
+}
+
+// Result is a login that got past the password: either a session, or a
+// challenge to answer first.
+type Result struct {
+	Started   *session.Started
+	Challenge *Challenge
+	Decision  risk.Decision
+	// RecoveryCodesLeft is set when a recovery code answered the challenge.
+	RecoveryCodesLeft *int
+}
+
+// Challenge is what a challenged login waits for.
+type Challenge struct {
+	mfa.Started
+	// Requires is what the login waits for; Pending what is still missing.
+	Requires []string
+	Pending  []string
+	Reasons  []string
+}
+
+func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Microsecond) }
+
+// Password runs the password step of a login.
+func (s *Service) Password(ctx context.Context, at Attempt) (Result, error) {
+	now := s.now()
+	known, device, err := s.identify(ctx, at)
+	if err != nil {
+		return Result{}, err
+	}
+	lane := lockout.LaneFor(trustedID(device))
+	if known.ID != "" {
+		if locked, err := s.laneLocked(ctx, known, lane, at.Meta, device, now); err != nil || locked != nil {
+			return Result{}, errors.Join(err, asErr(locked))
+		}
+	}
+	acct, err := s.Accounts.Authenticate(ctx, at.Realm, at.Email, at.Password)
+	if err != nil {
+		if acct.ID != "" && errors.Is(err, account.ErrInvalidCredentials) {
+			if ferr := s.fail(ctx, acct, lane, at.Meta, device, now, "invalid_credentials"); ferr != nil {
+				return Result{}, ferr
+			}
+		}
+		return Result{}, err
+	}
+	place, placeKnown, unavailable := s.locate(at.Meta.IP)
+	var d risk.Decision
+	var history []Event
+	err = s.View(ctx, func(tx Tx) error {
+		var err error
+		if history, err = tx.LoginEvents(ctx, acct.ID, s.Policy.HistorySize, OutcomeSucceeded); err != nil {
+			return err
+		}
+		failures, ips, stuffing, err := tx.LoginPressure(ctx, acct.ID, at.Meta.IP, now.Add(-s.Policy.FailureWindow))
+		if err != nil {
+			return err
+		}
+		d = risk.Evaluate(s.Policy.Risk, risk.Signals{
+			Now: now, IP: at.Meta.IP, Place: riskPlace(place), PlaceKnown: placeKnown,
+			TrustedDevice: trustedID(device) != "", History: pastLogins(history),
+			RecentFailures: failures, IPsOnAccount: ips,
+			AccountsFromIP: stuffing, Unavailable: unavailable,
+		})
+		return nil
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	event := s.event(acct.ID, at.Meta, device, place, now, d)
+	requires := s.requirements(acct, d)
+	switch {
+	case d.Outcome == risk.Deny:
+		event.Outcome = OutcomeDenied
+		err := s.Transact(ctx, func(tx Tx) error {
+			if err := tx.InsertLoginEvent(ctx, event); err != nil {
+				return err
+			}
+			if err := s.Accounts.Record(ctx, tx, acct, "login.denied", accountMeta(at.Meta), now, map[string]any{"reasons": d.Reasons, "score": d.Score}); err != nil {
+				return err
+			}
+			return s.suspicious(ctx, tx, acct, at.Meta, place, d, now)
+		})
+		if err != nil {
+			return Result{}, err
+		}
+		s.Accounts.AfterCommit(nil)
+		return Result{Decision: d}, &DeniedError{Reasons: d.Reasons}
+	case len(requires) == 0:
+		m := at.Meta
+		m.Reasons = d.Reasons
+		if placeKnown {
+			m.Place = place.Describe()
+		}
+		started, err := s.start(ctx, acct, session.AAL1, m, lane, event, d, now)
+		return Result{Started: &started, Decision: d}, err
+	}
+	ch, err := s.challenge(ctx, acct, at.Meta, device, place, event, d, requires, now)
+	return Result{Challenge: &ch, Decision: d}, err
+}
+
+// identify finds the account and the client's device without checking the
+// password: the lane must be known before any hashing.
+func (s *Service) identify(ctx context.Context, at Attempt) (account.Account, session.Device, error) {
+	_, key, err := account.NormalizeEmail(at.Email)
+	if err != nil {
+		return account.Account{}, session.Device{}, nil
+	}
+	var a account.Account
+	var d session.Device
+	err = s.View(ctx, func(tx Tx) error {
+		var err error
+		if a, err = tx.AccountByEmail(ctx, at.Realm, key); err != nil {
+			if isNotFound(err) {
+				return nil
+			}
+			return err
+		}
+		if at.Meta.DeviceToken == "" {
+			return nil
+		}
+		// A forged or another account's token is simply not found: an unknown device.
+		if d, err = tx.DeviceByTokenHash(ctx, a.ID, account.HashToken(at.Meta.DeviceToken)); isNotFound(err) {
+			return nil
+		}
+		return err
+	})
+	return a, d, err
+}
+
+func trustedID(d session.Device) string {
+	if d.TrustedAt.IsZero() {
+		return ""
+	}
+	return d.ID
+}
+
+func asErr(l *LockedError) error {
+	if l == nil {
+		return nil
+	}
+	return l
+}
+
+// laneLocked answers a locked lane before any password is checked, and
+// records the attempt.
+func (s *Service) laneLocked(ctx context.Context, a account.Account, lane string, m session.Meta, device session.Device, now time.Time) (*LockedError, error) {
+	var l lockout.Lane
+	if err := s.View(ctx, func(tx Tx) error {
+		var err error
+		l, err = tx.LockoutLane(ctx, a.ID, lane)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	wait := l.RetryAfter(now)
+	if wait == 0 {
+		return nil, nil
+	}
+	e := Event{ID: id.New("lev"), AccountID: a.ID, At: now, IP: m.IP, DeviceID: device.ID, Outcome: OutcomeLocked, Reasons: []string{"locked"}}
+	err := s.Transact(ctx, func(tx Tx) error { return tx.InsertLoginEvent(ctx, e) })
+	return &LockedError{RetryAfter: wait}, err
+}
+
+// fail counts a wrong password or code on the lane; the lock it may cause is
+// emailed to the owner with the freeze link.
+func (s *Service) fail(ctx context.Context, a account.Account, lane string, m session.Meta, device session.Device, now time.Time, reason string) error {
+	err := s.Transact(ctx, func(tx Tx) error {
+		var locked bool
+		l, err := tx.UpdateLockoutLane(ctx, a.ID, lane, func(old lockout.Lane) (lockout.Lane, error) {
+			next, justLocked := s.Policy.Lockout.Fail(old, now)
+			locked = justLocked
+			return next, nil
+		})
+		if err != nil {
+			return err
+		}
+		if err := tx.InsertLoginEvent(ctx, Event{ID: id.New("lev"), AccountID: a.ID, At: now, IP: m.IP, DeviceID: device.ID,
+			Outcome: OutcomeFailed, Reasons: []string{reason}}); err != nil {
+			return err
+		}
+		am := accountMeta(m)
+		am.Actor = "anonymous"
+		if err := s.Accounts.Record(ctx, tx, a, "login.failed", am, now, map[string]any{"reason": reason}); err != nil {
+			return err
+		}
+		if !locked {
+			return nil
+		}
+		where := "unrecognised devices"
+		if lane != lockout.UntrustedLane {
+			where = "one of your devices"
+		}
+		if err := s.Accounts.Record(ctx, tx, a, "login.locked", am, now, map[string]any{"lane": lane, "until": l.LockedUntil}); err != nil {
+			return err
+		}
+		return s.Accounts.Notify(ctx, tx, a, "security_change", map[string]any{
+			"subject": "Logins to your account are paused",
+			"what":    fmt.Sprintf("After several wrong passwords or codes, logins from %s are paused until %s; the last try was", where, l.LockedUntil.Format("15:04 UTC")),
+			"detail":  "Your trusted devices can still log in. If these tries were not yours, your password may be known: change it, and freeze your account if anything looks wrong.",
+			"when":    now.Format("2006-01-02 15:04 UTC"), "ip": orUnknown(m.IP), "user_agent": orUnknown(m.UserAgent),
+		}, true, now)
+	})
+	if err == nil {
+		s.Accounts.AfterCommit(nil)
+	}
+	return err
+}
+
+// locate looks the IP up; a failed lookup is an unavailable signal (the
+// login is challenged), no GeoIP database simply none.
+func (s *Service) locate(ip string) (geoip.Place, bool, []string) {
+	if s.Places == nil {
+		return geoip.Place{}, false, nil
+	}
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return geoip.Place{}, false, nil
+	}
+	p, err := s.Places.Lookup(addr)
+	if err != nil {
+		return geoip.Place{}, false, []string{"geoip"}
+	}
+	return p, p.Country != "", nil
+}
+
+func riskPlace(p geoip.Place) risk.Place {
+	return risk.Place{Country: p.Country, Latitude: p.Latitude, Longitude: p.Longitude, HasCoordinates: p.HasCoordinates, ASN: p.ASN}
+}
+
+func pastLogins(events []Event) []risk.PastLogin {
+	out := make([]risk.PastLogin, 0, len(events))
+	for _, e := range events {
+		out = append(out, risk.PastLogin{At: e.At, IP: e.IP, Place: risk.Place{
+			Country: e.Country, Latitude: e.Latitude, Longitude: e.Longitude, HasCoordinates: e.HasCoordinates, ASN: e.ASN,
+		}})
+	}
+	return out
+}
+
+func (s *Service) event(accountID string, m session.Meta, device session.Device, p geoip.Place, now time.Time, d risk.Decision) Event {
+	return Event{
+		ID: id.New("lev"), AccountID: accountID, At: now, IP: m.IP, DeviceID: device.ID,
+		Reasons: d.Reasons, Score: d.Score, Country: p.Country, City: p.City,
+		Latitude: p.Latitude, Longitude: p.Longitude, HasCoordinates: p.HasCoordinates, ASN: p.ASN,
+	}
+}
+
+// requirements turns a decision into what the login must still prove.
+func (s *Service) requirements(a account.Account, d risk.Decision) []string {
+	var req []string
+	emailNeeded := d.NeedsDeviceConfirmation || (d.Outcome == risk.Challenge && !a.MFAEnabled)
+	if a.MFAEnabled {
+		req = append(req, mfa.RequireSecondFactor)
+		if emailNeeded && !s.Policy.EmailWithMFA && d.Score < s.Policy.Risk.ChallengeAt {
+			emailNeeded = false
+		}
+	}
+	if emailNeeded {
+		req = append([]string{mfa.RequireEmail}, req...)
+	}
+	return req
+}
+
+// start opens the session of a login that passed every check: the device
+// becomes trusted and its lane starts afresh.
+func (s *Service) start(ctx context.Context, a account.Account, aal string, m session.Meta, lane string, e Event, d risk.Decision, now time.Time) (session.Started, error) {
+	m.TrustDevice = true
+	started, err := s.Sessions.Start(ctx, a, aal, m)
+	if err != nil {
+		return session.Started{}, err
+	}
+	e.Outcome, e.DeviceID = OutcomeSucceeded, started.Device.ID
+	err = s.Transact(ctx, func(tx Tx) error {
+		if _, err := tx.UpdateLockoutLane(ctx, a.ID, lane, func(old lockout.Lane) (lockout.Lane, error) {
+			return s.Policy.Lockout.Succeed(old, now), nil
+		}); err != nil {
+			return err
+		}
+		if e.ID == "" {
+			return nil
+		}
+		if err := tx.InsertLoginEvent(ctx, e); err != nil {
+			return err
+		}
+		if slices.Contains(d.Reasons, risk.ReasonNewCountry) || slices.Contains(d.Reasons, risk.ReasonImpossibleTravel) || slices.Contains(d.Reasons, risk.ReasonRecentFailures) {
+			return s.suspicious(ctx, tx, a, m, geoip.Place{Country: e.Country, City: e.City}, d, now)
+		}
+		return nil
+	})
+	if err != nil {
+		return session.Started{}, err
+	}
+	s.Accounts.AfterCommit(nil)
+	return started, nil
+}
+
+// challenge stores what the login waits for and, for a new device, emails
+// the owner a confirmation link.
+func (s *Service) challenge(ctx context.Context, a account.Account, m session.Meta, device session.Device, p geoip.Place, e Event, d risk.Decision, requires []string, now time.Time) (Challenge, error) {
+	e.Outcome = OutcomeChallenged
+	var st mfa.Started
+	err := s.Transact(ctx, func(tx Tx) error {
+		var token string
+		var err error
+		st, token, err = s.MFA.InsertLoginChallenge(ctx, tx, a, mfa.LoginChallenge{Requires: requires, DeviceID: device.ID, LoginEventID: e.ID})
+		if err != nil {
+			return err
+		}
+		if err := tx.InsertLoginEvent(ctx, e); err != nil {
+			return err
+		}
+		if err := s.Accounts.Record(ctx, tx, a, "login.challenged", accountMeta(m), now, map[string]any{"reasons": d.Reasons, "requires": requires, "place": p.Describe()}); err != nil {
+			return err
+		}
+		if token == "" {
+			return nil
+		}
+		return s.Accounts.Notify(ctx, tx, a, "new_device", map[string]any{
+			"confirm_url": s.Accounts.BaseURL + "/confirm-device?" + url.Values{"token": {token}}.Encode(),
+			"device":      session.DescribeAgent(m.UserAgent), "ip": orUnknown(m.IP), "place": p.Describe(),
+			"when": now.Format("2006-01-02 15:04 UTC"), "minutes": int(s.MFA.Policy.ChallengeTTL.Minutes()),
+		}, true, now)
+	})
+	if err != nil {
+		return Challenge{}, err
+	}
+	s.Accounts.AfterCommit(nil)
+	reasons := slices.Clone(d.Reasons)
+	if slices.Contains(requires, mfa.RequireSecondFactor) {
+		reasons = append(reasons, "mfa_required")
+	}
+	return Challenge{Started: st, Requires: requires, Pending: requires, Reasons: reasons}, nil
+}
+
+// Answer is a login's next step: a second factor, or {method: "email"} once
+// the new-device email's link was followed. When the challenge still waits
+// for something, Result.Challenge says what; when nothing, Result.Started
+// is the session.
+func (s *Service) Answer(ctx context.Context, challengeID string, p mfa.Proof, m session.Meta) (Result, error) {
+	now := s.now()
+	done, err := s.MFA.CompleteChallenge(ctx, challengeID, mfa.PurposeLogin, "", p, accountMeta(m))
+	if err != nil {
+		if done.Account.ID != "" && !errors.Is(err, mfa.ErrConfirmationPending) {
+			// A wrong code or passkey counts towards the lockout like a wrong password.
+			_, device, _ := s.identify(ctx, Attempt{Realm: done.Account.Realm, Email: done.Account.Email, Meta: m})
+			if ferr := s.fail(ctx, done.Account, lockout.LaneFor(trustedID(device)), m, device, now, "invalid_"+p.Method); ferr != nil {
+				return Result{}, errors.Join(err, ferr)
+			}
+		}
+		return Result{}, err
+	}
+	if len(done.Pending) > 0 {
+		return Result{Challenge: &Challenge{Started: mfa.Started{ID: challengeID, Methods: done.Challenge.Methods, ExpiresAt: done.Challenge.ExpiresAt},
+			Requires: done.Challenge.Requires, Pending: done.Pending}}, nil
+	}
+	if done.Account.Frozen() {
+		return Result{}, account.ErrFrozen
+	}
+	aal := session.AAL1
+	if p.Method != mfa.MethodEmail || slices.Contains(done.Challenge.Satisfied, mfa.RequireSecondFactor) {
+		aal = session.AAL2
+	}
+	_, device, err := s.identify(ctx, Attempt{Realm: done.Account.Realm, Email: done.Account.Email, Meta: m})
+	if err != nil {
+		return Result{}, err
+	}
+	if done.Challenge.LoginEventID != "" {
+		if err := s.Transact(ctx, func(tx Tx) error { return tx.SetLoginOutcome(ctx, done.Challenge.LoginEventID, OutcomeSucceeded) }); err != nil && !isNotFound(err) {
+			return Result{}, err
+		}
+	}
+	started, err := s.start(ctx, done.Account, aal, m, lockout.LaneFor(trustedID(device)), Event{}, risk.Decision{}, now)
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{Started: &started}
+	if done.Method == mfa.MethodRecoveryCode {
+		res.RecoveryCodesLeft = &done.RecoveryCodesLeft
+	}
+	return res, nil
+}
+
+// ConfirmDevice follows the new-device email's link: the login it names no
+// longer waits for it.
+func (s *Service) ConfirmDevice(ctx context.Context, token string, m session.Meta) error {
+	now := s.now()
+	err := s.Transact(ctx, func(tx Tx) error {
+		c, err := s.MFA.ConfirmEmail(ctx, tx, token)
+		if err != nil {
+			return err
+		}
+		a, err := tx.AccountByID(ctx, c.AccountID)
+		if err != nil {
+			return err
+		}
+		return s.Accounts.Record(ctx, tx, a, "login.device_confirmed", accountMeta(m), now, map[string]any{"device_id": c.DeviceID})
+	})
+	if err == nil {
+		s.Accounts.AfterCommit(nil)
+	}
+	return err
+}
+
+// suspicious tells the owner and the platform about a login that looked wrong.
+func (s *Service) suspicious(ctx context.Context, tx Tx, a account.Account, m session.Meta, p geoip.Place, d risk.Decision, now time.Time) error {
+	if _, err := notify.EnqueueWebhookEvent(ctx, tx, now, "login.suspicious", map[string]any{
+		"user_id": a.ID, "ip": m.IP, "country": p.Country, "reasons": d.Reasons, "outcome": d.Outcome, "at": now,
+	}); err != nil {
+		return err
+	}
+	what := "Someone logged in to your account"
+	if d.Outcome == risk.Deny {
+		what = "We blocked a login to your account with the right password"
+	}
+	return s.Accounts.Notify(ctx, tx, a, "security_change", map[string]any{
+		"subject": "Unusual login to your account",
+		"what":    fmt.Sprintf("%s from %s (%s)", what, p.Describe(), ReasonText(d.Reasons)),
+		"detail":  "If this was not you, freeze your account now and change your password.",
+		"when":    now.Format("2006-01-02 15:04 UTC"), "ip": orUnknown(m.IP), "user_agent": orUnknown(m.UserAgent),
+	}, true, now)
+}
+
+func isNotFound(err error) bool {
+	var nf interface{ NotFound() bool }
+	return errors.As(err, &nf) && nf.NotFound()
+}
+
+func accountMeta(m session.Meta) account.Meta {
+	return account.Meta{IP: m.IP, UserAgent: m.UserAgent, RequestID: m.RequestID}
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}

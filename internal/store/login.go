@@ -1,0 +1,123 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/wardenhq/warden/internal/lockout"
+	"github.com/wardenhq/warden/internal/login"
+)
+
+const loginEventColumns = `id, account_id, occurred_at, ip, device_id, outcome, reasons, score,
+	country, city, latitude, longitude, has_coordinates, asn`
+
+func scanLoginEvent(row rowScanner) (login.Event, error) {
+	var e login.Event
+	var at int64
+	var reasons string
+	var asn int64
+	err := row.Scan(&e.ID, &e.AccountID, &at, &e.IP, &e.DeviceID, &e.Outcome, &reasons, &e.Score,
+		&e.Country, &e.City, &e.Latitude, &e.Longitude, &e.HasCoordinates, &asn)
+	if isNoRows(err) {
+		return e, ErrNotFound
+	}
+	e.At, e.ASN = fromMicros(at), uint(asn)
+	if reasons != "" {
+		e.Reasons = strings.Split(reasons, ",")
+	}
+	return e, err
+}
+
+// InsertLoginEvent records a login attempt.
+func (tx *Tx) InsertLoginEvent(ctx context.Context, e login.Event) error {
+	_, err := tx.q.ExecContext(ctx, `INSERT INTO login_events (`+loginEventColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		e.ID, e.AccountID, micros(e.At), e.IP, e.DeviceID, e.Outcome, strings.Join(e.Reasons, ","), e.Score,
+		e.Country, e.City, e.Latitude, e.Longitude, e.HasCoordinates, int64(e.ASN))
+	if err != nil {
+		return fmt.Errorf("record login event: %w", err)
+	}
+	return nil
+}
+
+// SetLoginOutcome changes a recorded attempt's outcome (a challenge that
+// was later answered, say).
+func (tx *Tx) SetLoginOutcome(ctx context.Context, id, outcome string) error {
+	return tx.execOne(ctx, "set login outcome", `UPDATE login_events SET outcome = $2 WHERE id = $1`, id, outcome)
+}
+
+// LoginEvents lists an account's attempts with one of outcomes (all when
+// none is given), newest first, at most limit.
+func (tx *Tx) LoginEvents(ctx context.Context, accountID string, limit int, outcomes ...string) ([]login.Event, error) {
+	q := `SELECT ` + loginEventColumns + ` FROM login_events WHERE account_id = $1`
+	args := []any{accountID}
+	if len(outcomes) > 0 {
+		var ph []string
+		for _, o := range outcomes {
+			args = append(args, o)
+			ph = append(ph, fmt.Sprintf("$%d", len(args)))
+		}
+		q += ` AND outcome IN (` + strings.Join(ph, ", ") + `)`
+	}
+	args = append(args, limit)
+	q += fmt.Sprintf(` ORDER BY occurred_at DESC, id DESC LIMIT $%d`, len(args))
+	return queryAll(ctx, tx.q, "list login events", scanLoginEvent, q, args...)
+}
+
+// LoginPressure counts, since a moment: failures on the account, distinct
+// IPs that tried it, and distinct accounts the IP failed on — the
+// failure, many-IPs and credential-stuffing signals in one round trip.
+func (tx *Tx) LoginPressure(ctx context.Context, accountID, ip string, since time.Time) (failures, ips, accountsFromIP int, err error) {
+	err = tx.q.QueryRowContext(ctx, `SELECT
+		(SELECT COUNT(*) FROM login_events WHERE account_id = $1 AND occurred_at >= $3 AND outcome IN ('failed', 'locked')),
+		(SELECT COUNT(DISTINCT ip) FROM login_events WHERE account_id = $1 AND occurred_at >= $3),
+		(SELECT COUNT(DISTINCT account_id) FROM login_events WHERE ip = $2 AND occurred_at >= $3 AND outcome IN ('failed', 'locked'))`,
+		accountID, ip, micros(since)).Scan(&failures, &ips, &accountsFromIP)
+	if err != nil {
+		err = fmt.Errorf("count login pressure: %w", err)
+	}
+	return failures, ips, accountsFromIP, err
+}
+
+// LockoutLane reads an account's lane; a lane never used is empty, not an error.
+func (tx *Tx) LockoutLane(ctx context.Context, accountID, lane string) (lockout.Lane, error) {
+	l := lockout.Lane{AccountID: accountID, Key: lane}
+	var until, updated int64
+	err := tx.q.QueryRowContext(ctx, `SELECT failures, locks, locked_until, updated_at FROM lockout_lanes
+		WHERE account_id = $1 AND lane = $2`, accountID, lane).Scan(&l.Failures, &l.Locks, &until, &updated)
+	if isNoRows(err) {
+		return l, nil
+	}
+	if err != nil {
+		return l, fmt.Errorf("read lockout lane: %w", err)
+	}
+	l.LockedUntil, l.UpdatedAt = fromMicros(until), fromMicros(updated)
+	return l, nil
+}
+
+// UpdateLockoutLane is read-modify-write of a lane under a lock, so that
+// concurrent failures on every node are all counted.
+func (tx *Tx) UpdateLockoutLane(ctx context.Context, accountID, lane string, fn func(old lockout.Lane) (lockout.Lane, error)) (lockout.Lane, error) {
+	if err := tx.Lock(ctx, "lane:"+accountID+":"+lane); err != nil {
+		return lockout.Lane{}, err
+	}
+	old, err := tx.LockoutLane(ctx, accountID, lane)
+	if err != nil {
+		return old, err
+	}
+	l, err := fn(old)
+	if err != nil {
+		return lockout.Lane{}, err
+	}
+	_, err = tx.q.ExecContext(ctx, `INSERT INTO lockout_lanes (account_id, lane, failures, locks, locked_until, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (account_id, lane) DO UPDATE SET failures = excluded.failures, locks = excluded.locks,
+			locked_until = excluded.locked_until, updated_at = excluded.updated_at`,
+		accountID, lane, l.Failures, l.Locks, micros(l.LockedUntil), micros(l.UpdatedAt))
+	if err != nil {
+		return lockout.Lane{}, fmt.Errorf("write lockout lane: %w", err)
+	}
+	return l, nil
+}
