@@ -471,7 +471,11 @@ func (a *API) activity(w http.ResponseWriter, r *http.Request) error {
 
 // activityOf shows an audit record to its user: what happened, when, from
 // where — and only the details that are safe and meaningful to them.
-func activityOf(rec audit.Record) activityItem {
+func activityOf(rec audit.Record) activityItem { return activityFor(rec, false) }
+
+// activityFor describes an audit record; forStaff keeps the reasons staff
+// wrote, which users never see.
+func activityFor(rec audit.Record, forStaff bool) activityItem {
 	item := activityItem{At: rec.OccurredAt, Action: rec.Action, IP: rec.IP}
 	var data map[string]any
 	_ = jsonUnmarshal(rec.Data, &data)
@@ -479,10 +483,10 @@ func activityOf(rec audit.Record) activityItem {
 		item.UserAgent = ua
 	}
 	// A reason written by staff or an admin key is an internal note.
-	if strings.HasPrefix(rec.Actor, "staff:") || strings.HasPrefix(rec.Actor, "admin_key:") {
+	if !forStaff && (strings.HasPrefix(rec.Actor, "staff:") || strings.HasPrefix(rec.Actor, "admin_key:")) {
 		delete(data, "reason")
 	}
-	for _, k := range []string{"reason", "aal", "sessions_revoked", "count", "left", "name", "method"} {
+	for _, k := range []string{"reason", "reasons", "requires", "place", "new_device", "aal", "sessions_revoked", "count", "left", "name", "method"} {
 		if v, ok := data[k]; ok {
 			if item.Details == nil {
 				item.Details = map[string]any{}

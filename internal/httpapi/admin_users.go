@@ -237,6 +237,20 @@ type userState struct {
 	Restrictions     []string        `json:"restrictions"`
 	Sessions         []listedSession `json:"sessions"`
 	RecentEvents     []activityItem  `json:"recent_events"`
+	Devices          []deviceView    `json:"devices"`
+	RecentLogins     []loginView     `json:"recent_logins"`
+}
+
+// loginView is one login attempt and the risk decision on it, for staff.
+type loginView struct {
+	At       time.Time `json:"at"`
+	Outcome  string    `json:"outcome"`
+	Reasons  []string  `json:"reasons"`
+	Score    int       `json:"score"`
+	IP       string    `json:"ip"`
+	DeviceID string    `json:"device_id,omitempty"`
+	Country  string    `json:"country,omitempty"`
+	City     string    `json:"city,omitempty"`
 }
 
 func timePtr(t time.Time) *time.Time {
@@ -252,6 +266,7 @@ func (a *API) userStateOf(r *http.Request, tx *store.Tx, acct account.Account) (
 		Frozen: acct.Frozen(), MFAEnabled: acct.MFAEnabled, FrozenAt: timePtr(acct.FrozenAt), FrozenReason: acct.FrozenReason,
 		SecurityChanged: timePtr(acct.SecurityChangedAt), AntiPhishingSet: acct.AntiPhishingCode != "",
 		Restrictions: []string{}, Sessions: []listedSession{}, RecentEvents: []activityItem{},
+		Devices: []deviceView{}, RecentLogins: []loginView{},
 	}
 	sessions, err := tx.SessionsOf(r.Context(), acct.ID, a.Now())
 	if err != nil {
@@ -268,7 +283,26 @@ func (a *API) userStateOf(r *http.Request, tx *store.Tx, acct account.Account) (
 		return st, err
 	}
 	for _, rec := range records {
-		st.RecentEvents = append(st.RecentEvents, activityOf(rec))
+		st.RecentEvents = append(st.RecentEvents, activityFor(rec, true))
+	}
+	devices, err := tx.DevicesOf(r.Context(), acct.ID)
+	if err != nil {
+		return st, err
+	}
+	for _, d := range devices {
+		st.Devices = append(st.Devices, viewDevice(d, ""))
+	}
+	logins, err := tx.LoginEvents(r.Context(), acct.ID, 20)
+	if err != nil {
+		return st, err
+	}
+	for _, e := range logins {
+		reasons := e.Reasons
+		if reasons == nil {
+			reasons = []string{}
+		}
+		st.RecentLogins = append(st.RecentLogins, loginView{At: e.At, Outcome: e.Outcome, Reasons: reasons, Score: e.Score,
+			IP: e.IP, DeviceID: e.DeviceID, Country: e.Country, City: e.City})
 	}
 	return st, nil
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/wardenhq/warden/internal/session"
 	"github.com/wardenhq/warden/internal/store"
 )
 
@@ -21,6 +22,14 @@ type deviceView struct {
 	LastPlace   string     `json:"last_place"`
 }
 
+func viewDevice(d session.Device, currentID string) deviceView {
+	return deviceView{
+		ID: d.ID, Summary: d.Summary(), UserAgent: d.UserAgent, Current: d.ID == currentID,
+		Trusted: d.Trusted(), TrustedAt: timePtr(d.TrustedAt), FirstSeenAt: d.FirstSeenAt, LastSeenAt: d.LastSeenAt,
+		LastIP: d.LastIP, LastPlace: d.LastPlace,
+	}
+}
+
 // listDevices shows the browsers and apps that logged in to the account.
 func (a *API) listDevices(w http.ResponseWriter, r *http.Request) error {
 	c := currentCaller(r.Context())
@@ -30,11 +39,7 @@ func (a *API) listDevices(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := make([]deviceView, 0, len(devices))
 	for _, d := range devices {
-		out = append(out, deviceView{
-			ID: d.ID, Summary: d.Summary(), UserAgent: d.UserAgent, Current: d.ID == c.session.DeviceID,
-			Trusted: d.Trusted(), TrustedAt: timePtr(d.TrustedAt), FirstSeenAt: d.FirstSeenAt, LastSeenAt: d.LastSeenAt,
-			LastIP: d.LastIP, LastPlace: d.LastPlace,
-		})
+		out = append(out, viewDevice(d, c.session.DeviceID))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"devices": out})
 	return nil

@@ -371,7 +371,7 @@ func (s *Service) start(ctx context.Context, a account.Account, aal string, m se
 		if err := tx.InsertLoginEvent(ctx, e); err != nil {
 			return err
 		}
-		if slices.Contains(d.Reasons, risk.ReasonNewCountry) || slices.Contains(d.Reasons, risk.ReasonImpossibleTravel) || slices.Contains(d.Reasons, risk.ReasonRecentFailures) {
+		if alarming(d) {
 			return s.suspicious(ctx, tx, a, m, geoip.Place{Country: e.Country, City: e.City}, d, now)
 		}
 		return nil
@@ -400,6 +400,11 @@ func (s *Service) challenge(ctx context.Context, a account.Account, m session.Me
 		}
 		if err := s.Accounts.Record(ctx, tx, a, "login.challenged", accountMeta(m), now, map[string]any{"reasons": d.Reasons, "requires": requires, "place": p.Describe()}); err != nil {
 			return err
+		}
+		if alarming(d) {
+			if err := s.suspicious(ctx, tx, a, m, p, d, now); err != nil {
+				return err
+			}
 		}
 		if token == "" {
 			return nil
@@ -488,6 +493,13 @@ func (s *Service) ConfirmDevice(ctx context.Context, token string, m session.Met
 		s.Accounts.AfterCommit(nil)
 	}
 	return err
+}
+
+// alarming: a login the owner should hear about whatever its outcome — a
+// new country, impossible travel, or a right password after many wrong ones.
+func alarming(d risk.Decision) bool {
+	return slices.Contains(d.Reasons, risk.ReasonNewCountry) || slices.Contains(d.Reasons, risk.ReasonImpossibleTravel) ||
+		slices.Contains(d.Reasons, risk.ReasonRecentFailures)
 }
 
 // suspicious tells the owner and the platform about a login that looked wrong.

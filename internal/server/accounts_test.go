@@ -380,6 +380,19 @@ func TestAntiPhishingCodeAndFreeze(t *testing.T) {
 	if state.body["frozen"] != false || state.body["security_changed_at"] == nil {
 		t.Fatalf("user state after unfreeze = %s", state.raw)
 	}
+	// Staff see the devices and every login decision, with its reasons.
+	devices, _ := state.body["devices"].([]any)
+	logins, _ := state.body["recent_logins"].([]any)
+	if len(devices) == 0 || len(logins) == 0 || logins[0].(map[string]any)["outcome"] != "succeeded" {
+		t.Fatalf("devices and logins in the staff view: %s", state.raw)
+	}
+	outcomes := map[any]bool{}
+	for _, l := range logins {
+		outcomes[l.(map[string]any)["outcome"]] = true
+	}
+	if !outcomes["failed"] {
+		t.Errorf("the wrong password is not among the logins: %v", outcomes)
+	}
 }
 
 // A revocation on one node takes effect on every node sharing the
