@@ -83,6 +83,7 @@ type Config struct {
 	RiskWeights           map[string]int
 	RiskMaxTravelKmh      int
 	NewDeviceEmailWithMFA bool
+	DeviceConfirmationTTL time.Duration
 	StepUpWindow          time.Duration
 }
 

@@ -234,6 +234,8 @@ var schema = []Key{
 		parse: riskWeights},
 	{Env: "WARDEN_RISK_MAX_TRAVEL_KMH", Default: "1000", Help: "speed between the last login's place and this one above which travel is impossible",
 		parse: integer(func(c *Config) *int { return &c.RiskMaxTravelKmh }, 1, 100000)},
+	{Env: "WARDEN_DEVICE_CONFIRMATION_TTL", Default: "15m", Help: "how long the link in a new-device email works (and the login waits for it)",
+		parse: duration(func(c *Config) *time.Duration { return &c.DeviceConfirmationTTL }, time.Minute, 24*time.Hour)},
 	{Env: "WARDEN_NEW_DEVICE_EMAIL_WITH_MFA", Default: "true", Help: "a new device with 2FA on needs the email confirmation as well as the second factor (false: the second factor alone)",
 		parse: boolean(func(c *Config) *bool { return &c.NewDeviceEmailWithMFA })},
 	{Env: "WARDEN_MFA_CHALLENGE_TTL", Default: "5m", Help: "how long a login or step-up challenge for a second factor may be answered",

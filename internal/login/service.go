@@ -306,6 +306,10 @@ func (s *Service) locate(ip string) (geoip.Place, bool, []string) {
 		return geoip.Place{}, false, nil
 	}
 	p, err := s.Places.Lookup(addr)
+	if errors.Is(err, geoip.ErrNotRoutable) {
+		// A private or loopback address has no place; nothing failed.
+		return geoip.Place{}, false, nil
+	}
 	if err != nil {
 		return geoip.Place{}, false, []string{"geoip"}
 	}
@@ -391,7 +395,12 @@ func (s *Service) challenge(ctx context.Context, a account.Account, m session.Me
 	err := s.Transact(ctx, func(tx Tx) error {
 		var token string
 		var err error
-		st, token, err = s.MFA.InsertLoginChallenge(ctx, tx, a, mfa.LoginChallenge{Requires: requires, DeviceID: device.ID, LoginEventID: e.ID})
+		lc := mfa.LoginChallenge{Requires: requires, DeviceID: device.ID, LoginEventID: e.ID}
+		if slices.Contains(requires, mfa.RequireEmail) {
+			// Reading the email takes longer than typing a code.
+			lc.TTL = s.Policy.DeviceConfirmationTTL
+		}
+		st, token, err = s.MFA.InsertLoginChallenge(ctx, tx, a, lc)
 		if err != nil {
 			return err
 		}
@@ -412,7 +421,7 @@ func (s *Service) challenge(ctx context.Context, a account.Account, m session.Me
 		return s.Accounts.Notify(ctx, tx, a, "new_device", map[string]any{
 			"confirm_url": s.Accounts.BaseURL + "/confirm-device?" + url.Values{"token": {token}}.Encode(),
 			"device":      session.DescribeAgent(m.UserAgent), "ip": orUnknown(m.IP), "place": p.Describe(),
-			"when": now.Format("2006-01-02 15:04 UTC"), "minutes": int(s.MFA.Policy.ChallengeTTL.Minutes()),
+			"when": now.Format("2006-01-02 15:04 UTC"), "minutes": int(st.ExpiresAt.Sub(now).Round(time.Minute).Minutes()),
 		}, true, now)
 	})
 	if err != nil {

@@ -456,6 +456,8 @@ type LoginChallenge struct {
 	Requires     []string // RequireEmail, RequireSecondFactor
 	DeviceID     string
 	LoginEventID string
+	// TTL overrides Policy.ChallengeTTL (an email confirmation needs longer).
+	TTL time.Duration
 }
 
 // InsertLoginChallenge stores a login challenge in the caller's transaction.
@@ -463,7 +465,11 @@ type LoginChallenge struct {
 // (only its hash is kept) for the caller to send.
 func (s *Service) InsertLoginChallenge(ctx context.Context, tx Tx, a account.Account, lc LoginChallenge) (st Started, emailToken string, err error) {
 	now := s.now()
-	c := Challenge{AccountID: a.ID, Purpose: PurposeLogin, State: []byte{}, CreatedAt: now, ExpiresAt: now.Add(s.Policy.ChallengeTTL),
+	ttl := s.Policy.ChallengeTTL
+	if lc.TTL > 0 {
+		ttl = lc.TTL
+	}
+	c := Challenge{AccountID: a.ID, Purpose: PurposeLogin, State: []byte{}, CreatedAt: now, ExpiresAt: now.Add(ttl),
 		Requires: lc.Requires, DeviceID: lc.DeviceID, LoginEventID: lc.LoginEventID}
 	if slices.Contains(lc.Requires, RequireEmail) {
 		c.Methods = append(c.Methods, MethodEmail)
