@@ -48,7 +48,16 @@ type Lane struct {
 	Locks       int // locks in a row, for the doubling
 	LockedUntil time.Time
 	UpdatedAt   time.Time
+	// Pending counts the checks running now that reserved one of the tries
+	// left (Reserve): guesses sent at once cannot outrun the count.
+	// PendingUntil forgets them, should a node die mid-check.
+	Pending      int
+	PendingUntil time.Time
 }
+
+// pendingTTL is how long a reservation lasts at most: far longer than a
+// password check, which gives up waiting for a core after seconds.
+const pendingTTL = time.Minute
 
 // RetryAfter is how long the lane stays locked at now; zero when open.
 func (l Lane) RetryAfter(now time.Time) time.Duration {
@@ -62,6 +71,31 @@ func (l Lane) RetryAfter(now time.Time) time.Duration {
 func (p Policy) fresh(l Lane, now time.Time) Lane {
 	if !l.UpdatedAt.IsZero() && now.Sub(l.UpdatedAt) >= p.ForgetAfter && !now.Before(l.LockedUntil) {
 		l.Failures, l.Locks = 0, 0
+	}
+	return l
+}
+
+// Reserve takes one of the lane's tries left for a check about to run. ok
+// is false when the lane is locked (see RetryAfter) or every try left is
+// taken by checks running now; the caller must not check then. A check
+// that ran gives its try back with Release (and Fail counts it if wrong).
+func (p Policy) Reserve(l Lane, now time.Time) (next Lane, ok bool) {
+	l = p.fresh(l, now)
+	if !now.Before(l.PendingUntil) {
+		l.Pending = 0
+	}
+	if l.RetryAfter(now) > 0 || l.Failures+l.Pending >= p.MaxFailures {
+		return l, false
+	}
+	l.Pending++
+	l.PendingUntil = now.Add(pendingTTL)
+	return l, true
+}
+
+// Release gives back a try that Reserve took.
+func (p Policy) Release(l Lane) Lane {
+	if l.Pending > 0 {
+		l.Pending--
 	}
 	return l
 }

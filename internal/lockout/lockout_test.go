@@ -70,3 +70,53 @@ func TestLanes(t *testing.T) {
 		t.Fatal("lanes must separate trusted devices from each other and from the shared lane")
 	}
 }
+
+// Checks running at once each take one of the tries left: the sixth of six
+// simultaneous guesses is refused before it runs, a right password gives
+// its try back, and a reservation of a node that died is forgotten.
+func TestReserveBoundsChecksRunningAtOnce(t *testing.T) {
+	t.Parallel()
+	p := DefaultPolicy()
+	l := Lane{AccountID: "usr_1", Key: UntrustedLane}
+	for i := range 5 {
+		var ok bool
+		if l, ok = p.Reserve(l, t0); !ok {
+			t.Fatalf("reservation %d refused", i+1)
+		}
+	}
+	if _, ok := p.Reserve(l, t0); ok {
+		t.Fatal("a sixth check may run while five are running")
+	}
+	// One was the right password: its try comes back.
+	l = p.Release(l)
+	if _, ok := p.Reserve(l, t0); !ok {
+		t.Fatal("a released try is not available again")
+	}
+	// The four others were wrong: the lane locks at the fifth failure only
+	// after a fifth check ran.
+	for i := range 4 {
+		var locked bool
+		if l, locked = p.Fail(p.Release(l), t0); locked {
+			t.Fatalf("locked after %d failures", i+1)
+		}
+	}
+	if l.Pending != 0 || l.Failures != 4 {
+		t.Fatalf("lane %+v", l)
+	}
+	var ok bool
+	if l, ok = p.Reserve(l, t0); !ok {
+		t.Fatal("the fifth try is taken")
+	}
+	if _, ok := p.Reserve(l, t0); ok {
+		t.Fatal("two checks running with one try left")
+	}
+	// The node running the fifth check died: after a minute the try is free.
+	if _, ok := p.Reserve(l, t0.Add(pendingTTL)); !ok {
+		t.Fatal("a dead node's reservation is never forgotten")
+	}
+	// A locked lane reserves nothing.
+	l, _ = p.Fail(p.Release(l), t0)
+	if _, ok := p.Reserve(l, t0.Add(time.Second)); ok || l.RetryAfter(t0.Add(time.Second)) == 0 {
+		t.Fatal("a locked lane reserved a try")
+	}
+}

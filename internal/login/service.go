@@ -118,19 +118,27 @@ func (s *Service) Password(ctx context.Context, at Attempt) (Result, error) {
 		return Result{}, err
 	}
 	lane := lockout.LaneFor(trustedID(device))
-	if known.ID != "" {
-		if locked, err := s.laneLocked(ctx, known, lane, at.Meta, device, now); err != nil || locked != nil {
+	reserved := known.ID != ""
+	if reserved {
+		if locked, err := s.reserve(ctx, known, lane, at.Meta, device, now); err != nil || locked != nil {
 			return Result{}, errors.Join(err, asErr(locked))
 		}
 	}
 	acct, err := s.Accounts.Authenticate(ctx, at.Realm, at.Email, at.Password)
 	if err != nil {
 		if acct.ID != "" && errors.Is(err, account.ErrInvalidCredentials) {
-			if ferr := s.fail(ctx, acct, lane, at.Meta, device, now, "invalid_credentials"); ferr != nil {
+			if ferr := s.fail(ctx, acct, lane, at.Meta, device, now, "invalid_credentials", reserved); ferr != nil {
 				return Result{}, ferr
 			}
+		} else if reserved {
+			err = errors.Join(err, s.release(ctx, known.ID, lane))
 		}
 		return Result{}, err
+	}
+	if reserved {
+		if err := s.release(ctx, known.ID, lane); err != nil {
+			return Result{}, err
+		}
 	}
 	place, placeKnown, unavailable := s.locate(at.Meta.IP)
 	var d risk.Decision
@@ -230,32 +238,52 @@ func asErr(l *LockedError) error {
 	return l
 }
 
-// laneLocked answers a locked lane before any password is checked, and
-// records the attempt.
-func (s *Service) laneLocked(ctx context.Context, a account.Account, lane string, m session.Meta, device session.Device, now time.Time) (*LockedError, error) {
-	var l lockout.Lane
-	if err := s.View(ctx, func(tx Tx) error {
-		var err error
-		l, err = tx.LockoutLane(ctx, a.ID, lane)
-		return err
-	}); err != nil {
+// reserve takes one of the lane's tries left before any password is
+// checked, so that guesses sent at once cannot run more checks than the
+// schedule allows. A locked lane, or one whose every try left is being
+// checked right now, answers at once, and the attempt is recorded.
+func (s *Service) reserve(ctx context.Context, a account.Account, lane string, m session.Meta, device session.Device, now time.Time) (*LockedError, error) {
+	var wait time.Duration
+	err := s.Transact(ctx, func(tx Tx) error {
+		wait = 0 // the transaction may run again
+		if _, err := tx.UpdateLockoutLane(ctx, a.ID, lane, func(old lockout.Lane) (lockout.Lane, error) {
+			next, ok := s.Policy.Lockout.Reserve(old, now)
+			if !ok {
+				// Busy rather than locked: the checks running now decide; ask again in a second.
+				wait = max(next.RetryAfter(now), time.Second)
+			}
+			return next, nil
+		}); err != nil || wait == 0 {
+			return err
+		}
+		return tx.InsertLoginEvent(ctx, Event{ID: id.New("lev"), AccountID: a.ID, At: now, IP: m.IP, DeviceID: device.ID, Outcome: OutcomeLocked, Reasons: []string{"locked"}})
+	})
+	if err != nil || wait == 0 {
 		return nil, err
 	}
-	wait := l.RetryAfter(now)
-	if wait == 0 {
-		return nil, nil
-	}
-	e := Event{ID: id.New("lev"), AccountID: a.ID, At: now, IP: m.IP, DeviceID: device.ID, Outcome: OutcomeLocked, Reasons: []string{"locked"}}
-	err := s.Transact(ctx, func(tx Tx) error { return tx.InsertLoginEvent(ctx, e) })
-	return &LockedError{RetryAfter: wait}, err
+	return &LockedError{RetryAfter: wait}, nil
 }
 
-// fail counts a wrong password or code on the lane; the lock it may cause is
-// emailed to the owner with the freeze link.
-func (s *Service) fail(ctx context.Context, a account.Account, lane string, m session.Meta, device session.Device, now time.Time, reason string) error {
+// release gives back the try reserve took, for a check that did not fail.
+func (s *Service) release(ctx context.Context, accountID, lane string) error {
+	return s.Transact(ctx, func(tx Tx) error {
+		_, err := tx.UpdateLockoutLane(ctx, accountID, lane, func(old lockout.Lane) (lockout.Lane, error) {
+			return s.Policy.Lockout.Release(old), nil
+		})
+		return err
+	})
+}
+
+// fail counts a wrong password or code on the lane (giving back the try
+// reserve took for it, if reserved); the lock it may cause is emailed to
+// the owner with the freeze link.
+func (s *Service) fail(ctx context.Context, a account.Account, lane string, m session.Meta, device session.Device, now time.Time, reason string, reserved bool) error {
 	err := s.Transact(ctx, func(tx Tx) error {
 		var locked bool
 		l, err := tx.UpdateLockoutLane(ctx, a.ID, lane, func(old lockout.Lane) (lockout.Lane, error) {
+			if reserved {
+				old = s.Policy.Lockout.Release(old)
+			}
 			next, justLocked := s.Policy.Lockout.Fail(old, now)
 			locked = justLocked
 			return next, nil
@@ -446,7 +474,7 @@ func (s *Service) Answer(ctx context.Context, challengeID string, p mfa.Proof, m
 		if done.Account.ID != "" && !errors.Is(err, mfa.ErrConfirmationPending) {
 			// A wrong code or passkey counts towards the lockout like a wrong password.
 			_, device, _ := s.identify(ctx, Attempt{Realm: done.Account.Realm, Email: done.Account.Email, Meta: m})
-			if ferr := s.fail(ctx, done.Account, lockout.LaneFor(trustedID(device)), m, device, now, "invalid_"+p.Method); ferr != nil {
+			if ferr := s.fail(ctx, done.Account, lockout.LaneFor(trustedID(device)), m, device, now, "invalid_"+p.Method, false); ferr != nil {
 				return Result{}, errors.Join(err, ferr)
 			}
 		}

@@ -84,16 +84,16 @@ func (tx *Tx) LoginPressure(ctx context.Context, accountID, ip string, since tim
 // LockoutLane reads an account's lane; a lane never used is empty, not an error.
 func (tx *Tx) LockoutLane(ctx context.Context, accountID, lane string) (lockout.Lane, error) {
 	l := lockout.Lane{AccountID: accountID, Key: lane}
-	var until, updated int64
-	err := tx.q.QueryRowContext(ctx, `SELECT failures, locks, locked_until, updated_at FROM lockout_lanes
-		WHERE account_id = $1 AND lane = $2`, accountID, lane).Scan(&l.Failures, &l.Locks, &until, &updated)
+	var until, updated, pendingUntil int64
+	err := tx.q.QueryRowContext(ctx, `SELECT failures, locks, locked_until, updated_at, pending, pending_until FROM lockout_lanes
+		WHERE account_id = $1 AND lane = $2`, accountID, lane).Scan(&l.Failures, &l.Locks, &until, &updated, &l.Pending, &pendingUntil)
 	if isNoRows(err) {
 		return l, nil
 	}
 	if err != nil {
 		return l, fmt.Errorf("read lockout lane: %w", err)
 	}
-	l.LockedUntil, l.UpdatedAt = fromMicros(until), fromMicros(updated)
+	l.LockedUntil, l.UpdatedAt, l.PendingUntil = fromMicros(until), fromMicros(updated), fromMicros(pendingUntil)
 	return l, nil
 }
 
@@ -111,11 +111,12 @@ func (tx *Tx) UpdateLockoutLane(ctx context.Context, accountID, lane string, fn 
 	if err != nil {
 		return lockout.Lane{}, err
 	}
-	_, err = tx.q.ExecContext(ctx, `INSERT INTO lockout_lanes (account_id, lane, failures, locks, locked_until, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6)
+	_, err = tx.q.ExecContext(ctx, `INSERT INTO lockout_lanes (account_id, lane, failures, locks, locked_until, updated_at, pending, pending_until)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 		ON CONFLICT (account_id, lane) DO UPDATE SET failures = excluded.failures, locks = excluded.locks,
-			locked_until = excluded.locked_until, updated_at = excluded.updated_at`,
-		accountID, lane, l.Failures, l.Locks, micros(l.LockedUntil), micros(l.UpdatedAt))
+			locked_until = excluded.locked_until, updated_at = excluded.updated_at,
+			pending = excluded.pending, pending_until = excluded.pending_until`,
+		accountID, lane, l.Failures, l.Locks, micros(l.LockedUntil), micros(l.UpdatedAt), l.Pending, micros(l.PendingUntil))
 	if err != nil {
 		return lockout.Lane{}, fmt.Errorf("write lockout lane: %w", err)
 	}

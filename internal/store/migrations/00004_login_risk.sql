@@ -34,6 +34,10 @@ CREATE TABLE lockout_lanes (
     locks        INTEGER NOT NULL DEFAULT 0,
     locked_until BIGINT  NOT NULL DEFAULT 0,
     updated_at   BIGINT  NOT NULL,
+    -- password checks running now that took one of the tries left, so that
+    -- guesses sent at once cannot outrun the count; forgotten after pending_until
+    pending       INTEGER NOT NULL DEFAULT 0,
+    pending_until BIGINT  NOT NULL DEFAULT 0,
     PRIMARY KEY (account_id, lane)
 );
 
