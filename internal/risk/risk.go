@@ -178,14 +178,24 @@ func Evaluate(cfg Config, s Signals) Decision {
 	if unusualHour(cfg, s) {
 		add(ReasonUnusualHour, cfg.UnusualHour)
 	}
+	// Failures and addresses on the account are what anyone guessing from
+	// elsewhere produces at will: on a device that passed every check before
+	// they are reasons (the owner is told) but weigh nothing, or an attack
+	// would lock the owner out through the risk score instead of the lanes.
+	pressure := func(reason string, weight int) {
+		if s.TrustedDevice {
+			weight = 0
+		}
+		add(reason, weight)
+	}
 	if s.RecentFailures >= cfg.RecentFailuresMin {
-		add(ReasonRecentFailures, cfg.RecentFailures)
+		pressure(ReasonRecentFailures, cfg.RecentFailures)
 	}
 	if s.AccountsFromIP >= cfg.StuffingMinAccounts {
 		add(ReasonCredentialStuffing, cfg.CredentialStuffing)
 	}
 	if s.IPsOnAccount >= cfg.ManyIPsMin {
-		add(ReasonManyIPs, cfg.ManyIPs)
+		pressure(ReasonManyIPs, cfg.ManyIPs)
 	}
 	if len(s.Unavailable) > 0 {
 		d.Reasons = append(d.Reasons, ReasonSignalUnavailable)

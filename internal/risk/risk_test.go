@@ -60,11 +60,20 @@ func TestEvaluate(t *testing.T) {
 		{"3 in the morning for a 2-pm user", base(func(s *Signals) { s.Now = now.Add(-11 * time.Hour) }), Allow, []string{ReasonUnusualHour}},
 		{"unusual hour needs history", base(func(s *Signals) { s.Now = now.Add(-11 * time.Hour); s.History = s.History[:3] }), Allow, []string{}},
 		{"after failures", base(func(s *Signals) { s.RecentFailures = 3 }), Allow, []string{ReasonRecentFailures}},
-		{"after failures, from a new IP", base(func(s *Signals) { s.RecentFailures = 4; s.IP = "9.9.9.9" }), Challenge, []string{ReasonNewIP, ReasonRecentFailures}},
+		// Failures and addresses on the account are an attacker's to raise:
+		// on a trusted device they are told, never held against the owner.
+		{"after failures, from a new IP", base(func(s *Signals) { s.RecentFailures = 4; s.IP = "9.9.9.9" }), Allow, []string{ReasonNewIP, ReasonRecentFailures}},
+		{"after failures, from a new device", base(func(s *Signals) { s.RecentFailures = 4; s.IP = "9.9.9.9"; s.TrustedDevice = false }),
+			Challenge, []string{ReasonNewDevice, ReasonNewIP, ReasonRecentFailures}},
+		{"the owner on a trusted device during a 500-guess attack from 50 IPs", base(func(s *Signals) { s.RecentFailures, s.IPsOnAccount = 500, 50 }),
+			Allow, []string{ReasonRecentFailures, ReasonManyIPs}},
 		{"credential stuffing IP", base(func(s *Signals) { s.AccountsFromIP = 5; s.IP = "9.9.9.9" }), Challenge, []string{ReasonNewIP, ReasonCredentialStuffing}},
 		{"stuffing IP with failures on the account, many IPs", base(func(s *Signals) {
+			s.AccountsFromIP, s.RecentFailures, s.IPsOnAccount, s.IP, s.TrustedDevice = 40, 10, 8, "9.9.9.9", false
+		}), Deny, []string{ReasonNewDevice, ReasonNewIP, ReasonRecentFailures, ReasonCredentialStuffing, ReasonManyIPs}},
+		{"stuffing IP on a trusted device, with failures and many IPs", base(func(s *Signals) {
 			s.AccountsFromIP, s.RecentFailures, s.IPsOnAccount, s.IP = 40, 10, 8, "9.9.9.9"
-		}), Deny, []string{ReasonNewIP, ReasonRecentFailures, ReasonCredentialStuffing, ReasonManyIPs}},
+		}), Challenge, []string{ReasonNewIP, ReasonRecentFailures, ReasonCredentialStuffing, ReasonManyIPs}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
