@@ -138,7 +138,8 @@ func (a *API) completeChallenge(w http.ResponseWriter, r *http.Request) error {
 	if p := decodeJSON(r, &req); p != nil {
 		return p
 	}
-	if p := req.validate(); p != nil {
+	// {method:"email"} carries nothing to check; only a login challenge takes it.
+	if p := req.validate(); p != nil && req.Method != mfa.MethodEmail {
 		return p
 	}
 	if req.Method == mfa.MethodWebAuthn && len(req.Credential) == 0 {
