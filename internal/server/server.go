@@ -293,6 +293,10 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 // Store gives tests and commands the server's store.
 func (s *Server) Store() *store.Store { return s.store }
 
+// PasswordStats counts the password hashes this node computed, for tests
+// that check how many password checks an attack got to run.
+func (s *Server) PasswordStats() password.Stats { return s.hasher.Stats() }
+
 // Run serves until ctx ends, then shuts down gracefully: it stops accepting
 // connections, lets requests in flight finish, lets the outbox worker finish
 // and record the deliveries it started, seals a last audit checkpoint and
