@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -259,40 +260,72 @@ func TestSupportURLConfig(t *testing.T) {
 	}
 }
 
-// The login pages count in the API's login buckets, and the frozen-account
-// help links to WARDEN_SUPPORT_URL.
+// The login pages and the JSON API share the account's lockout lanes: five
+// wrong passwords, through either, lock the lane of unrecognised devices,
+// and both then answer 423 with when to retry. A staff account of the same
+// email has lanes of its own. The frozen page links the configured support.
 func TestLoginPagesShareTheAPILimitAndLinkSupport(t *testing.T) {
 	t.Parallel()
 	_, dbURL := storetest.SQLiteURL(t)
-	n := start(t, settings(dbURL, append([]string{
-		"WARDEN_RATE_LOGIN_PER_ACCOUNT", "3/1h", "WARDEN_SUPPORT_URL", "https://help.example.com/frozen",
-	}, cheapHashing...)...), true)
-	post := func(path, email string) *http.Response {
+	n := start(t, settings(dbURL, append([]string{"WARDEN_SUPPORT_URL", "https://help.example.com/frozen"}, cheapHashing...)...), true)
+	const email = "rita@example.com"
+	n.signUp(t, email)
+	post := func(path, email, pw string) (*http.Response, string) {
 		t.Helper()
-		resp, err := http.PostForm(n.base+path, url.Values{"email": {email}, "password": {"not the password at all"}})
+		resp, err := http.PostForm(n.base+path, url.Values{"email": {email}, "password": {pw}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
-		return resp
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp, string(body)
 	}
-	// One attempt through the API, two through the page: the fourth is refused.
-	n.call(t, "POST", "/v1/sessions", map[string]string{"email": "rita@example.com", "password": "not the password at all"}).expect(t, 401, "invalid_credentials")
-	for range 2 {
-		if got := post("/login", "rita@example.com").StatusCode; got != http.StatusUnauthorized {
-			t.Fatalf("login page: %d, want 401", got)
+	const wrong = "not the password at all"
+	// The API from an unknown device: no device token.
+	api := func(pw string) (int, string) {
+		t.Helper()
+		b, _ := json.Marshal(map[string]string{"email": email, "password": pw})
+		resp, err := http.Post(n.base+"/v1/sessions", "application/json", bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body struct {
+			Code string `json:"code"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		return resp.StatusCode, body.Code
+	}
+	// One wrong password through the API, four through the page: the lane
+	// of unknown devices locks.
+	if status, code := api(wrong); status != 401 || code != "invalid_credentials" {
+		t.Fatalf("wrong password through the API: %d %s", status, code)
+	}
+	for i := range 4 {
+		if resp, _ := post("/login", email, wrong); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("wrong password %d on the page: %d, want 401", i+2, resp.StatusCode)
 		}
 	}
-	if resp := post("/login", "Rita@Example.com"); resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
-		t.Fatalf("fourth attempt: %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	resp, page := post("/login", "Rita@Example.com", strongPassword)
+	if resp.StatusCode != http.StatusLocked || resp.Header.Get("Retry-After") == "" || !strings.Contains(page, "Too many wrong attempts from this device.") {
+		t.Fatalf("login page after five wrong passwords: %d at %s, Retry-After %q:\n%s", resp.StatusCode, resp.Request.URL, resp.Header.Get("Retry-After"), page)
 	}
-	n.call(t, "POST", "/v1/sessions", map[string]string{"email": "rita@example.com", "password": "x"}).expect(t, 429, "rate_limited")
-	// Staff accounts have buckets of their own.
-	for range 3 {
-		post("/console/login", "rita@example.com")
+	if status, code := api(strongPassword); status != http.StatusLocked || code != "account_locked" {
+		t.Fatalf("API after five wrong passwords: %d %s, want 423 account_locked", status, code)
 	}
-	if got := post("/console/login", "rita@example.com").StatusCode; got != http.StatusTooManyRequests {
-		t.Fatalf("console login after three attempts: %d, want 429", got)
+	// The owner's trusted device (the one that signed up) is not locked out.
+	n.login(t, email, strongPassword)
+
+	// The staff account of the same address is not locked by the user's lane.
+	createStaff(t, n, email, "support")
+	if resp, _ := post("/console/login", email, wrong); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("console login with the user's lane locked: %d, want 401", resp.StatusCode)
+	}
+	for range 4 {
+		post("/console/login", email, wrong)
+	}
+	if resp, page := post("/console/login", email, wrong); resp.StatusCode != http.StatusLocked || !strings.Contains(page, "Staff console") {
+		t.Fatalf("console login after five wrong passwords: %d\n%s", resp.StatusCode, page)
 	}
 
 	resp, err := http.Get(n.base + "/frozen")
@@ -300,9 +333,9 @@ func TestLoginPagesShareTheAPILimitAndLinkSupport(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	page, _ := io.ReadAll(resp.Body)
-	if !strings.Contains(string(page), `<a href="https://help.example.com/frozen" id="contact-support">`) {
-		t.Errorf("the frozen page does not link to the support URL:\n%s", page)
+	body, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(body), `<a href="https://help.example.com/frozen" id="contact-support">`) {
+		t.Errorf("the frozen page does not link to the support URL:\n%s", body)
 	}
 }
 

@@ -120,7 +120,10 @@ func TestBrowserTOTPEnrolmentAndLogin(t *testing.T) {
 
 	b.Navigate(base + "/login")
 	logInAs(b, "login", email, strongPassword)
-	wantAt(t, b, base, "logged in", "/account")
+	// The account logged in through the API before: this browser is new.
+	wantAt(t, b, base, "new device", "/login/challenge")
+	n.confirmByMail(t, email)
+	waitAt(t, b, base, "logged in", "/account", 8*time.Second)
 	b.ClickNavigate(`.card a[href="/account/security"]`)
 	secret, _ := enrolInBrowser(t, b)
 	b.ClickNavigate("#codes-saved")
@@ -187,7 +190,9 @@ func TestBrowserPasskeyAsSecondFactor(t *testing.T) {
 
 	b.Navigate(base + "/account/security")
 	logInAs(b, "login", email, strongPassword)
-	wantAt(t, b, base, "logged in", "/account/security")
+	wantAt(t, b, base, "new device", "/login/challenge?next=%2Faccount%2Fsecurity")
+	n.confirmByMail(t, email)
+	waitAt(t, b, base, "logged in", "/account/security", 8*time.Second)
 	b.WaitVisible("#add-passkey-form")
 	b.SendKeys("#passkey-name", "Test laptop")
 	b.ClickNavigate("#add-passkey")

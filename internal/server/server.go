@@ -240,11 +240,11 @@ func (s *Server) assemble(ctx context.Context) error {
 	}
 	pages, err := web.New(web.Config{
 		PlatformName: cfg.PlatformName, Dev: cfg.Dev, Mailbox: mailbox, Now: time.Now, Logger: s.log,
-		Accounts: accounts, Sessions: sessions, MFA: factors, Audit: s.store, BaseURL: cfg.BaseURL,
+		Accounts: accounts, Sessions: sessions, MFA: factors, Login: logins, Audit: s.store, BaseURL: cfg.BaseURL,
 		RequestInfo: httpapi.RequestInfo, SupportURL: cfg.SupportURL,
 		// The login pages (users' and the console's) count in the same
-		// buckets as POST /v1/sessions. s.api is built below, before any
-		// request is served.
+		// buckets as POST /v1/sessions, and step-ups as the API's. s.api is
+		// built below, before any request is served.
 		LoginLimit: func(r *http.Request, realm, email string) (time.Duration, error) {
 			return s.api.LoginLimit(r, realm, email)
 		},
@@ -484,6 +484,7 @@ func (s *Server) loginService(cfg config.Config, accounts *account.Service, sess
 			Risk:          weights,
 			Lockout:       lockout.Policy{MaxFailures: cfg.LockoutMaxFailures, BaseDelay: cfg.LockoutBaseDelay, MaxDelay: cfg.LockoutMaxDelay, ForgetAfter: 24 * time.Hour},
 			FailureWindow: cfg.LoginFailureWindow, EmailWithMFA: cfg.NewDeviceEmailWithMFA, HistorySize: 50,
+			DeviceConfirmationTTL: cfg.DeviceConfirmationTTL,
 		},
 		Now: time.Now,
 	}, nil

@@ -9,10 +9,8 @@ import (
 	"time"
 
 	"github.com/wardenhq/warden/internal/account"
-	"github.com/wardenhq/warden/internal/audit"
 	"github.com/wardenhq/warden/internal/password"
 	"github.com/wardenhq/warden/internal/session"
-	"github.com/wardenhq/warden/internal/store"
 )
 
 // registerAccountPages adds the account pages. Every GET only shows; every
@@ -35,6 +33,8 @@ func (p *Pages) registerAccountPages(mux *http.ServeMux) {
 	mux.HandleFunc("GET /freeze", p.freezeLinkPage)
 	mux.Handle("POST /freeze", p.post(p.freezeByLink))
 	mux.HandleFunc("GET /frozen", p.frozenPage)
+	mux.HandleFunc("GET /confirm-device", p.confirmDevicePage)
+	mux.Handle("POST /confirm-device", p.post(p.confirmDevice))
 
 	mux.HandleFunc("GET /account", p.signedIn(userSignIn, p.accountHome))
 	mux.HandleFunc("GET /account/password", p.signedIn(userSignIn, p.changePasswordPage))
@@ -44,6 +44,8 @@ func (p *Pages) registerAccountPages(mux *http.ServeMux) {
 	mux.HandleFunc("GET /account/anti-phishing", p.signedIn(userSignIn, p.antiPhishingPage))
 	mux.Handle("POST /account/anti-phishing", p.post(p.signedIn(userSignIn, p.setAntiPhishing)))
 	mux.HandleFunc("GET /account/activity", p.signedIn(userSignIn, p.activityPage))
+	mux.HandleFunc("GET /account/devices", p.signedIn(userSignIn, p.devicesPage))
+	mux.Handle("POST /account/devices", p.post(p.signedIn(userSignIn, p.forgetDevice)))
 	mux.HandleFunc("GET /account/freeze", p.signedIn(userSignIn, p.freezeAccountPage))
 	mux.Handle("POST /account/freeze", p.post(p.signedIn(userSignIn, p.freezeAccount)))
 }
@@ -229,21 +231,6 @@ func wrongCredentials() *problem {
 	return &problem{
 		Message: "The email address or password is wrong.",
 		Links:   []link{{Href: "/forgot-password", Text: "Forgot your password?"}},
-	}
-}
-
-// recordFailedLogin keeps a wrong password in the account's audit trail and
-// activity, as the JSON API does.
-func (p *Pages) recordFailedLogin(r *http.Request, acct account.Account, m account.Meta) {
-	err := p.audit.Write(r.Context(), func(tx *store.Tx) error {
-		_, err := audit.Append(r.Context(), tx, p.now(), audit.Entry{
-			Actor: "anonymous", Action: "login.failed", UserID: acct.ID, IP: m.IP, RequestID: m.RequestID,
-			Data: map[string]any{"reason": "invalid_credentials", "user_agent": m.UserAgent},
-		})
-		return err
-	})
-	if err != nil {
-		p.log.WarnContext(r.Context(), "web: record failed login", "err", err)
 	}
 }
 
@@ -440,10 +427,15 @@ type accountData struct {
 // freshAccount reads the account anew: the one resolved with the session
 // may come from the session cache, a little behind the latest change.
 func (p *Pages) freshAccount(r *http.Request, m *member) (account.Account, error) {
+	return p.accountByID(r, m.Account.ID)
+}
+
+// accountByID reads an account from the database.
+func (p *Pages) accountByID(r *http.Request, id string) (account.Account, error) {
 	var a account.Account
 	err := p.accounts.View(r.Context(), func(tx account.Tx) error {
 		var err error
-		a, err = tx.AccountByID(r.Context(), m.Account.ID)
+		a, err = tx.AccountByID(r.Context(), id)
 		return err
 	})
 	return a, err

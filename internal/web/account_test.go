@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -16,11 +17,14 @@ import (
 
 	"github.com/wardenhq/warden/internal/account"
 	"github.com/wardenhq/warden/internal/keyring"
+	"github.com/wardenhq/warden/internal/lockout"
+	"github.com/wardenhq/warden/internal/login"
 	"github.com/wardenhq/warden/internal/mfa"
 	"github.com/wardenhq/warden/internal/notify"
 	"github.com/wardenhq/warden/internal/outbox"
 	"github.com/wardenhq/warden/internal/passkey"
 	"github.com/wardenhq/warden/internal/password"
+	"github.com/wardenhq/warden/internal/risk"
 	"github.com/wardenhq/warden/internal/session"
 	"github.com/wardenhq/warden/internal/store"
 	"github.com/wardenhq/warden/internal/store/storetest"
@@ -37,6 +41,7 @@ type site struct {
 	accounts *account.Service
 	sessions *session.Service
 	mfa      *mfa.Service
+	login    *login.Service
 	pages    *web.Pages
 	url      string
 }
@@ -116,9 +121,23 @@ func newSiteConfig(t *testing.T, baseURL string, hasher *password.Hasher, config
 		Policy: mfa.Policy{ChallengeTTL: 5 * time.Minute, MaxFailures: 5, StepUpWindow: 5 * time.Minute},
 		Now:    time.Now,
 	}
+	logins := &login.Service{
+		Transact: func(ctx context.Context, fn func(login.Tx) error) error {
+			return st.Write(ctx, func(tx *store.Tx) error { return fn(tx) })
+		},
+		View: func(ctx context.Context, fn func(login.Tx) error) error {
+			return st.Read(ctx, func(tx *store.Tx) error { return fn(tx) })
+		},
+		Accounts: accounts, Sessions: sessions, MFA: factors,
+		// A new device of an account with 2FA gives the second factor only
+		// (WARDEN_NEW_DEVICE_EMAIL_WITH_MFA=false); TestNewDeviceEmail
+		// turns the email on for them too.
+		Policy: login.Policy{Risk: risk.DefaultConfig(), Lockout: lockout.DefaultPolicy(), FailureWindow: time.Hour, HistorySize: 50},
+		Now:    time.Now,
+	}
 	cfg := web.Config{
 		PlatformName: "Acme", Dev: true, Mailbox: st, Logger: quiet,
-		Accounts: accounts, Sessions: sessions, MFA: factors, Audit: st, BaseURL: baseURL,
+		Accounts: accounts, Sessions: sessions, MFA: factors, Login: logins, Audit: st, BaseURL: baseURL,
 		RequestInfo: func(*http.Request) (string, string) { return testIP, "req_test" },
 	}
 	if configure != nil {
@@ -132,7 +151,7 @@ func newSiteConfig(t *testing.T, baseURL string, hasher *password.Hasher, config
 	pages.Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return &site{t: t, store: st, accounts: accounts, sessions: sessions, mfa: factors, pages: pages, url: srv.URL}
+	return &site{t: t, store: st, accounts: accounts, sessions: sessions, mfa: factors, login: logins, pages: pages, url: srv.URL}
 }
 
 // client is one browser: a cookie jar, and redirects not followed so that
@@ -197,6 +216,17 @@ func (c *client) formRequest(path string, kv ...string) *http.Request {
 	req, _ := http.NewRequest("POST", c.s.url+path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	return req
+}
+
+// sameDevice is a new browser session on c's device: its device cookie and
+// no other.
+func (c *client) sameDevice() *client {
+	n := c.s.client()
+	u, _ := url.Parse(c.s.url)
+	if ck := c.cookie("warden_device"); ck != nil {
+		n.http.Jar.SetCookies(u, []*http.Cookie{{Name: ck.Name, Value: ck.Value, Path: "/"}})
+	}
+	return n
 }
 
 // cookie returns the browser's cookie called name, as sent to every page.
@@ -301,12 +331,25 @@ func tokenOf(link string) string {
 	return token
 }
 
-// loggedIn returns a client logged in as email.
+// loggedIn returns a client logged in as email. A new browser of an
+// account that logged in before confirms the login from the email's link.
 func (s *site) loggedIn(email, pw string) *client {
 	s.t.Helper()
 	c := s.client()
-	expect(s.t, "log in", c.post("/login", "email", email, "password", pw), 303, "/account")
+	res := c.post("/login", "email", email, "password", pw)
+	if res.status == 303 && res.header.Get("Location") == "/login/challenge" {
+		s.confirmDevice(email)
+		res = c.get("/login/challenge")
+	}
+	expect(s.t, "log in", res, 303, "/account")
 	return c
+}
+
+// confirmDevice follows the newest new-device email's link to email, in
+// another browser, and confirms the login.
+func (s *site) confirmDevice(email string) {
+	s.t.Helper()
+	expect(s.t, "confirm the device", s.client().post("/confirm-device", "token", tokenOf(s.link(email, "/confirm-device"))), 200, "Login confirmed")
 }
 
 func TestSignUpConfirmLogIn(t *testing.T) {
@@ -443,7 +486,7 @@ func TestSignedOutAndNext(t *testing.T) {
 		"https://evil.example/", "//evil.example/x", "/\\evil.example", "\\\\evil.example", "/\t/evil.example",
 		"javascript:alert(1)", "evil.example", "/ /evil.example", "http:/evil.example",
 	} {
-		c := s.client()
+		c := c.sameDevice()
 		expect(t, "next "+next, c.post("/login", "email", "carol@example.com", "password", goodPassword, "next", next), 303, "/account")
 		page := c.get("/login?next=" + url.QueryEscape(next))
 		if page.status != 303 || page.header.Get("Location") != "/account" {
@@ -535,9 +578,9 @@ func TestActivityPages(t *testing.T) {
 	s := newSite(t, "http://warden.test")
 	s.signedUp("gina@example.com")
 	c := s.loggedIn("gina@example.com", goodPassword)
-	for range 50 {
+	for i := range 50 {
 		c.post("/account/sessions", "others", "1") // nothing to revoke: no record
-		s.client().post("/login", "email", "gina@example.com", "password", "wrong wrong wrong")
+		c.post("/account/anti-phishing", "code", fmt.Sprintf("code %d", i))
 	}
 	res := c.get("/account/activity")
 	expect(t, "first page", res, 200, "Older events")

@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/wardenhq/warden/internal/audit"
+	"github.com/wardenhq/warden/internal/lockout"
+	"github.com/wardenhq/warden/internal/login"
+	"github.com/wardenhq/warden/internal/mfa"
 	"github.com/wardenhq/warden/internal/session"
 	"github.com/wardenhq/warden/internal/store"
 )
@@ -83,6 +86,27 @@ func activityOf(rec audit.Record) activityRow {
 	_ = json.Unmarshal(rec.Data, &data)
 	str := func(k string) string { s, _ := data[k].(string); return s }
 	num := func(k string) int { f, _ := data[k].(float64); return int(f) }
+	list := func(k string) []string {
+		var out []string
+		items, _ := data[k].([]any)
+		for _, it := range items {
+			if s, ok := it.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	// why says a risk decision's reasons, and where the login came from.
+	why := func() string {
+		var parts []string
+		if reasons := list("reasons"); len(reasons) > 0 {
+			parts = append(parts, "Why: "+login.ReasonText(reasons)+".")
+		}
+		if place := str("place"); place != "" && place != "unknown place" {
+			parts = append(parts, "From "+place+".")
+		}
+		return strings.Join(parts, " ")
+	}
 	row := activityRow{At: rec.OccurredAt, IP: rec.IP, UserAgent: str("user_agent")}
 	row.Device = session.DescribeAgent(row.UserAgent)
 
@@ -96,8 +120,41 @@ func activityOf(rec audit.Record) activityRow {
 		row.Detail = "We emailed you about it. If it was not you, nothing changed."
 	case "session.created":
 		row.What = "Logged in"
+		var parts []string
 		if str("aal") == "aal2" {
-			row.Detail = "With a second factor."
+			parts = append(parts, "With a second factor.")
+		}
+		if b, _ := data["new_device"].(bool); b {
+			parts = append(parts, "From a new device.")
+		}
+		if place := str("place"); place != "" {
+			parts = append(parts, "From "+place+".")
+		}
+		row.Detail = strings.Join(parts, " ")
+	case "login.challenged":
+		row.What = "Login asked for confirmation"
+		row.Detail = strings.TrimSpace(askedFor(list("requires")) + " " + why())
+	case "login.denied":
+		row.What, row.Alert = "Login refused as too risky", true
+		row.Detail = strings.TrimSpace(why() + " The password was right.")
+	case "login.locked":
+		row.What, row.Alert = "Logins paused after wrong attempts", true
+		where := "From new devices"
+		if lane := str("lane"); lane != "" && lane != lockout.UntrustedLane {
+			where = "From one of your devices"
+		}
+		if until, err := time.Parse(time.RFC3339Nano, str("until")); err == nil {
+			row.Detail = where + ", until " + until.UTC().Format("15:04 UTC") + "."
+		} else {
+			row.Detail = where + "."
+		}
+	case "login.device_confirmed":
+		row.What = "New device confirmed from the email link"
+	case "device.forgotten":
+		row.What = "Device removed"
+		row.Detail = str("device")
+		if n := otherSessions(num("sessions_revoked")); n != "" {
+			row.Detail += ". " + n
 		}
 	case "session.revoked":
 		switch n := num("count"); {
@@ -112,8 +169,15 @@ func activityOf(rec audit.Record) activityRow {
 		}
 	case "login.failed":
 		row.What, row.Alert = "Failed login", true
-		if str("reason") == "invalid_credentials" {
+		switch str("reason") {
+		case "invalid_credentials":
 			row.Detail = "Wrong password."
+		case "invalid_totp":
+			row.Detail = "Wrong code from the authenticator app."
+		case "invalid_recovery_code":
+			row.Detail = "Wrong recovery code."
+		case "invalid_webauthn":
+			row.Detail = "Passkey not accepted."
 		}
 	case "password.changed":
 		row.What = "Password changed"
@@ -157,6 +221,23 @@ func activityOf(rec audit.Record) activityRow {
 		row.What = humanize(rec.Action)
 	}
 	return row
+}
+
+// askedFor says what a challenged login had to prove.
+func askedFor(requires []string) string {
+	var what []string
+	for _, r := range requires {
+		switch r {
+		case mfa.RequireEmail:
+			what = append(what, "the link in our email")
+		case mfa.RequireSecondFactor:
+			what = append(what, "a second factor")
+		}
+	}
+	if len(what) == 0 {
+		return ""
+	}
+	return "Needed " + strings.Join(what, " and ") + "."
 }
 
 func otherSessions(n int) string {

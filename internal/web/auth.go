@@ -17,14 +17,17 @@ import (
 const (
 	sessionCookie = "warden_session"
 	deviceCookie  = "warden_device"
+	// consoleDeviceCookie is the staff console's device cookie, sent to
+	// /console only.
+	consoleDeviceCookie = "warden_console_device"
 	// flashCookie carries a one-time notice across a redirect: only a code
 	// from the notices table, never text.
 	flashCookie = "warden_flash"
 )
 
-// AuditStore is what the account pages need of the store: a read
-// transaction for the user's activity and a write one to record a failed
-// login in the audit log. *store.Store implements it.
+// AuditStore is what the pages need of the store: read transactions for a
+// user's activity, devices' login decisions and the console's lists, and
+// write ones for the few changes made directly. *store.Store implements it.
 type AuditStore interface {
 	Read(ctx context.Context, fn func(tx *store.Tx) error) error
 	Write(ctx context.Context, fn func(tx *store.Tx) error) error
@@ -119,6 +122,10 @@ const (
 
 	flashChallengeExpired = "challenge_expired"
 	flashRecoveryCodeUsed = "recovery_code_used"
+	flashStillWaiting     = "still_waiting"
+	flashDeviceForgotten  = "device_forgotten"
+	flashDeviceGone       = "device_gone"
+	flashThisDevice       = "this_device_forgotten"
 	flashSetupStale       = "mfa_setup_stale"
 	flashTOTPOff          = "totp_disabled"
 	flashPasskeyAdded     = "passkey_added"
@@ -150,6 +157,10 @@ var notices = map[string]notice{
 
 	flashChallengeExpired: {"info", "Your login expired, or had too many wrong codes. Log in again."},
 	flashRecoveryCodeUsed: {"info", "You logged in with a recovery code. It cannot be used again: check how many you have left in your security settings."},
+	flashStillWaiting:     {"info", "We have not seen your confirmation yet. Open the link in the email, press “Yes, it was me”, then continue here."},
+	flashDeviceForgotten:  {"success", "The device was removed and its sessions logged out. Its next login has to be confirmed again."},
+	flashDeviceGone:       {"info", "That device had already been removed."},
+	flashThisDevice:       {"success", "This device was removed, so you are logged out. Its next login has to be confirmed from your email."},
 	flashSetupStale:       {"info", "The set-up had expired or was already finished. Check the state below, and start again if needed."},
 	flashTOTPOff:          {"success", "The authenticator app was removed. Withdrawals are paused for a while as a precaution, and we emailed you about the change."},
 	flashPasskeyAdded:     {"success", "Your passkey was added. You can use it to confirm logins and sensitive actions."},

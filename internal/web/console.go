@@ -10,6 +10,8 @@ import (
 
 	"github.com/wardenhq/warden/internal/account"
 	"github.com/wardenhq/warden/internal/audit"
+	"github.com/wardenhq/warden/internal/geoip"
+	"github.com/wardenhq/warden/internal/login"
 	"github.com/wardenhq/warden/internal/password"
 	"github.com/wardenhq/warden/internal/session"
 	"github.com/wardenhq/warden/internal/store"
@@ -332,9 +334,12 @@ type consoleUserView struct {
 type consoleUserData struct {
 	User         consoleUserView
 	Sessions     []sessionRow
+	Devices      []deviceRow
 	CanReadAudit bool
 	Events       []consoleEvent
-	CanWrite     bool
+	// Logins are the latest login attempts with their risk decisions.
+	Logins   []loginDecision
+	CanWrite bool
 	// Form is the freeze or unfreeze form, whichever applies, when CanWrite.
 	Form *form
 }
@@ -366,6 +371,8 @@ func (p *Pages) loadUser(w http.ResponseWriter, r *http.Request, s *member) (dat
 	var a account.Account
 	var records []audit.Record
 	var sessions []session.Session
+	var devices []session.Device
+	var logins []login.Event
 	staffEmails := map[string]string{}
 	err := p.audit.Read(r.Context(), func(tx *store.Tx) error {
 		var err error
@@ -378,8 +385,14 @@ func (p *Pages) loadUser(w http.ResponseWriter, r *http.Request, s *member) (dat
 		if sessions, err = tx.SessionsOf(r.Context(), a.ID, now); err != nil {
 			return err
 		}
+		if devices, err = tx.DevicesOf(r.Context(), a.ID); err != nil {
+			return err
+		}
 		if !data.CanReadAudit {
 			return nil
+		}
+		if logins, err = tx.LoginEvents(r.Context(), a.ID, consoleEventLimit); err != nil {
+			return err
 		}
 		if records, err = tx.ListAuditRecords(r.Context(), store.AuditFilter{UserID: a.ID, Limit: consoleEventLimit}); err != nil {
 			return err
@@ -421,13 +434,48 @@ func (p *Pages) loadUser(w http.ResponseWriter, r *http.Request, s *member) (dat
 			SecondStep: sess.AAL == session.AAL2, CreatedAt: sess.CreatedAt, LastSeenAt: sess.LastSeenAt,
 		})
 	}
+	data.Devices = deviceRows(devices, "")
 	for _, rec := range records {
 		data.Events = append(data.Events, consoleEventOf(rec, a.ID, staffEmails))
+	}
+	for _, e := range logins {
+		data.Logins = append(data.Logins, loginDecisionOf(e))
 	}
 	if data.CanWrite {
 		data.Form = reasonForm(data.User.Frozen)
 	}
 	return data, true
+}
+
+// loginDecision is a login attempt as staff see it.
+type loginDecision struct {
+	At      time.Time
+	Outcome string // in words
+	Alert   bool
+	Reasons string // in words, "" for none
+	Score   int
+	IP      string
+	Place   string
+}
+
+var outcomeWords = map[string]string{
+	login.OutcomeSucceeded:  "Logged in",
+	login.OutcomeFailed:     "Failed",
+	login.OutcomeChallenged: "Challenged",
+	login.OutcomeDenied:     "Denied",
+	login.OutcomeLocked:     "Refused: locked",
+}
+
+func loginDecisionOf(e login.Event) loginDecision {
+	d := loginDecision{At: e.At, Outcome: cmpOr(outcomeWords[e.Outcome], e.Outcome), Score: e.Score, IP: e.IP,
+		Alert: e.Outcome == login.OutcomeDenied || e.Outcome == login.OutcomeLocked || e.Outcome == login.OutcomeFailed}
+	if len(e.Reasons) > 0 {
+		d.Reasons = login.ReasonText(e.Reasons)
+	}
+	if e.Country != "" || e.City != "" {
+		d.Place = geoip.Place{Country: e.Country, City: e.City}.Describe()
+	}
+	return d
 }
 
 // consoleEventOf describes an audit record for staff: as its user reads it,

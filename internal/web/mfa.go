@@ -32,8 +32,10 @@ import (
 func (p *Pages) registerMFAPages(mux *http.ServeMux) {
 	mux.HandleFunc("GET /login/challenge", p.showChallenge(userSignIn))
 	mux.Handle("POST /login/challenge", p.post(p.answerChallenge(userSignIn)))
+	mux.Handle("POST /login/challenge/email", p.post(p.checkEmailNow(userSignIn)))
 	mux.HandleFunc("GET /console/login/challenge", p.showChallenge(staffSignIn))
 	mux.Handle("POST /console/login/challenge", p.post(p.answerChallenge(staffSignIn)))
+	mux.Handle("POST /console/login/challenge/email", p.post(p.checkEmailNow(staffSignIn)))
 
 	mux.HandleFunc("GET /account/security", p.signedIn(userSignIn, p.securityPage))
 	mux.Handle("POST /account/security/totp", p.post(p.signedIn(userSignIn, p.beginTOTP(userSetup))))

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/wardenhq/warden/internal/account"
+	"github.com/wardenhq/warden/internal/login"
 	"github.com/wardenhq/warden/internal/password"
 	"github.com/wardenhq/warden/internal/session"
 )
@@ -39,9 +42,12 @@ type signIn struct {
 	// session. Only a forged console cookie can hold a user's session; the
 	// user cookie is the JSON API's too, and is left as it is.
 	dropsOtherRealms bool
-	// knowsDevices: the login sends the device cookie along and keeps the
-	// one it gets, so that a known device is recognised in security email.
-	knowsDevices bool
+	// deviceCookie holds the device token the login sends along and keeps
+	// when it gets a new one, so that a device that passed the checks once
+	// is recognised: a trusted device needs no email confirmation and has a
+	// lockout lane of its own. It is sent to deviceCookiePath and below.
+	deviceCookie     string
+	deviceCookiePath string
 	// oneTimePasswordPath is where an account that still has a one-time
 	// password must go before any other page; "" where there are none.
 	oneTimePasswordPath string
@@ -53,6 +59,9 @@ type signIn struct {
 	// second factor; challengeCookie holds the challenge there.
 	challengePath   string
 	challengeCookie string
+	// frozenPath is where a login goes when the account was frozen between
+	// its password and its last step.
+	frozenPath string
 	// what names the session in log lines.
 	what string
 
@@ -78,15 +87,17 @@ type signIn struct {
 }
 
 var userSignIn = signIn{
-	realm:        account.RealmUser,
-	cookie:       sessionCookie,
-	cookiePath:   "/",
-	sameSite:     http.SameSiteLaxMode,
-	knowsDevices: true,
-	what:         "session",
+	realm:            account.RealmUser,
+	cookie:           sessionCookie,
+	cookiePath:       "/",
+	sameSite:         http.SameSiteLaxMode,
+	deviceCookie:     deviceCookie,
+	deviceCookiePath: "/",
+	what:             "session",
 
 	challengePath:   "/login/challenge",
 	challengeCookie: "warden_challenge",
+	frozenPath:      "/frozen",
 
 	loginPath:          "/login",
 	home:               "/account",
@@ -100,17 +111,22 @@ var userSignIn = signIn{
 }
 
 var staffSignIn = signIn{
-	realm:               account.RealmStaff,
-	cookie:              consoleCookie,
-	cookiePath:          consolePath,
-	sameSite:            http.SameSiteStrictMode,
-	dropsOtherRealms:    true,
+	realm:            account.RealmStaff,
+	cookie:           consoleCookie,
+	cookiePath:       consolePath,
+	sameSite:         http.SameSiteStrictMode,
+	dropsOtherRealms: true,
+	// The console's own: a user's device token names no staff device, and
+	// the user's cookie is the JSON API's.
+	deviceCookie:        consoleDeviceCookie,
+	deviceCookiePath:    consolePath,
 	oneTimePasswordPath: "/console/password",
 	mfaSetupPath:        "/console/mfa",
 	what:                "staff session",
 
 	challengePath:   "/console/login/challenge",
 	challengeCookie: "warden_console_challenge",
+	frozenPath:      "/console/login",
 
 	loginPath:        "/console/login",
 	home:             consolePath,
@@ -225,12 +241,22 @@ func (p *Pages) setSessionCookies(w http.ResponseWriter, si signIn, started sess
 		Name: si.cookie, Value: started.Token, Path: si.cookiePath, Expires: started.Session.ExpiresAt,
 		HttpOnly: true, Secure: p.secure, SameSite: si.sameSite,
 	})
-	if si.knowsDevices && started.DeviceToken != "" {
+	if started.DeviceToken != "" {
 		http.SetCookie(w, &http.Cookie{
-			Name: deviceCookie, Value: started.DeviceToken, Path: "/", Expires: p.now().AddDate(2, 0, 0),
-			HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode,
+			Name: si.deviceCookie, Value: started.DeviceToken, Path: si.deviceCookiePath, Expires: p.now().AddDate(2, 0, 0),
+			HttpOnly: true, Secure: p.secure, SameSite: si.sameSite,
 		})
 	}
+}
+
+// loginMeta describes a login step for login.Service: the client, and the
+// device token its cookie holds.
+func (p *Pages) loginMeta(r *http.Request, si signIn) session.Meta {
+	m := p.sessionMeta(r)
+	if c, err := r.Cookie(si.deviceCookie); err == nil && len(c.Value) <= maxTokenLen {
+		m.DeviceToken = c.Value
+	}
+	return m
 }
 
 func (p *Pages) clearSessionCookie(w http.ResponseWriter, si signIn) {
@@ -302,7 +328,8 @@ func (p *Pages) showLogin(si signIn) http.HandlerFunc {
 	}
 }
 
-// logIn checks the login form of si's pages and starts a session.
+// logIn checks the login form of si's pages: login.Service decides whether
+// the password is enough, or what else the login must prove first.
 func (p *Pages) logIn(si signIn) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		next := si.next(r.PostFormValue("next"))
@@ -328,7 +355,10 @@ func (p *Pages) logIn(si signIn) http.HandlerFunc {
 			p.renderForm(w, r, http.StatusUnauthorized, si.loginTemplate, f, data)
 			return
 		}
-		limited, ok := p.limitLogin(w, r, si.realm, email)
+		// Only the address is limited here: the account is guarded by its
+		// lockout lanes, which an attacker cannot turn against the owner's
+		// trusted devices (a per-account bucket would let them).
+		limited, ok := p.limitLogin(w, r, si.realm, "")
 		if !ok {
 			return
 		}
@@ -337,19 +367,25 @@ func (p *Pages) logIn(si signIn) http.HandlerFunc {
 			p.renderForm(w, r, http.StatusTooManyRequests, si.loginTemplate, f, data)
 			return
 		}
-		acct, err := p.accounts.Authenticate(r.Context(), si.realm, email, plain)
+		res, err := p.login.Password(r.Context(), login.Attempt{Realm: si.realm, Email: email, Password: plain, Meta: p.loginMeta(r, si)})
+		var locked *login.LockedError
+		var denied *login.DeniedError
 		status := http.StatusUnauthorized
 		switch {
-		case err == nil && acct.MFAEnabled:
-			p.startChallenge(w, r, si, acct, next)
+		case err == nil && res.Challenge != nil:
+			p.startChallenge(w, r, si, *res.Challenge, next)
 			return
 		case err == nil:
-			p.startSession(w, r, si, acct, session.AAL1, next)
+			p.finishLogin(w, r, si, res, next)
+			return
+		case errors.As(err, &locked):
+			p.lockedOut(w, r, si, locked.RetryAfter)
+			return
+		case errors.As(err, &denied):
+			p.Render(w, r, http.StatusForbidden, "login-stopped", stoppedData{Action: si.loginPath, Reasons: login.ReasonText(denied.Reasons)})
 			return
 		case errors.Is(err, account.ErrInvalidCredentials):
-			if acct.ID != "" {
-				p.recordFailedLogin(r, acct, p.accountMeta(r))
-			}
+			// login.Service counted it on the device's lane and in the activity.
 			f.Problem = si.wrongCredentials()
 		case errors.Is(err, account.ErrFrozen), errors.Is(err, account.ErrEmailNotVerified):
 			// Only said to someone who knows the password.
@@ -357,37 +393,48 @@ func (p *Pages) logIn(si signIn) http.HandlerFunc {
 		case errors.Is(err, password.ErrOverloaded):
 			f.Problem, status = overloaded(w), http.StatusServiceUnavailable
 		default:
-			p.internalError(w, r, "authenticate for a "+si.what, err)
+			p.internalError(w, r, "log in a "+si.what, err)
 			return
 		}
 		p.renderForm(w, r, status, si.loginTemplate, f, data)
 	}
 }
 
-// startSession signs acct in to si's pages after a good password (aal1) or
-// a password and a second factor (aal2), and goes on to next: first to the
-// password page while acct has a one-time password.
-func (p *Pages) startSession(w http.ResponseWriter, r *http.Request, si signIn, acct account.Account, aal, next string) {
-	// A session this browser still holds ends first: one browser, one
-	// session, and none left behind to be picked up later.
-	if !p.endSession(w, r, si) {
-		return
+// stoppedData is the page of a login stopped before its password was
+// checked (Locked), or refused by the risk decision despite it.
+type stoppedData struct {
+	// Action is the login page.
+	Action string
+	// Locked: too many wrong answers from this device; RetryAt is when the
+	// lane opens again, Wait the time until then in words.
+	Locked  bool
+	RetryAt time.Time
+	Wait    string
+	// Reasons say why a login was denied, in words.
+	Reasons string
+}
+
+// lockedOut answers a login on a locked lane: 423 with when to try again.
+func (p *Pages) lockedOut(w http.ResponseWriter, r *http.Request, si signIn, wait time.Duration) {
+	secs := int64((wait + time.Second - 1) / time.Second)
+	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	p.Render(w, r, http.StatusLocked, "login-stopped", stoppedData{
+		Action: si.loginPath, Locked: true, RetryAt: p.now().Add(wait), Wait: roughly(secs),
+	})
+}
+
+// roughly says a wait in words, rounded up to the minute from 90 seconds.
+func roughly(secs int64) string {
+	if secs > 90 {
+		return howLong((secs + 59) / 60 * 60)
 	}
-	meta := p.sessionMeta(r)
-	if si.knowsDevices {
-		if c, err := r.Cookie(deviceCookie); err == nil {
-			meta.DeviceToken = c.Value
-		}
+	return howLong(max(secs, 1))
+}
+
+// finishLogin signs in to si's pages with the session login.Service
+// started, and goes on.
+func (p *Pages) finishLogin(w http.ResponseWriter, r *http.Request, si signIn, res login.Result, next string) {
+	if location, ok := p.startLoginSession(w, r, si, res, next); ok {
+		p.redirect(w, r, location, "")
 	}
-	started, err := p.sessions.Start(r.Context(), acct, aal, meta)
-	if err != nil {
-		p.internalError(w, r, "start "+si.what, err)
-		return
-	}
-	p.setSessionCookies(w, si, started)
-	if si.oneTimePasswordPath != "" && acct.MustChangePassword {
-		p.redirect(w, r, si.oneTimePasswordPath, "")
-		return
-	}
-	p.redirect(w, r, cmpOr(next, si.home), "")
 }

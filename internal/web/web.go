@@ -47,6 +47,7 @@ import (
 	"time"
 
 	"github.com/wardenhq/warden/internal/account"
+	"github.com/wardenhq/warden/internal/login"
 	"github.com/wardenhq/warden/internal/mfa"
 	"github.com/wardenhq/warden/internal/session"
 	"github.com/wardenhq/warden/internal/staff"
@@ -70,15 +71,18 @@ type Config struct {
 	// Logger receives errors that are not shown to users. Nil means slog.Default().
 	Logger *slog.Logger
 
-	// Accounts and Sessions switch on the account pages; set both, Audit and
-	// MFA, or none of them.
+	// Accounts and Sessions switch on the account pages; set both, Audit,
+	// MFA and Login, or none of them.
 	Accounts *account.Service
 	Sessions *session.Service
+	// Login runs the logins of both sides: lockout, risk decision, the
+	// new-device email and the second factor.
+	Login *login.Service
 	// MFA is the second-factor service: security settings, login challenges,
 	// step-up, and the enrolment every staff member must make.
 	MFA *mfa.Service
-	// Audit is where the account pages read the activity list and record
-	// failed logins, through package audit; *store.Store implements it.
+	// Audit is where the account pages read the activity list, the console
+	// a user's login decisions; *store.Store implements it.
 	Audit AuditStore
 	// BaseURL is WARDEN_BASE_URL: cookies are Secure when it is https.
 	BaseURL string
@@ -90,11 +94,13 @@ type Config struct {
 	// support (an http(s) or mailto: URL). The frozen-account page and the
 	// frozen-login error link to it; empty means no link.
 	SupportURL string
-	// LoginLimit, if set, is asked before every password check of the login
-	// pages (realm account.RealmUser or account.RealmStaff, and the email as
-	// typed): a positive retryAfter refuses the attempt with 429. It is meant
-	// to take a token from the same buckets as the JSON API's login. Nil
-	// means no limit.
+	// LoginLimit, if set, is asked before every password or code check: a
+	// positive retryAfter refuses the attempt with 429. It is meant to take
+	// a token from the same buckets as the JSON API. A login (password or
+	// its challenge) asks with email "": only the client's address is
+	// limited there, the account being guarded by login.Service's lockout
+	// lanes. A step-up asks with the account's realm and email. Nil means
+	// no limit.
 	LoginLimit func(r *http.Request, realm, email string) (retryAfter time.Duration, err error)
 }
 
@@ -111,6 +117,7 @@ type Pages struct {
 	accounts    *account.Service
 	sessions    *session.Service
 	mfa         *mfa.Service
+	login       *login.Service
 	audit       AuditStore
 	secure      bool // cookies are Secure
 	requestInfo func(r *http.Request) (clientIP, requestID string)
@@ -134,8 +141,8 @@ func New(cfg Config) (*Pages, error) {
 	if cfg.Dev && cfg.Mailbox == nil {
 		return nil, errors.New("web: Config.Dev needs a Config.Mailbox")
 	}
-	if (cfg.Accounts != nil) != (cfg.Sessions != nil) || (cfg.Accounts != nil) != (cfg.Audit != nil) || (cfg.Accounts != nil) != (cfg.MFA != nil) {
-		return nil, errors.New("web: Config.Accounts, Config.Sessions, Config.Audit and Config.MFA go together")
+	if on := cfg.Accounts != nil; on != (cfg.Sessions != nil) || on != (cfg.Audit != nil) || on != (cfg.MFA != nil) || on != (cfg.Login != nil) {
+		return nil, errors.New("web: Config.Accounts, Config.Sessions, Config.Audit, Config.MFA and Config.Login go together")
 	}
 	p := &Pages{
 		platform: strings.TrimSpace(cfg.PlatformName),
@@ -148,6 +155,7 @@ func New(cfg Config) (*Pages, error) {
 		accounts:    cfg.Accounts,
 		sessions:    cfg.Sessions,
 		mfa:         cfg.MFA,
+		login:       cfg.Login,
 		audit:       cfg.Audit,
 		secure:      strings.HasPrefix(cfg.BaseURL, "https://"),
 		requestInfo: cfg.RequestInfo,
