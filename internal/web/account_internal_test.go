@@ -67,6 +67,23 @@ func TestActivityOf(t *testing.T) {
 		{rec("mfa.recovery_code_used", map[string]any{"left": 7}), "Recovery code used", "7 left.", false},
 		{rec("mfa.passkey_removed", map[string]any{"name": "Phone"}), "Passkey removed", "Phone", true},
 		{rec("device.trusted_now", nil), "Device trusted now", "", false},
+		{rec("login.failed", map[string]any{"reason": "invalid_totp"}), "Failed login", "Wrong code from the authenticator app.", true},
+		{rec("session.created", map[string]any{"aal": "aal1", "new_device": true, "reasons": []string{"new_device"}, "place": "Berlin, Germany"}),
+			"Logged in", "From a new device. From Berlin, Germany.", false},
+		{rec("session.created", map[string]any{"aal": "aal2", "new_device": false, "reasons": nil, "place": ""}), "Logged in", "With a second factor.", false},
+		{rec("login.challenged", map[string]any{"reasons": []string{"new_device", "new_country"}, "requires": []string{"email", "second_factor"}, "place": "Lille, France"}),
+			"Login asked for confirmation", "Needed the link in our email and a second factor. Why: a new device, a new country. From Lille, France.", false},
+		{rec("login.challenged", map[string]any{"reasons": []string{"new_device"}, "requires": []string{"email"}, "place": "unknown place"}),
+			"Login asked for confirmation", "Needed the link in our email. Why: a new device.", false},
+		{rec("login.denied", map[string]any{"reasons": []string{"impossible_travel"}, "score": 60}),
+			"Login refused as too risky", "Why: too far from your last login for the time since. The password was right.", true},
+		{rec("login.locked", map[string]any{"lane": "untrusted", "until": "2026-05-01T10:04:05.123Z"}),
+			"Logins paused after wrong attempts", "From new devices, until 10:04 UTC.", true},
+		{rec("login.locked", map[string]any{"lane": "device:dev_1", "until": "2026-05-01T10:04:05Z"}),
+			"Logins paused after wrong attempts", "From one of your devices, until 10:04 UTC.", true},
+		{rec("login.device_confirmed", map[string]any{"device_id": "dev_1"}), "New device confirmed from the email link", "", false},
+		{rec("device.forgotten", map[string]any{"device": "Chrome on Linux", "sessions_revoked": 1}), "Device removed", "Chrome on Linux. 1 session was logged out.", false},
+		{rec("device.forgotten", map[string]any{"device": "Firefox on Windows", "sessions_revoked": 0}), "Device removed", "Firefox on Windows", false},
 	} {
 		got := activityOf(tc.rec)
 		if got.What != tc.what || got.Detail != tc.detail || got.Alert != tc.alert || got.IP != "192.0.2.1" {

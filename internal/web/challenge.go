@@ -53,6 +53,9 @@ type challengeState struct {
 	options string // JSON for navigator.credentials.get, "" for none
 	// reasons are the risk decision's, shown on the page.
 	reasons []string
+	// confirmed: the email's link was followed while a second factor
+	// remains (the page says so).
+	confirmed bool
 }
 
 func (c challengeState) allows(method string) bool { return slices.Contains(c.methods, method) }
@@ -71,10 +74,16 @@ var methodLetters = map[string]string{mfa.MethodTOTP: "t", mfa.MethodRecoveryCod
 // maxReasons bounds the reasons a cookie carries.
 const maxReasons = 12
 
+// confirmedLetter marks a challenge whose email's link was followed.
+const confirmedLetter = "c"
+
 func (c challengeState) encode() string {
 	var letters strings.Builder
 	for _, m := range c.methods {
 		letters.WriteString(methodLetters[m])
+	}
+	if c.confirmed {
+		letters.WriteString(confirmedLetter)
 	}
 	reasons := "." + strings.Join(c.reasons, ",")
 	v := c.id + "." + letters.String() + "."
@@ -98,7 +107,7 @@ func challengeOf(r *http.Request, si signIn) (challengeState, bool) {
 	if len(parts) != 4 || !strings.HasPrefix(parts[0], mfa.ChallengeIDPrefix) || len(parts[0]) > maxTokenLen {
 		return challengeState{}, false
 	}
-	c := challengeState{id: parts[0]}
+	c := challengeState{id: parts[0], confirmed: strings.Contains(parts[1], confirmedLetter)}
 	for _, m := range []string{mfa.MethodEmail, mfa.MethodTOTP, mfa.MethodWebAuthn, mfa.MethodRecoveryCode} {
 		if strings.Contains(parts[1], methodLetters[m]) {
 			c.methods = append(c.methods, m)
@@ -253,7 +262,7 @@ type challengeData struct {
 
 func (si signIn) pageData(f *form, c challengeState, next string) challengeData {
 	d := challengeData{Factors: si.challengeData(f, c, next), Factor: c.awaitsFactor(), Email: c.awaitsEmail(),
-		Check: si.challengePath + "/email", Next: next, Cancel: si.loginPath}
+		Check: si.challengePath + "/email", Next: next, Cancel: si.loginPath, Confirmed: c.confirmed}
 	if len(c.reasons) > 0 {
 		d.Reasons = login.ReasonText(c.reasons)
 	}
@@ -282,12 +291,9 @@ func (p *Pages) showChallenge(si signIn) http.HandlerFunc {
 			p.challengeGone(w, r, si, next)
 			return
 		}
-		confirmed := false
 		if c.awaitsEmail() {
 			switch step := p.checkEmail(w, r, si, &c, next); step.state {
-			case stepWaiting:
-			case stepConfirmed:
-				confirmed = true
+			case stepWaiting, stepConfirmed:
 			case stepFailed:
 				return
 			default:
@@ -297,7 +303,6 @@ func (p *Pages) showChallenge(si signIn) http.HandlerFunc {
 		}
 		f := secondFactorForm("challenge")
 		data := si.pageData(f, c, next)
-		data.Confirmed = confirmed
 		p.renderForm(w, r, http.StatusOK, "login-challenge", f, data)
 	}
 }
@@ -335,7 +340,7 @@ func (p *Pages) checkEmail(w http.ResponseWriter, r *http.Request, si signIn, c 
 		p.internalError(w, r, "check the email confirmation of a "+si.what, err)
 		return loginStep{state: stepFailed}
 	case res.Challenge != nil:
-		c.methods = without(c.methods, mfa.MethodEmail)
+		c.methods, c.confirmed = without(c.methods, mfa.MethodEmail), true
 		p.setChallengeCookie(w, si, *c, res.Challenge.ExpiresAt)
 		return loginStep{state: stepConfirmed}
 	}
