@@ -34,17 +34,21 @@ type confirmDeviceData struct {
 // confirmDevicePage shows which login the link confirms and a button: mail
 // scanners open links to check them, so opening it must not confirm.
 func (p *Pages) confirmDevicePage(w http.ResponseWriter, r *http.Request) {
-	token := linkToken(r)
-	if token == "" {
-		p.Render(w, r, http.StatusBadRequest, "confirm-device", confirmDeviceData{Invalid: true})
-		return
+	data, err := confirmDeviceData{}, mfa.ErrChallengeExpired
+	if token := linkToken(r); token != "" {
+		data, err = p.pendingLogin(r, token)
 	}
-	data, err := p.pendingLogin(r, token)
+	p.showConfirmation(w, r, data, err, "read a device confirmation")
+}
+
+// showConfirmation draws the link's page, or says that the link no longer
+// works (mfa.ErrChallengeExpired), or fails.
+func (p *Pages) showConfirmation(w http.ResponseWriter, r *http.Request, data confirmDeviceData, err error, what string) {
 	switch {
 	case errors.Is(err, mfa.ErrChallengeExpired):
 		p.Render(w, r, http.StatusBadRequest, "confirm-device", confirmDeviceData{Invalid: true})
 	case err != nil:
-		p.internalError(w, r, "read a device confirmation", err)
+		p.internalError(w, r, what, err)
 	default:
 		p.Render(w, r, http.StatusOK, "confirm-device", data)
 	}
@@ -101,20 +105,11 @@ func (p *Pages) pendingLogin(r *http.Request, token string) (confirmDeviceData, 
 // confirmDevice confirms the login the link names: the page where it was
 // started goes on by itself.
 func (p *Pages) confirmDevice(w http.ResponseWriter, r *http.Request) {
-	token := linkToken(r)
-	if token == "" {
-		p.Render(w, r, http.StatusBadRequest, "confirm-device", confirmDeviceData{Invalid: true})
-		return
+	err := mfa.ErrChallengeExpired
+	if token := linkToken(r); token != "" {
+		err = p.login.ConfirmDevice(r.Context(), token, p.sessionMeta(r))
 	}
-	err := p.login.ConfirmDevice(r.Context(), token, p.sessionMeta(r))
-	switch {
-	case errors.Is(err, mfa.ErrChallengeExpired):
-		p.Render(w, r, http.StatusBadRequest, "confirm-device", confirmDeviceData{Invalid: true})
-	case err != nil:
-		p.internalError(w, r, "confirm a device", err)
-	default:
-		p.Render(w, r, http.StatusOK, "confirm-device", confirmDeviceData{Done: true})
-	}
+	p.showConfirmation(w, r, confirmDeviceData{Done: true}, err, "confirm a device")
 }
 
 // deviceRow is one of the account's devices.

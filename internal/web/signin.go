@@ -55,8 +55,9 @@ type signIn struct {
 	// up before any other page (after its one-time password); "" where a
 	// second factor is the account's choice.
 	mfaSetupPath string
-	// challengePath is the second step of a login, for accounts with a
-	// second factor; challengeCookie holds the challenge there.
+	// challengePath is the second step of a login that must prove more than
+	// the password (the new-device email's link, a second factor);
+	// challengeCookie holds the challenge there.
 	challengePath   string
 	challengeCookie string
 	// frozenPath is where a login goes when the account was frozen between
