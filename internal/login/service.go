@@ -113,17 +113,24 @@ func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Microseco
 // Password runs the password step of a login.
 func (s *Service) Password(ctx context.Context, at Attempt) (Result, error) {
 	now := s.now()
-	known, device, err := s.identify(ctx, at)
-	if err != nil {
-		return Result{}, err
+	// One transaction finds the account, its device and lane, and reserves
+	// one of the lane's tries (see reserve).
+	var known account.Account
+	var device session.Device
+	var locked *LockedError
+	err := s.Transact(ctx, func(tx Tx) error {
+		var err error
+		if known, device, err = s.identifyIn(ctx, tx, at); err != nil || known.ID == "" {
+			return err
+		}
+		locked, err = s.reserve(ctx, tx, known, lockout.LaneFor(trustedID(device)), at.Meta, device, now)
+		return err
+	})
+	if err != nil || locked != nil {
+		return Result{}, errors.Join(err, asErr(locked))
 	}
 	lane := lockout.LaneFor(trustedID(device))
 	reserved := known.ID != ""
-	if reserved {
-		if locked, err := s.reserve(ctx, known, lane, at.Meta, device, now); err != nil || locked != nil {
-			return Result{}, errors.Join(err, asErr(locked))
-		}
-	}
 	acct, err := s.Accounts.Authenticate(ctx, at.Realm, at.Email, at.Password)
 	if err != nil {
 		if acct.ID != "" && errors.Is(err, account.ErrInvalidCredentials) {
@@ -135,16 +142,19 @@ func (s *Service) Password(ctx context.Context, at Attempt) (Result, error) {
 		}
 		return Result{}, err
 	}
-	if reserved {
-		if err := s.release(ctx, known.ID, lane); err != nil {
-			return Result{}, err
-		}
-	}
 	place, placeKnown, unavailable := s.locate(at.Meta.IP)
 	var d risk.Decision
 	var history []Event
-	err = s.View(ctx, func(tx Tx) error {
+	// The try is given back in the transaction that reads the signals.
+	err = s.Transact(ctx, func(tx Tx) error {
 		var err error
+		if reserved {
+			if _, err := tx.UpdateLockoutLane(ctx, known.ID, lane, func(old lockout.Lane) (lockout.Lane, error) {
+				return s.Policy.Lockout.Release(old), nil
+			}); err != nil {
+				return err
+			}
+		}
 		if history, err = tx.LoginEvents(ctx, acct.ID, s.Policy.HistorySize, OutcomeSucceeded); err != nil {
 			return err
 		}
@@ -198,29 +208,37 @@ func (s *Service) Password(ctx context.Context, at Attempt) (Result, error) {
 // identify finds the account and the client's device without checking the
 // password: the lane must be known before any hashing.
 func (s *Service) identify(ctx context.Context, at Attempt) (account.Account, session.Device, error) {
+	var a account.Account
+	var d session.Device
+	err := s.View(ctx, func(tx Tx) error {
+		var err error
+		a, d, err = s.identifyIn(ctx, tx, at)
+		return err
+	})
+	return a, d, err
+}
+
+// identifyIn is identify in the caller's transaction.
+func (s *Service) identifyIn(ctx context.Context, tx Tx, at Attempt) (account.Account, session.Device, error) {
 	_, key, err := account.NormalizeEmail(at.Email)
 	if err != nil {
 		return account.Account{}, session.Device{}, nil
 	}
-	var a account.Account
-	var d session.Device
-	err = s.View(ctx, func(tx Tx) error {
-		var err error
-		if a, err = tx.AccountByEmail(ctx, at.Realm, key); err != nil {
-			if isNotFound(err) {
-				return nil
-			}
-			return err
+	a, err := tx.AccountByEmail(ctx, at.Realm, key)
+	if err != nil {
+		if isNotFound(err) {
+			return account.Account{}, session.Device{}, nil
 		}
-		if at.Meta.DeviceToken == "" {
-			return nil
-		}
-		// A forged or another account's token is simply not found: an unknown device.
-		if d, err = tx.DeviceByTokenHash(ctx, a.ID, account.HashToken(at.Meta.DeviceToken)); isNotFound(err) {
-			return nil
-		}
-		return err
-	})
+		return account.Account{}, session.Device{}, err
+	}
+	if at.Meta.DeviceToken == "" {
+		return a, session.Device{}, nil
+	}
+	// A forged or another account's token is simply not found: an unknown device.
+	d, err := tx.DeviceByTokenHash(ctx, a.ID, account.HashToken(at.Meta.DeviceToken))
+	if isNotFound(err) {
+		return a, session.Device{}, nil
+	}
 	return a, d, err
 }
 
@@ -242,26 +260,20 @@ func asErr(l *LockedError) error {
 // checked, so that guesses sent at once cannot run more checks than the
 // schedule allows. A locked lane, or one whose every try left is being
 // checked right now, answers at once, and the attempt is recorded.
-func (s *Service) reserve(ctx context.Context, a account.Account, lane string, m session.Meta, device session.Device, now time.Time) (*LockedError, error) {
+func (s *Service) reserve(ctx context.Context, tx Tx, a account.Account, lane string, m session.Meta, device session.Device, now time.Time) (*LockedError, error) {
 	var wait time.Duration
-	err := s.Transact(ctx, func(tx Tx) error {
-		wait = 0 // the transaction may run again
-		if _, err := tx.UpdateLockoutLane(ctx, a.ID, lane, func(old lockout.Lane) (lockout.Lane, error) {
-			next, ok := s.Policy.Lockout.Reserve(old, now)
-			if !ok {
-				// Busy rather than locked: the checks running now decide; ask again in a second.
-				wait = max(next.RetryAfter(now), time.Second)
-			}
-			return next, nil
-		}); err != nil || wait == 0 {
-			return err
+	if _, err := tx.UpdateLockoutLane(ctx, a.ID, lane, func(old lockout.Lane) (lockout.Lane, error) {
+		next, ok := s.Policy.Lockout.Reserve(old, now)
+		if !ok {
+			// Busy rather than locked: the checks running now decide; ask again in a second.
+			wait = max(next.RetryAfter(now), time.Second)
 		}
-		return tx.InsertLoginEvent(ctx, Event{ID: id.New("lev"), AccountID: a.ID, At: now, IP: m.IP, DeviceID: device.ID, Outcome: OutcomeLocked, Reasons: []string{"locked"}})
-	})
-	if err != nil || wait == 0 {
+		return next, nil
+	}); err != nil || wait == 0 {
 		return nil, err
 	}
-	return &LockedError{RetryAfter: wait}, nil
+	err := tx.InsertLoginEvent(ctx, Event{ID: id.New("lev"), AccountID: a.ID, At: now, IP: m.IP, DeviceID: device.ID, Outcome: OutcomeLocked, Reasons: []string{"locked"}})
+	return &LockedError{RetryAfter: wait}, err
 }
 
 // release gives back the try reserve took, for a check that did not fail.

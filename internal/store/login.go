@@ -13,6 +13,23 @@ import (
 const loginEventColumns = `id, account_id, occurred_at, ip, device_id, outcome, reasons, score,
 	country, city, latitude, longitude, has_coordinates, asn`
 
+// The statements of every login, kept prepared on the SQLite writer (hotStatements).
+const (
+	insertLoginEventSQL = `INSERT INTO login_events (` + loginEventColumns + `)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
+	loginPressureSQL = `SELECT
+		(SELECT COUNT(*) FROM login_events WHERE account_id = $1 AND occurred_at >= $3 AND outcome IN ('failed', 'locked')),
+		(SELECT COUNT(DISTINCT ip) FROM login_events WHERE account_id = $1 AND occurred_at >= $3),
+		(SELECT COUNT(DISTINCT account_id) FROM login_events WHERE ip = $2 AND occurred_at >= $3 AND outcome IN ('failed', 'locked'))`
+	lockoutLaneSQL = `SELECT failures, locks, locked_until, updated_at, pending, pending_until FROM lockout_lanes
+		WHERE account_id = $1 AND lane = $2`
+	upsertLockoutLaneSQL = `INSERT INTO lockout_lanes (account_id, lane, failures, locks, locked_until, updated_at, pending, pending_until)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		ON CONFLICT (account_id, lane) DO UPDATE SET failures = excluded.failures, locks = excluded.locks,
+			locked_until = excluded.locked_until, updated_at = excluded.updated_at,
+			pending = excluded.pending, pending_until = excluded.pending_until`
+)
+
 func scanLoginEvent(row rowScanner) (login.Event, error) {
 	var e login.Event
 	var at int64
@@ -32,8 +49,7 @@ func scanLoginEvent(row rowScanner) (login.Event, error) {
 
 // InsertLoginEvent records a login attempt.
 func (tx *Tx) InsertLoginEvent(ctx context.Context, e login.Event) error {
-	_, err := tx.q.ExecContext(ctx, `INSERT INTO login_events (`+loginEventColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+	_, err := tx.execHot(ctx, insertLoginEventSQL,
 		e.ID, e.AccountID, micros(e.At), e.IP, e.DeviceID, e.Outcome, strings.Join(e.Reasons, ","), e.Score,
 		e.Country, e.City, e.Latitude, e.Longitude, e.HasCoordinates, int64(e.ASN))
 	if err != nil {
@@ -70,10 +86,7 @@ func (tx *Tx) LoginEvents(ctx context.Context, accountID string, limit int, outc
 // IPs that tried it, and distinct accounts the IP failed on — the
 // failure, many-IPs and credential-stuffing signals in one round trip.
 func (tx *Tx) LoginPressure(ctx context.Context, accountID, ip string, since time.Time) (failures, ips, accountsFromIP int, err error) {
-	err = tx.q.QueryRowContext(ctx, `SELECT
-		(SELECT COUNT(*) FROM login_events WHERE account_id = $1 AND occurred_at >= $3 AND outcome IN ('failed', 'locked')),
-		(SELECT COUNT(DISTINCT ip) FROM login_events WHERE account_id = $1 AND occurred_at >= $3),
-		(SELECT COUNT(DISTINCT account_id) FROM login_events WHERE ip = $2 AND occurred_at >= $3 AND outcome IN ('failed', 'locked'))`,
+	err = tx.queryRowHot(ctx, loginPressureSQL,
 		accountID, ip, micros(since)).Scan(&failures, &ips, &accountsFromIP)
 	if err != nil {
 		err = fmt.Errorf("count login pressure: %w", err)
@@ -85,8 +98,7 @@ func (tx *Tx) LoginPressure(ctx context.Context, accountID, ip string, since tim
 func (tx *Tx) LockoutLane(ctx context.Context, accountID, lane string) (lockout.Lane, error) {
 	l := lockout.Lane{AccountID: accountID, Key: lane}
 	var until, updated, pendingUntil int64
-	err := tx.q.QueryRowContext(ctx, `SELECT failures, locks, locked_until, updated_at, pending, pending_until FROM lockout_lanes
-		WHERE account_id = $1 AND lane = $2`, accountID, lane).Scan(&l.Failures, &l.Locks, &until, &updated, &l.Pending, &pendingUntil)
+	err := tx.queryRowHot(ctx, lockoutLaneSQL, accountID, lane).Scan(&l.Failures, &l.Locks, &until, &updated, &l.Pending, &pendingUntil)
 	if isNoRows(err) {
 		return l, nil
 	}
@@ -111,11 +123,7 @@ func (tx *Tx) UpdateLockoutLane(ctx context.Context, accountID, lane string, fn 
 	if err != nil {
 		return lockout.Lane{}, err
 	}
-	_, err = tx.q.ExecContext(ctx, `INSERT INTO lockout_lanes (account_id, lane, failures, locks, locked_until, updated_at, pending, pending_until)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-		ON CONFLICT (account_id, lane) DO UPDATE SET failures = excluded.failures, locks = excluded.locks,
-			locked_until = excluded.locked_until, updated_at = excluded.updated_at,
-			pending = excluded.pending, pending_until = excluded.pending_until`,
+	_, err = tx.execHot(ctx, upsertLockoutLaneSQL,
 		accountID, lane, l.Failures, l.Locks, micros(l.LockedUntil), micros(l.UpdatedAt), l.Pending, micros(l.PendingUntil))
 	if err != nil {
 		return lockout.Lane{}, fmt.Errorf("write lockout lane: %w", err)

@@ -66,7 +66,8 @@ type Store struct {
 // hotStatements run in nearly every write transaction. On SQLite, parsing
 // them anew each time is about a quarter of an audit append's CPU time, so
 // the writer connection keeps them prepared (see Tx.execHot, Tx.queryRowHot).
-var hotStatements = []string{lockAuditHeadSQL, insertAuditRecordSQL, advanceAuditHeadSQL}
+var hotStatements = []string{lockAuditHeadSQL, insertAuditRecordSQL, advanceAuditHeadSQL,
+	insertLoginEventSQL, loginPressureSQL, lockoutLaneSQL, upsertLockoutLaneSQL}
 
 // preparedSet holds hotStatements prepared on the SQLite writer. It is filled
 // before a write transaction begins, never inside one: the writer has a single
