@@ -59,6 +59,12 @@ func CountryName(code string) string {
 	return code
 }
 
+// IsCountry tells whether code is an ISO 3166-1 alpha-2 country code (or XK).
+func IsCountry(code string) bool {
+	_, ok := countryNames[code]
+	return ok
+}
+
 // ErrNotRoutable is returned by Lookup for addresses that can never be on
 // the public Internet (private, loopback, unspecified, link-local, multicast,
 // shared CGNAT space, documentation ranges and the like). No database can
