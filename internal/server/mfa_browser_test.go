@@ -78,7 +78,7 @@ func enrolInBrowser(t *testing.T, b *browsertest.Browser) (secret string, codes 
 	if got := strings.ReplaceAll(b.Text("#totp-secret"), " ", ""); got != secret {
 		t.Fatalf("the key changed after a wrong code: %q", got)
 	}
-	b.SendKeys("#totp-code", rfc6238(t, secret, time.Now().Add(-30*time.Second)))
+	b.SendKeys("#totp-code", rfc6238(t, secret, time.Now()))
 	b.ClickNavigate("#confirm-totp")
 	if got := b.Text("h1"); got != "Save your recovery codes" {
 		t.Fatalf("after confirming: h1 %q", got)
@@ -153,7 +153,7 @@ func TestBrowserTOTPEnrolmentAndLogin(t *testing.T) {
 	if open := browsertest.Eval[bool](b, `document.getElementById("code-help").open`); !open {
 		t.Error("the help on codes is closed after a drift")
 	}
-	b.SendKeys("#challenge-code", rfc6238(t, secret, time.Now()))
+	b.SendKeys("#challenge-code", rfc6238(t, secret, time.Now().Add(30*time.Second)))
 	b.ClickNavigate("#verify-code")
 	wantAt(t, b, base, "second factor", "/account/sessions")
 	if got := b.Text("tr.current"); !strings.Contains(got, "2FA") {
@@ -265,7 +265,7 @@ func TestBrowserStaffFirstLogin(t *testing.T) {
 
 	logInAs(b, "console-login", staffEmail, "amber lantern over quiet harbours")
 	wantAt(t, b, base, "password step", "/console/login/challenge")
-	b.SendKeys("#challenge-code", rfc6238(t, secret, time.Now()))
+	b.SendKeys("#challenge-code", rfc6238(t, secret, time.Now().Add(30*time.Second)))
 	b.ClickNavigate("#verify-code")
 	wantAt(t, b, base, "second factor", "/console")
 	if got := b.Text(".site-nav"); !strings.Contains(got, "Users") {
