@@ -375,6 +375,17 @@ func (s *Service) ResetPassword(ctx context.Context, token, plain string, m Meta
 	return nil
 }
 
+// AccountByID reads an account.
+func (s *Service) AccountByID(ctx context.Context, id string) (Account, error) {
+	var a Account
+	err := s.View(ctx, func(tx Tx) error {
+		var err error
+		a, err = tx.AccountByID(ctx, id)
+		return err
+	})
+	return a, err
+}
+
 // CheckPassword proves the signed-in owner still knows the password, for
 // actions that ask for it again; ErrInvalidCredentials when not.
 func (s *Service) CheckPassword(ctx context.Context, accountID, plain string) (Account, error) {

@@ -9,7 +9,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/wardenhq/warden/internal/account"
 	"github.com/wardenhq/warden/internal/mfa"
 	"github.com/wardenhq/warden/internal/ratelimit"
 	"github.com/wardenhq/warden/internal/session"
@@ -76,14 +75,11 @@ func (a *API) requireStepUp(r *http.Request, c caller) error {
 	return nil
 }
 
-// codeAttempt guards every check of a code: the client's IP and the
-// account's login budget both pay, so codes cannot be guessed faster than
-// passwords, and wrong codes count towards the account's lockout.
-func (a *API) codeAttempt(w http.ResponseWriter, r *http.Request, acct account.Account) error {
-	return a.rateLimit(w, r,
-		ratelimit.Key{Bucket: ipBucket("login:ip:", r), Limit: a.Limits.LoginPerIP},
-		ratelimit.Key{Bucket: emailBucket("login:"+acct.Realm+":", acct.Email), Limit: a.Limits.LoginPerAccount},
-	)
+// codeAttempt guards every check of a code by the client's address; the
+// account is guarded by its lockout lanes (login.Service.Guard), which
+// cannot be turned against the owner's trusted devices.
+func (a *API) codeAttempt(w http.ResponseWriter, r *http.Request) error {
+	return a.rateLimit(w, r, ratelimit.Key{Bucket: ipBucket("login:ip:", r), Limit: a.Limits.LoginPerIP})
 }
 
 type challengeStarted struct {
@@ -178,17 +174,6 @@ func (a *API) confirmDevice(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// countCodeFailure charges a wrong answer to the account's login budget.
-func (a *API) countCodeFailure(r *http.Request, acct account.Account) {
-	if a.Limiter == nil {
-		return
-	}
-	if _, err := a.Limiter.Check(r.Context(),
-		ratelimit.Key{Bucket: emailBucket("login:"+acct.Realm+":", acct.Email), Limit: a.Limits.LoginPerAccount}); err != nil {
-		a.Log.WarnContext(r.Context(), "count a wrong code", "error", err)
-	}
-}
-
 // stepUp proves a second factor for the current session. A passkey takes
 // two calls: {method:"webauthn"} returns options and a challenge id, then
 // {method:"webauthn", challenge_id, credential} answers them.
@@ -212,17 +197,18 @@ func (a *API) stepUp(w http.ResponseWriter, r *http.Request) error {
 		writeJSON(w, http.StatusOK, map[string]any{"challenge_id": st.ID, "expires_at": st.ExpiresAt, "webauthn_options": json.RawMessage(st.WebAuthnOptions)})
 		return nil
 	}
-	if err := a.codeAttempt(w, r, c.account); err != nil {
+	if err := a.codeAttempt(w, r); err != nil {
 		return err
 	}
-	var err error
-	if req.Method == mfa.MethodWebAuthn {
-		_, err = a.MFA.CompleteChallenge(r.Context(), req.ChallengeID, mfa.PurposeStepUp, c.session.ID, req.proof(), a.accountMeta(r))
-	} else {
-		err = a.MFA.StepUp(r.Context(), c.account, c.session.ID, req.proof(), a.accountMeta(r))
-	}
+	err := a.Login.Guard(r.Context(), c.account, a.sessionMeta(r), func() error {
+		if req.Method == mfa.MethodWebAuthn {
+			_, err := a.MFA.CompleteChallenge(r.Context(), req.ChallengeID, mfa.PurposeStepUp, c.session.ID, req.proof(), a.accountMeta(r))
+			return err
+		}
+		return a.MFA.StepUp(r.Context(), c.account, c.session.ID, req.proof(), a.accountMeta(r))
+	})
 	if err != nil {
-		return mfaProblem(err)
+		return loginProblem(err)
 	}
 	a.Sessions.Forget([]string{c.session.TokenHash})
 	writeJSON(w, http.StatusOK, map[string]any{"aal": session.AAL2, "valid_until": a.Now().UTC().Add(a.MFA.Policy.StepUpWindow)})
@@ -323,7 +309,7 @@ func (a *API) decodeCode(w http.ResponseWriter, r *http.Request, wantPassword, s
 			return req, err
 		}
 	}
-	return req, a.codeAttempt(w, r, c.account)
+	return req, a.codeAttempt(w, r)
 }
 
 // confirmTOTP switches the app on with its first code.
@@ -333,9 +319,14 @@ func (a *API) confirmTOTP(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	codes, err := a.MFA.ConfirmTOTP(r.Context(), c.account, c.session.ID, req.Code, a.accountMeta(r))
+	var codes []string
+	err = a.Login.Guard(r.Context(), c.account, a.sessionMeta(r), func() error {
+		var err error
+		codes, err = a.MFA.ConfirmTOTP(r.Context(), c.account, c.session.ID, req.Code, a.accountMeta(r))
+		return err
+	})
 	if err != nil {
-		return mfaProblem(err)
+		return loginProblem(err)
 	}
 	a.Sessions.Forget([]string{c.session.TokenHash})
 	writeJSON(w, http.StatusOK, map[string]any{"recovery_codes": codes})
@@ -349,11 +340,10 @@ func (a *API) disableTOTP(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := a.MFA.DisableTOTP(r.Context(), c.account, req.Password, req.Code, a.accountMeta(r)); err != nil {
-		if errors.Is(err, account.ErrInvalidCredentials) {
-			a.countCodeFailure(r, c.account)
-		}
-		return mfaProblem(err)
+	if err := a.Login.Guard(r.Context(), c.account, a.sessionMeta(r), func() error {
+		return a.MFA.DisableTOTP(r.Context(), c.account, req.Password, req.Code, a.accountMeta(r))
+	}); err != nil {
+		return loginProblem(err)
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -366,9 +356,14 @@ func (a *API) regenerateRecoveryCodes(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	codes, err := a.MFA.RegenerateRecoveryCodes(r.Context(), c.account, req.Code, a.accountMeta(r))
+	var codes []string
+	err = a.Login.Guard(r.Context(), c.account, a.sessionMeta(r), func() error {
+		var err error
+		codes, err = a.MFA.RegenerateRecoveryCodes(r.Context(), c.account, req.Code, a.accountMeta(r))
+		return err
+	})
 	if err != nil {
-		return mfaProblem(err)
+		return loginProblem(err)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"recovery_codes": codes})
 	return nil

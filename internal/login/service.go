@@ -29,6 +29,8 @@ type Tx interface {
 	LoginPressure(ctx context.Context, accountID, ip string, since time.Time) (failures, ips, accountsFromIP int, err error)
 	UpdateLockoutLane(ctx context.Context, accountID, lane string, fn func(old lockout.Lane) (lockout.Lane, error)) (lockout.Lane, error)
 	LockoutLane(ctx context.Context, accountID, lane string) (lockout.Lane, error)
+	// VoidLoginChallenges ends the account's open login challenges.
+	VoidLoginChallenges(ctx context.Context, accountID string, now time.Time) error
 }
 
 // Locator finds where an IP address is; *geoip.Reader is one. Nil: no GeoIP.
@@ -231,15 +233,79 @@ func (s *Service) identifyIn(ctx context.Context, tx Tx, at Attempt) (account.Ac
 		}
 		return account.Account{}, session.Device{}, err
 	}
-	if at.Meta.DeviceToken == "" {
-		return a, session.Device{}, nil
-	}
-	// A forged or another account's token is simply not found: an unknown device.
-	d, err := tx.DeviceByTokenHash(ctx, a.ID, account.HashToken(at.Meta.DeviceToken))
-	if isNotFound(err) {
-		return a, session.Device{}, nil
-	}
+	d, err := deviceOf(ctx, tx, a, at.Meta.DeviceToken)
 	return a, d, err
+}
+
+// deviceOf finds the account's device named by a client's token. A missing,
+// forged or another account's token is simply not found: an unknown device.
+func deviceOf(ctx context.Context, tx Tx, a account.Account, token string) (session.Device, error) {
+	if token == "" {
+		return session.Device{}, nil
+	}
+	d, err := tx.DeviceByTokenHash(ctx, a.ID, account.HashToken(token))
+	if isNotFound(err) {
+		return session.Device{}, nil
+	}
+	return d, err
+}
+
+// refused tells a wrong answer (which counts on the lane) from a failure.
+func refused(err error) bool {
+	return errors.Is(err, mfa.ErrInvalidCode) || errors.Is(err, mfa.ErrCodeReused) || errors.Is(err, mfa.ErrInvalidPasskey) ||
+		errors.Is(err, account.ErrInvalidCredentials)
+}
+
+// Guard runs check — a second factor, or the password again, proven by a
+// known account outside the password step (a login challenge, a step-up, a
+// 2FA change) — under the lockout of the client's lane: a locked lane
+// refuses before check runs, and a refused proof counts as a failure, so
+// codes cannot be guessed faster than passwords.
+func (s *Service) Guard(ctx context.Context, a account.Account, m session.Meta, check func() error) error {
+	now := s.now()
+	var device session.Device
+	var locked *LockedError
+	err := s.Transact(ctx, func(tx Tx) error {
+		var err error
+		if device, err = deviceOf(ctx, tx, a, m.DeviceToken); err != nil {
+			return err
+		}
+		locked, err = s.reserve(ctx, tx, a, lockout.LaneFor(trustedID(device)), m, device, now)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if locked != nil {
+		return locked
+	}
+	lane := lockout.LaneFor(trustedID(device))
+	// The bookkeeping must happen even if the client goes away meanwhile,
+	// or its reserved try would stay taken.
+	bookkeeping := context.WithoutCancel(ctx)
+	checkErr := check()
+	if refused(checkErr) {
+		if err := s.fail(bookkeeping, a, lane, m, device, now, failureReason(checkErr), true); err != nil {
+			return err
+		}
+		return checkErr
+	}
+	if err := s.release(bookkeeping, a.ID, lane); err != nil {
+		return err
+	}
+	return checkErr
+}
+
+func failureReason(err error) string {
+	switch {
+	case errors.Is(err, account.ErrInvalidCredentials):
+		return "invalid_credentials"
+	case errors.Is(err, mfa.ErrInvalidPasskey):
+		return "invalid_passkey"
+	case errors.Is(err, mfa.ErrCodeReused):
+		return "code_reused"
+	}
+	return "invalid_code"
 }
 
 func trustedID(d session.Device) string {
@@ -320,6 +386,11 @@ func (s *Service) fail(ctx context.Context, a account.Account, lane string, m se
 			where = "one of your devices"
 		}
 		if err := s.Accounts.Record(ctx, tx, a, "login.locked", am, now, map[string]any{"lane": lane, "until": l.LockedUntil}); err != nil {
+			return err
+		}
+		// Challenges opened before the lock must not stay answerable: each
+		// would otherwise allow its own wrong answers past the lock.
+		if err := tx.VoidLoginChallenges(ctx, a.ID, now); err != nil {
 			return err
 		}
 		return s.Accounts.Notify(ctx, tx, a, "security_change", map[string]any{
@@ -481,15 +552,26 @@ func (s *Service) challenge(ctx context.Context, a account.Account, m session.Me
 // is the session.
 func (s *Service) Answer(ctx context.Context, challengeID string, p mfa.Proof, m session.Meta) (Result, error) {
 	now := s.now()
-	done, err := s.MFA.CompleteChallenge(ctx, challengeID, mfa.PurposeLogin, "", p, accountMeta(m))
+	pending, err := s.MFA.PeekChallenge(ctx, challengeID, mfa.PurposeLogin)
 	if err != nil {
-		if done.Account.ID != "" && !errors.Is(err, mfa.ErrConfirmationPending) {
-			// A wrong code or passkey counts towards the lockout like a wrong password.
-			_, device, _ := s.identify(ctx, Attempt{Realm: done.Account.Realm, Email: done.Account.Email, Meta: m})
-			if ferr := s.fail(ctx, done.Account, lockout.LaneFor(trustedID(device)), m, device, now, "invalid_"+p.Method, false); ferr != nil {
-				return Result{}, errors.Join(err, ferr)
-			}
-		}
+		return Result{}, err
+	}
+	acct, err := s.Accounts.AccountByID(ctx, pending.AccountID)
+	if err != nil {
+		return Result{}, err
+	}
+	var done mfa.Completion
+	complete := func() error {
+		var err error
+		done, err = s.MFA.CompleteChallenge(ctx, challengeID, mfa.PurposeLogin, "", p, accountMeta(m))
+		return err
+	}
+	if p.Method == mfa.MethodEmail {
+		err = complete() // nothing is guessed: the email's link was followed or not
+	} else {
+		err = s.Guard(ctx, acct, m, complete)
+	}
+	if err != nil {
 		return Result{}, err
 	}
 	if len(done.Pending) > 0 {
@@ -506,6 +588,12 @@ func (s *Service) Answer(ctx context.Context, challengeID string, p mfa.Proof, m
 	_, device, err := s.identify(ctx, Attempt{Realm: done.Account.Realm, Email: done.Account.Email, Meta: m})
 	if err != nil {
 		return Result{}, err
+	}
+	if device.ID != done.Challenge.DeviceID {
+		// Another client answered than the one that gave the password (or a
+		// new one, which gets its token now): the device at password time is
+		// the one the checks were about.
+		m.DeviceToken = ""
 	}
 	if done.Challenge.LoginEventID != "" {
 		if err := s.Transact(ctx, func(tx Tx) error { return tx.SetLoginOutcome(ctx, done.Challenge.LoginEventID, OutcomeSucceeded) }); err != nil && !isNotFound(err) {

@@ -48,6 +48,7 @@ type Tx interface {
 	RefreshSessions(ctx context.Context, accountID string) ([]string, error)
 	// ChallengeByEmailToken finds the challenge a new-device email confirms.
 	ChallengeByEmailToken(ctx context.Context, tokenHash string) (Challenge, error)
+	ChallengeByIDHash(ctx context.Context, idHash string) (Challenge, error)
 }
 
 // RelyingParty runs WebAuthn ceremonies; *passkey.RP is one.
@@ -449,6 +450,22 @@ func (s *Service) CompleteChallenge(ctx context.Context, challengeID, purpose, s
 	}
 	s.Accounts.AfterCommit(stale)
 	return out, nil
+}
+
+// PeekChallenge reads an open challenge of purpose without answering it
+// (to know whose it is before an answer is checked).
+func (s *Service) PeekChallenge(ctx context.Context, challengeID, purpose string) (Challenge, error) {
+	now := s.now()
+	var c Challenge
+	err := s.View(ctx, func(tx Tx) error {
+		var err error
+		c, err = tx.ChallengeByIDHash(ctx, HashChallengeID(challengeID))
+		return err
+	})
+	if isNotFound(err) || (err == nil && (c.Purpose != purpose || !c.Open(now, s.Policy.MaxFailures))) {
+		return Challenge{}, ErrChallengeExpired
+	}
+	return c, err
 }
 
 // LoginChallenge is what a risk-judged login must still prove.

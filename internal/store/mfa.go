@@ -220,6 +220,25 @@ func (tx *Tx) UpdateChallenge(ctx context.Context, idHash string, fn func(old mf
 		idHash, c.Failures, micros(c.UsedAt), strings.Join(c.Satisfied, ","))
 }
 
+// VoidLoginChallenges ends the account's open login challenges.
+func (tx *Tx) VoidLoginChallenges(ctx context.Context, accountID string, now time.Time) error {
+	_, err := tx.q.ExecContext(ctx, `UPDATE mfa_challenges SET used_at = $2
+		WHERE account_id = $1 AND purpose = 'login' AND used_at = 0`, accountID, micros(now))
+	if err != nil {
+		return fmt.Errorf("void login challenges: %w", err)
+	}
+	return nil
+}
+
+// ChallengeByIDHash finds a challenge by the hash of its id.
+func (tx *Tx) ChallengeByIDHash(ctx context.Context, idHash string) (mfa.Challenge, error) {
+	c, err := scanChallenge(tx.q.QueryRowContext(ctx, `SELECT `+challengeColumns+` FROM mfa_challenges WHERE id_hash = $1`, idHash))
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return c, fmt.Errorf("find challenge: %w", err)
+	}
+	return c, err
+}
+
 // ChallengeByEmailToken finds the challenge a new-device email's link confirms.
 func (tx *Tx) ChallengeByEmailToken(ctx context.Context, tokenHash string) (mfa.Challenge, error) {
 	if tokenHash == "" {

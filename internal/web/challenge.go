@@ -458,7 +458,10 @@ func readCodeField(r *http.Request, f *form, name, empty, tooLong string) string
 // not a refusal (then it is the server's problem).
 func refusedAnswer(f *form, method string, err error) (drift bool, ok bool) {
 	var d *mfa.DriftError
+	var locked *login.LockedError
 	switch {
+	case errors.As(err, &locked):
+		f.Problem = &problem{Message: "Too many wrong answers from this device. Try again in " + howLong(int64((locked.RetryAfter+time.Second-1)/time.Second)) + "."}
 	case errors.As(err, &d):
 		fl := f.F("code")
 		fl.Error, fl.Suggestions = driftMessage(d.Seconds), clockFixes

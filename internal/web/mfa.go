@@ -163,11 +163,13 @@ func (p *Pages) stepUp(w http.ResponseWriter, r *http.Request, u *member) {
 	if !p.codeAttempt(w, r, u.Account, f, "account-step-up", data) {
 		return
 	}
-	if proof.Method == mfa.MethodWebAuthn {
-		_, err = p.mfa.CompleteChallenge(r.Context(), challengeID, mfa.PurposeStepUp, u.Session.ID, proof, p.accountMeta(r))
-	} else {
-		err = p.mfa.StepUp(r.Context(), u.Account, u.Session.ID, proof, p.accountMeta(r))
-	}
+	err = p.guard(r, u.Account, func() error {
+		if proof.Method == mfa.MethodWebAuthn {
+			_, err := p.mfa.CompleteChallenge(r.Context(), challengeID, mfa.PurposeStepUp, u.Session.ID, proof, p.accountMeta(r))
+			return err
+		}
+		return p.mfa.StepUp(r.Context(), u.Account, u.Session.ID, proof, p.accountMeta(r))
+	})
 	switch {
 	case err == nil:
 		p.sessions.Forget([]string{u.Session.TokenHash})
@@ -186,12 +188,23 @@ func (p *Pages) stepUp(w http.ResponseWriter, r *http.Request, u *member) {
 	p.renderForm(w, r, http.StatusUnprocessableEntity, "account-step-up", f, data)
 }
 
-// codeAttempt takes a token from the account's login budget (and the
-// client's) before a code is checked, as the JSON API does: codes cannot be
-// guessed faster than passwords. It answers false when it already answered
-// the request: the form again with the limit, or an error page.
+// guard runs a check of a code or password under the lockout of this
+// browser's lane (login.Service.Guard): wrong answers count like wrong
+// passwords, and a locked lane refuses before the check.
+func (p *Pages) guard(r *http.Request, a account.Account, check func() error) error {
+	si := userSignIn
+	if a.Realm == account.RealmStaff {
+		si = staffSignIn
+	}
+	return p.login.Guard(r.Context(), a, p.loginMeta(r, si), check)
+}
+
+// codeAttempt takes a token from the client's address budget before a code
+// is checked, as the JSON API does; the account is guarded by guard. It
+// answers false when it already answered the request: the form again with
+// the limit, or an error page.
 func (p *Pages) codeAttempt(w http.ResponseWriter, r *http.Request, a account.Account, f *form, page string, data any) bool {
-	limited, ok := p.limitLogin(w, r, a.Realm, a.Email)
+	limited, ok := p.limitLogin(w, r, a.Realm, "")
 	if !ok {
 		return false
 	}
@@ -364,7 +377,12 @@ func (p *Pages) confirmTOTP(s totpSetup) memberHandler {
 		if !p.codeAttempt(w, r, m.Account, f, "totp-setup", data) {
 			return
 		}
-		codes, err := p.mfa.ConfirmTOTP(r.Context(), m.Account, m.Session.ID, code, s.meta(p, r, m))
+		var codes []string
+		err = p.guard(r, m.Account, func() error {
+			var err error
+			codes, err = p.mfa.ConfirmTOTP(r.Context(), m.Account, m.Session.ID, code, s.meta(p, r, m))
+			return err
+		})
 		switch {
 		case err == nil:
 			p.sessions.Forget([]string{m.Session.TokenHash})
@@ -445,7 +463,12 @@ func (p *Pages) regenerateRecoveryCodes(w http.ResponseWriter, r *http.Request, 
 	if !p.codeAttempt(w, r, u.Account, f, "account-recovery-codes", data) {
 		return
 	}
-	codes, err := p.mfa.RegenerateRecoveryCodes(r.Context(), u.Account, code, p.accountMeta(r))
+	var codes []string
+	err := p.guard(r, u.Account, func() error {
+		var err error
+		codes, err = p.mfa.RegenerateRecoveryCodes(r.Context(), u.Account, code, p.accountMeta(r))
+		return err
+	})
 	switch {
 	case err == nil:
 		p.showRecoveryCodes(w, r, codes, securityPath, true)
@@ -501,7 +524,9 @@ func (p *Pages) disableTOTP(w http.ResponseWriter, r *http.Request, u *member) {
 	if !p.codeAttempt(w, r, u.Account, f, "account-totp-disable", data) {
 		return
 	}
-	err := p.mfa.DisableTOTP(r.Context(), u.Account, plain, code, p.accountMeta(r))
+	err := p.guard(r, u.Account, func() error {
+		return p.mfa.DisableTOTP(r.Context(), u.Account, plain, code, p.accountMeta(r))
+	})
 	switch {
 	case err == nil:
 		p.redirect(w, r, securityPath, flashTOTPOff)

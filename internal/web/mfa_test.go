@@ -277,11 +277,13 @@ func TestLoginChallenge(t *testing.T) {
 	limited = false
 	mu.Unlock()
 
-	// Five wrong answers void the challenge: the sixth, right or not, goes back to the login.
+	// Five wrong answers void the challenge: after them, a right one goes back to the login.
 	c = s.challenged("bea@example.com", "")
-	for i := range 5 {
+	for i := range 4 {
 		expect(t, fmt.Sprintf("wrong %d", i+1), c.post("/login/challenge", "method", "totp", "code", "111111"), 422)
 	}
+	// The fifth locks the lane, which voids every open login challenge.
+	expect(t, "wrong 5", c.post("/login/challenge", "method", "totp", "code", "111111"), 303, "/login")
 	expect(t, "void", c.post("/login/challenge", "method", "totp", "code", code(t, secret, 30*time.Second)), 303, "/login")
 	expect(t, "login says why", c.get("/login"), 200, "Your login expired, or had too many wrong codes.")
 	expect(t, "no challenge", c.get("/login/challenge"), 303, "/login")
