@@ -38,6 +38,9 @@ type Tx interface {
 	// RevokeSessions ends an account's sessions (all when id is ""), except
 	// keepID, and returns the revoked tokens' hashes.
 	RevokeSessions(ctx context.Context, accountID, id, keepID, reason string, now time.Time) ([]string, error)
+	// VoidLoginChallenges ends the account's logins waiting for a second
+	// factor or an email confirmation.
+	VoidLoginChallenges(ctx context.Context, accountID string, now time.Time) error
 	audit.AppendTx
 	notify.WebhookTx
 }
@@ -448,6 +451,10 @@ func (s *Service) finishPasswordChange(ctx context.Context, tx Tx, a *Account, h
 		return err
 	}
 	*a = updated
+	// A login an attacker began with the old password must not finish.
+	if err := tx.VoidLoginChallenges(ctx, a.ID, now); err != nil {
+		return err
+	}
 	if *revoked, err = tx.RevokeSessions(ctx, a.ID, "", keepSessionID, "password_"+how, now); err != nil {
 		return err
 	}

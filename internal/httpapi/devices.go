@@ -49,6 +49,13 @@ func (a *API) listDevices(w http.ResponseWriter, r *http.Request) error {
 // treated as a new device's.
 func (a *API) forgetDevice(w http.ResponseWriter, r *http.Request) error {
 	c := currentCaller(r.Context())
+	// Forgetting another device sends it back to the shared lane and to
+	// email confirmations: a stolen session must not do that to the owner.
+	if r.PathValue("id") != c.session.DeviceID {
+		if err := a.requireStepUp(r, c); err != nil {
+			return err
+		}
+	}
 	_, err := a.Sessions.ForgetDevice(r.Context(), c.account, r.PathValue("id"), a.sessionMeta(r))
 	if errors.Is(err, store.ErrNotFound) {
 		return errNotFound("device")

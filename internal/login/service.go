@@ -23,14 +23,13 @@ import (
 type Tx interface {
 	mfa.Tx
 	DeviceByTokenHash(ctx context.Context, accountID, hash string) (session.Device, error)
+	DevicesOf(ctx context.Context, accountID string) ([]session.Device, error)
 	InsertLoginEvent(ctx context.Context, e Event) error
 	SetLoginOutcome(ctx context.Context, id, outcome string) error
 	LoginEvents(ctx context.Context, accountID string, limit int, outcomes ...string) ([]Event, error)
 	LoginPressure(ctx context.Context, accountID, ip string, since time.Time) (failures, ips, accountsFromIP int, err error)
 	UpdateLockoutLane(ctx context.Context, accountID, lane string, fn func(old lockout.Lane) (lockout.Lane, error)) (lockout.Lane, error)
 	LockoutLane(ctx context.Context, accountID, lane string) (lockout.Lane, error)
-	// VoidLoginChallenges ends the account's open login challenges.
-	VoidLoginChallenges(ctx context.Context, accountID string, now time.Time) error
 }
 
 // Locator finds where an IP address is; *geoip.Reader is one. Nil: no GeoIP.
@@ -128,19 +127,27 @@ func (s *Service) Password(ctx context.Context, at Attempt) (Result, error) {
 		locked, err = s.reserve(ctx, tx, known, lockout.LaneFor(trustedID(device)), at.Meta, device, now)
 		return err
 	})
-	if err != nil || locked != nil {
-		return Result{}, errors.Join(err, asErr(locked))
+	if err != nil {
+		return Result{}, err
+	}
+	if locked != nil {
+		return Result{}, locked
 	}
 	lane := lockout.LaneFor(trustedID(device))
 	reserved := known.ID != ""
+	// The bookkeeping must happen even if the client goes away during the
+	// hash, or its reserved try would stay taken.
+	bookkeeping := context.WithoutCancel(ctx)
 	acct, err := s.Accounts.Authenticate(ctx, at.Realm, at.Email, at.Password)
 	if err != nil {
 		if acct.ID != "" && errors.Is(err, account.ErrInvalidCredentials) {
-			if ferr := s.fail(ctx, acct, lane, at.Meta, device, now, "invalid_credentials", reserved); ferr != nil {
+			if ferr := s.fail(bookkeeping, acct, lane, at.Meta, device, now, "invalid_credentials", reserved); ferr != nil {
 				return Result{}, ferr
 			}
 		} else if reserved {
-			err = errors.Join(err, s.release(ctx, known.ID, lane))
+			if rerr := s.release(bookkeeping, known.ID, lane); rerr != nil {
+				return Result{}, rerr
+			}
 		}
 		return Result{}, err
 	}
@@ -164,8 +171,17 @@ func (s *Service) Password(ctx context.Context, at Attempt) (Result, error) {
 		if err != nil {
 			return err
 		}
+		firstLogin := false
+		if len(history) == 0 {
+			devices, err := tx.DevicesOf(ctx, acct.ID)
+			if err != nil {
+				return err
+			}
+			firstLogin = len(devices) == 0
+		}
 		d = risk.Evaluate(s.Policy.Risk, risk.Signals{
-			Now: now, IP: at.Meta.IP, Place: riskPlace(place), PlaceKnown: placeKnown,
+			FirstLogin: firstLogin,
+			Now:        now, IP: at.Meta.IP, Place: riskPlace(place), PlaceKnown: placeKnown,
 			TrustedDevice: trustedID(device) != "", History: pastLogins(history),
 			RecentFailures: failures, IPsOnAccount: ips,
 			AccountsFromIP: stuffing, Unavailable: unavailable,
@@ -313,13 +329,6 @@ func trustedID(d session.Device) string {
 		return ""
 	}
 	return d.ID
-}
-
-func asErr(l *LockedError) error {
-	if l == nil {
-		return nil
-	}
-	return l
 }
 
 // reserve takes one of the lane's tries left before any password is

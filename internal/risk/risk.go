@@ -75,6 +75,10 @@ type Signals struct {
 	AccountsFromIP int
 	// IPsOnAccount counts distinct IPs that tried this account in the window.
 	IPsOnAccount int
+	// FirstLogin: the account has never logged in (no device at all), so a
+	// new device is no news. Accounts that logged in before login history
+	// was kept still have devices: this is not "no history".
+	FirstLogin bool
 	// Unavailable names signals that could not be computed (lookup error,
 	// timeout): the login is challenged whatever else they say.
 	Unavailable []string
@@ -157,9 +161,9 @@ func Evaluate(cfg Config, s Signals) Decision {
 	}
 	if !s.TrustedDevice {
 		d.Reasons = append(d.Reasons, ReasonNewDevice)
-		// An account's first login has no device to compare with: the
-		// email address was just proven by its verification link.
-		d.NeedsDeviceConfirmation = len(s.History) > 0
+		// An account's very first login has no device to compare with:
+		// the email address was just proven by its verification link.
+		d.NeedsDeviceConfirmation = !s.FirstLogin
 	}
 	if len(s.History) > 0 && !slices.ContainsFunc(s.History, func(p PastLogin) bool { return p.IP == s.IP }) {
 		add(ReasonNewIP, cfg.NewIP)
@@ -192,7 +196,9 @@ func Evaluate(cfg Config, s Signals) Decision {
 		pressure(ReasonRecentFailures, cfg.RecentFailures)
 	}
 	if s.AccountsFromIP >= cfg.StuffingMinAccounts {
-		add(ReasonCredentialStuffing, cfg.CredentialStuffing)
+		// Someone stuffing credentials behind the owner's office or carrier
+		// NAT must not lock the owner's trusted device out either.
+		pressure(ReasonCredentialStuffing, cfg.CredentialStuffing)
 	}
 	if s.IPsOnAccount >= cfg.ManyIPsMin {
 		pressure(ReasonManyIPs, cfg.ManyIPs)

@@ -39,7 +39,8 @@ func TestEvaluate(t *testing.T) {
 		reasons []string
 	}{
 		{"the usual login", base(nil), Allow, []string{}},
-		{"first login ever: nothing to compare the device with", Signals{Now: now, IP: "81.2.69.10", TrustedDevice: false}, Allow, []string{ReasonNewDevice}},
+		{"first login ever: nothing to compare the device with", Signals{Now: now, IP: "81.2.69.10", FirstLogin: true}, Allow, []string{ReasonNewDevice}},
+		{"no history kept yet, but devices known: confirm", Signals{Now: now, IP: "81.2.69.10"}, Challenge, []string{ReasonNewDevice}},
 		{"new device, usual place", base(func(s *Signals) { s.TrustedDevice = false }), Challenge, []string{ReasonNewDevice}},
 		{"new IP in the same city", base(func(s *Signals) { s.IP = "81.2.69.11" }), Allow, []string{ReasonNewIP}},
 		{"nearby town, same network", base(func(s *Signals) { s.IP = "81.2.70.1"; s.Place = reading }), Allow, []string{ReasonNewIP}},
@@ -67,13 +68,17 @@ func TestEvaluate(t *testing.T) {
 			Challenge, []string{ReasonNewDevice, ReasonNewIP, ReasonRecentFailures}},
 		{"the owner on a trusted device during a 500-guess attack from 50 IPs", base(func(s *Signals) { s.RecentFailures, s.IPsOnAccount = 500, 50 }),
 			Allow, []string{ReasonRecentFailures, ReasonManyIPs}},
-		{"credential stuffing IP", base(func(s *Signals) { s.AccountsFromIP = 5; s.IP = "9.9.9.9" }), Challenge, []string{ReasonNewIP, ReasonCredentialStuffing}},
+		// On a trusted device what others do from the same address (an
+		// office or carrier NAT) is told, but does not lock the owner out.
+		{"credential stuffing IP, trusted device", base(func(s *Signals) { s.AccountsFromIP = 5; s.IP = "9.9.9.9" }), Allow, []string{ReasonNewIP, ReasonCredentialStuffing}},
+		{"credential stuffing IP, new device", base(func(s *Signals) { s.AccountsFromIP = 5; s.IP = "9.9.9.9"; s.TrustedDevice = false }),
+			Challenge, []string{ReasonNewDevice, ReasonNewIP, ReasonCredentialStuffing}},
 		{"stuffing IP with failures on the account, many IPs", base(func(s *Signals) {
 			s.AccountsFromIP, s.RecentFailures, s.IPsOnAccount, s.IP, s.TrustedDevice = 40, 10, 8, "9.9.9.9", false
 		}), Deny, []string{ReasonNewDevice, ReasonNewIP, ReasonRecentFailures, ReasonCredentialStuffing, ReasonManyIPs}},
 		{"stuffing IP on a trusted device, with failures and many IPs", base(func(s *Signals) {
 			s.AccountsFromIP, s.RecentFailures, s.IPsOnAccount, s.IP = 40, 10, 8, "9.9.9.9"
-		}), Challenge, []string{ReasonNewIP, ReasonRecentFailures, ReasonCredentialStuffing, ReasonManyIPs}},
+		}), Allow, []string{ReasonNewIP, ReasonRecentFailures, ReasonCredentialStuffing, ReasonManyIPs}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -82,7 +87,7 @@ func TestEvaluate(t *testing.T) {
 			if d.Outcome != c.outcome || !slices.Equal(d.Reasons, c.reasons) {
 				t.Errorf("got %s %v (score %d), want %s %v", d.Outcome, d.Reasons, d.Score, c.outcome, c.reasons)
 			}
-			if d.NeedsDeviceConfirmation != (!c.signals.TrustedDevice && len(c.signals.History) > 0) {
+			if d.NeedsDeviceConfirmation != (!c.signals.TrustedDevice && !c.signals.FirstLogin) {
 				t.Errorf("NeedsDeviceConfirmation = %v with TrustedDevice %v", d.NeedsDeviceConfirmation, c.signals.TrustedDevice)
 			}
 		})

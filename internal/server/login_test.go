@@ -438,3 +438,22 @@ func TestDevicesListAndForget(t *testing.T) {
 	// Unauthenticated: 401.
 	n.call(t, "GET", "/v1/devices", nil).expect(t, 401, "")
 }
+
+// A login begun with the old password cannot be finished after the owner
+// changes it: the new-device link stops working.
+func TestPasswordChangeVoidsPendingLogins(t *testing.T) {
+	t.Parallel()
+	n := devNode(t)
+	token := n.signUp(t, "vic@example.com")
+	// An attacker with the password, from a device the account does not know.
+	stranger := n.call(t, "POST", "/v1/sessions", map[string]string{"email": "vic@example.com", "password": strongPassword},
+		"X-Warden-Device", "wdv_forged").expect(t, 202, "")
+	if fmt.Sprint(stranger.body["requires"]) != "[email]" {
+		t.Fatalf("stranger's login: %s", stranger.raw)
+	}
+	link := linkToken(t, n.mailWithSubject(t, "vic@example.com", "Confirm a login to Warden from a new device"), "/confirm-device")
+	n.call(t, "PUT", "/v1/password", map[string]string{"current_password": strongPassword, "new_password": "quartz meadow under copper skies"},
+		"Authorization", "Bearer "+token).expect(t, 204, "")
+	n.call(t, "POST", "/v1/device-confirmations", map[string]string{"token": link}).expect(t, 400, "invalid_token")
+	n.call(t, "POST", "/v1/sessions/challenges/"+stranger.body["challenge_id"].(string), map[string]string{"method": "email"}).expect(t, 410, "challenge_expired")
+}
