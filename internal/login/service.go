@@ -154,16 +154,10 @@ func (s *Service) Password(ctx context.Context, at Attempt) (Result, error) {
 	place, placeKnown, unavailable := s.locate(at.Meta.IP)
 	var d risk.Decision
 	var history []Event
-	// The try is given back in the transaction that reads the signals.
-	err = s.Transact(ctx, func(tx Tx) error {
+	// The signals are read without the writer: the try reserved is given
+	// back by whichever transaction records the outcome below.
+	err = s.View(ctx, func(tx Tx) error {
 		var err error
-		if reserved {
-			if _, err := tx.UpdateLockoutLane(ctx, known.ID, lane, func(old lockout.Lane) (lockout.Lane, error) {
-				return s.Policy.Lockout.Release(old), nil
-			}); err != nil {
-				return err
-			}
-		}
 		if history, err = tx.LoginEvents(ctx, acct.ID, s.Policy.HistorySize, OutcomeSucceeded); err != nil {
 			return err
 		}
@@ -197,6 +191,9 @@ func (s *Service) Password(ctx context.Context, at Attempt) (Result, error) {
 	case d.Outcome == risk.Deny:
 		event.Outcome = OutcomeDenied
 		err := s.Transact(ctx, func(tx Tx) error {
+			if err := s.releaseIn(ctx, tx, acct.ID, lane, reserved); err != nil {
+				return err
+			}
 			if err := tx.InsertLoginEvent(ctx, event); err != nil {
 				return err
 			}
@@ -216,10 +213,10 @@ func (s *Service) Password(ctx context.Context, at Attempt) (Result, error) {
 		if placeKnown {
 			m.Place = place.Describe()
 		}
-		started, err := s.start(ctx, acct, session.AAL1, m, lane, event, d, now)
+		started, err := s.start(ctx, acct, session.AAL1, m, lane, reserved, event, d, now)
 		return Result{Started: &started, Decision: d}, err
 	}
-	ch, err := s.challenge(ctx, acct, at.Meta, device, place, event, d, requires, now)
+	ch, err := s.challenge(ctx, acct, at.Meta, device, place, lane, reserved, event, d, requires, now)
 	return Result{Challenge: &ch, Decision: d}, err
 }
 
@@ -361,6 +358,17 @@ func (s *Service) release(ctx context.Context, accountID, lane string) error {
 	})
 }
 
+// releaseIn gives back, in the caller's transaction, the try reserve took.
+func (s *Service) releaseIn(ctx context.Context, tx Tx, accountID, lane string, reserved bool) error {
+	if !reserved {
+		return nil
+	}
+	_, err := tx.UpdateLockoutLane(ctx, accountID, lane, func(old lockout.Lane) (lockout.Lane, error) {
+		return s.Policy.Lockout.Release(old), nil
+	})
+	return err
+}
+
 // fail counts a wrong password or code on the lane (giving back the try
 // reserve took for it, if reserved); the lock it may cause is emailed to
 // the owner with the freeze link.
@@ -476,7 +484,7 @@ func (s *Service) requirements(a account.Account, d risk.Decision) []string {
 
 // start opens the session of a login that passed every check: the device
 // becomes trusted and its lane starts afresh.
-func (s *Service) start(ctx context.Context, a account.Account, aal string, m session.Meta, lane string, e Event, d risk.Decision, now time.Time) (session.Started, error) {
+func (s *Service) start(ctx context.Context, a account.Account, aal string, m session.Meta, lane string, reserved bool, e Event, d risk.Decision, now time.Time) (session.Started, error) {
 	m.TrustDevice = true
 	started, err := s.Sessions.Start(ctx, a, aal, m)
 	if err != nil {
@@ -485,6 +493,9 @@ func (s *Service) start(ctx context.Context, a account.Account, aal string, m se
 	e.Outcome, e.DeviceID = OutcomeSucceeded, started.Device.ID
 	err = s.Transact(ctx, func(tx Tx) error {
 		if _, err := tx.UpdateLockoutLane(ctx, a.ID, lane, func(old lockout.Lane) (lockout.Lane, error) {
+			if reserved {
+				old = s.Policy.Lockout.Release(old)
+			}
 			return s.Policy.Lockout.Succeed(old, now), nil
 		}); err != nil {
 			return err
@@ -509,10 +520,13 @@ func (s *Service) start(ctx context.Context, a account.Account, aal string, m se
 
 // challenge stores what the login waits for and, for a new device, emails
 // the owner a confirmation link.
-func (s *Service) challenge(ctx context.Context, a account.Account, m session.Meta, device session.Device, p geoip.Place, e Event, d risk.Decision, requires []string, now time.Time) (Challenge, error) {
+func (s *Service) challenge(ctx context.Context, a account.Account, m session.Meta, device session.Device, p geoip.Place, lane string, reserved bool, e Event, d risk.Decision, requires []string, now time.Time) (Challenge, error) {
 	e.Outcome = OutcomeChallenged
 	var st mfa.Started
 	err := s.Transact(ctx, func(tx Tx) error {
+		if err := s.releaseIn(ctx, tx, a.ID, lane, reserved); err != nil {
+			return err
+		}
 		var token string
 		var err error
 		lc := mfa.LoginChallenge{Requires: requires, DeviceID: device.ID, LoginEventID: e.ID}
@@ -609,7 +623,7 @@ func (s *Service) Answer(ctx context.Context, challengeID string, p mfa.Proof, m
 			return Result{}, err
 		}
 	}
-	started, err := s.start(ctx, done.Account, aal, m, lockout.LaneFor(trustedID(device)), Event{}, risk.Decision{}, now)
+	started, err := s.start(ctx, done.Account, aal, m, lockout.LaneFor(trustedID(device)), false, Event{}, risk.Decision{}, now)
 	if err != nil {
 		return Result{}, err
 	}
