@@ -162,6 +162,11 @@ func (p *Pages) forgetDevice(w http.ResponseWriter, r *http.Request, u *member) 
 		p.redirect(w, r, "/account/devices", "")
 		return
 	}
+	// Forgetting another device sends it back to the shared lane and to
+	// email confirmations: a stolen session must not do that to the owner.
+	if id != u.Session.DeviceID && p.stepUpFirst(w, r, u, "/account/devices") {
+		return
+	}
 	_, err := p.sessions.ForgetDevice(r.Context(), u.Account, id, p.sessionMeta(r))
 	switch {
 	case errors.Is(err, store.ErrNotFound):

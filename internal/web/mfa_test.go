@@ -310,6 +310,8 @@ func TestStepUpGuardsSensitivePages(t *testing.T) {
 	expect(t, "stale: post", c.post("/account/password", "current_password", goodPassword, "new_password", newPassword), 303,
 		"/account/step-up?next=%2Faccount%2Fpassword")
 	expect(t, "stale: begin set-up", c.post("/account/security/totp"), 303, "/account/step-up?next=%2Faccount%2Fsecurity")
+	// Forgetting another device (it would lose its lane and trust) needs it too.
+	expect(t, "stale: forget another device", c.post("/account/devices", "device", "dev_another"), 303, "/account/step-up?next=%2Faccount%2Fdevices")
 
 	res := c.get("/account/step-up?next=%2Faccount%2Fpassword")
 	expect(t, "step-up page", res, 200, "Confirm it is you", `action="/account/step-up"`, `value="/account/password"`,
