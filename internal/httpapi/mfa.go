@@ -462,8 +462,20 @@ func (a *API) removePasskey(w http.ResponseWriter, r *http.Request) error {
 	if err := a.requireStepUp(r, c); err != nil {
 		return err
 	}
-	if err := a.MFA.RemovePasskey(r.Context(), c.account, r.PathValue("id"), a.accountMeta(r)); err != nil {
-		return mfaProblem(err)
+	// The body is optional: {password} is needed only to remove the last
+	// second factor.
+	var req struct {
+		Password string `json:"password"`
+	}
+	if r.ContentLength != 0 {
+		if p := decodeJSON(r, &req); p != nil {
+			return p
+		}
+	}
+	if err := a.Login.Guard(r.Context(), c.account, a.sessionMeta(r), func() error {
+		return a.MFA.RemovePasskey(r.Context(), c.account, r.PathValue("id"), req.Password, a.accountMeta(r))
+	}); err != nil {
+		return loginProblem(err)
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

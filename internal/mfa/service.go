@@ -880,10 +880,23 @@ func (s *Service) RenamePasskey(ctx context.Context, a account.Account, passkeyI
 
 // RemovePasskey deletes a passkey. Removing the last second factor turns
 // 2FA off; either way it is a security change.
-func (s *Service) RemovePasskey(ctx context.Context, a account.Account, passkeyID string, m account.Meta) error {
+//
+// Removing the last factor turns 2FA off, which (like DisableTOTP) needs
+// the password as well: a step-up alone is only a recent second factor,
+// which a session stolen right after a login would have.
+func (s *Service) RemovePasskey(ctx context.Context, a account.Account, passkeyID, password string, m account.Meta) error {
+	f, err := s.FactorsOf(ctx, a.ID)
+	if err != nil {
+		return err
+	}
+	if !f.TOTP && len(f.Passkeys) == 1 && f.Passkeys[0].ID == passkeyID {
+		if _, err := s.Accounts.CheckPassword(ctx, a.ID, password); err != nil {
+			return err
+		}
+	}
 	now := s.now()
 	var stale []string // sessions whose cached account this change outdates
-	err := s.Transact(ctx, func(tx Tx) error {
+	err = s.Transact(ctx, func(tx Tx) error {
 		removed, err := tx.DeletePasskey(ctx, a.ID, passkeyID)
 		if isNotFound(err) {
 			return ErrPasskeyNotFound

@@ -556,7 +556,7 @@ func TestRemovingTheLastFactorTurnsMFAOff(t *testing.T) {
 			}
 
 			removedAt := e.clock.Add(time.Hour)
-			if err := e.mfa.RemovePasskey(e.ctx, a, reg.Passkey.ID, meta); err != nil {
+			if err := e.mfa.RemovePasskey(e.ctx, a, reg.Passkey.ID, goodPassword, meta); err != nil {
 				t.Fatal(err)
 			}
 			after := e.reload(a)
@@ -573,7 +573,7 @@ func TestRemovingTheLastFactorTurnsMFAOff(t *testing.T) {
 			if _, err := e.mfa.StartChallenge(e.ctx, a, mfa.PurposeLogin, ""); !errors.Is(err, mfa.ErrNotEnabled) {
 				t.Fatalf("a challenge without factors: %v, want ErrNotEnabled", err)
 			}
-			if err := e.mfa.RemovePasskey(e.ctx, a, reg.Passkey.ID, meta); !errors.Is(err, mfa.ErrPasskeyNotFound) {
+			if err := e.mfa.RemovePasskey(e.ctx, a, reg.Passkey.ID, goodPassword, meta); !errors.Is(err, mfa.ErrPasskeyNotFound) {
 				t.Fatalf("removing it twice: %v, want ErrPasskeyNotFound", err)
 			}
 			m := e.lastEmail(a.Email)
@@ -591,7 +591,7 @@ func TestRemovingTheLastFactorTurnsMFAOff(t *testing.T) {
 				t.Fatalf("a second factor came with new recovery codes")
 			}
 			removedAt := e.clock.Add(time.Hour)
-			if err := e.mfa.RemovePasskey(e.ctx, a, reg.Passkey.ID, meta); err != nil {
+			if err := e.mfa.RemovePasskey(e.ctx, a, reg.Passkey.ID, goodPassword, meta); err != nil {
 				t.Fatal(err)
 			}
 			after := e.reload(a)

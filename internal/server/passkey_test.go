@@ -303,8 +303,11 @@ func TestPasskeyStepUpRenameAndRemove(t *testing.T) {
 	ch = n.challenge(t, "rae@example.com")
 	n.answerWithPasskey(t, ch.body["challenge_id"].(string), laptop.Get(rawJSON(t, ch.body["webauthn_options"]))).expect(t, 400, "invalid_passkey")
 
-	// The last one: 2FA goes off, the recovery codes with it, and the owner is told.
-	n.call(t, "DELETE", "/v1/mfa/webauthn/credentials/"+phoneID, nil, auth...).expect(t, 204, "")
+	// The last one turns 2FA off, so (like DELETE /v1/mfa/totp) it needs the
+	// password too; then the recovery codes go, and the owner is told.
+	n.call(t, "DELETE", "/v1/mfa/webauthn/credentials/"+phoneID, nil, auth...).expect(t, 401, "invalid_credentials")
+	n.call(t, "DELETE", "/v1/mfa/webauthn/credentials/"+phoneID, map[string]string{"password": "not the password"}, auth...).expect(t, 401, "invalid_credentials")
+	n.call(t, "DELETE", "/v1/mfa/webauthn/credentials/"+phoneID, map[string]string{"password": strongPassword}, auth...).expect(t, 204, "")
 	me = n.call(t, "GET", "/v1/session", nil, auth...).expect(t, 200, "")
 	if me.body["user"].(map[string]any)["mfa_enabled"] != false {
 		t.Fatalf("after removing the last passkey: %s", me.raw)

@@ -132,6 +132,7 @@ const (
 	flashPasskeyRenamed   = "passkey_renamed"
 	flashPasskeyRemoved   = "passkey_removed"
 	flashPasskeyGone      = "passkey_gone"
+	flashPasswordNeeded   = "password_needed"
 
 	flashConsoleSignedOut   = "console_signed_out"
 	flashConsolePasswordSet = "console_password_set"
@@ -167,6 +168,7 @@ var notices = map[string]notice{
 	flashPasskeyRenamed:   {"success", "The passkey was renamed."},
 	flashPasskeyRemoved:   {"success", "The passkey was removed, and we emailed you about the change."},
 	flashPasskeyGone:      {"info", "That passkey had already been removed."},
+	flashPasswordNeeded:   {"error", "The passkey was not removed: enter your password (or wait if you tried too often)."},
 
 	flashConsoleSignedOut:   {"success", "You are logged out of the console."},
 	flashConsolePasswordSet: {"success", "Your password was changed. Your other console sessions were logged out."},

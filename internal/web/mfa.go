@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/wardenhq/warden/internal/account"
+	"github.com/wardenhq/warden/internal/login"
 	"github.com/wardenhq/warden/internal/mfa"
 	"github.com/wardenhq/warden/internal/password"
 	"github.com/wardenhq/warden/internal/session"
@@ -688,10 +689,15 @@ func (p *Pages) removePasskey(w http.ResponseWriter, r *http.Request, u *member)
 	if p.stepUpFirst(w, r, u, securityPath+"/passkeys/"+url.PathEscape(data.Passkey.ID)) {
 		return
 	}
-	err := p.mfa.RemovePasskey(r.Context(), u.Account, data.Passkey.ID, p.accountMeta(r))
+	err := p.guard(r, u.Account, func() error {
+		return p.mfa.RemovePasskey(r.Context(), u.Account, data.Passkey.ID, r.PostFormValue("password"), p.accountMeta(r))
+	})
+	var locked *login.LockedError
 	switch {
 	case err == nil:
 		p.redirect(w, r, securityPath, flashPasskeyRemoved)
+	case errors.Is(err, account.ErrInvalidCredentials), errors.As(err, &locked):
+		p.redirect(w, r, securityPath+"/passkeys/"+url.PathEscape(data.Passkey.ID), flashPasswordNeeded)
 	case errors.Is(err, mfa.ErrPasskeyNotFound):
 		p.redirect(w, r, securityPath, flashPasskeyGone)
 	default:

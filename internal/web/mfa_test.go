@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wardenhq/warden/internal/account"
 	"github.com/wardenhq/warden/internal/mfa"
 	"github.com/wardenhq/warden/internal/staff"
 	"github.com/wardenhq/warden/internal/store"
@@ -497,4 +498,43 @@ func TestChallengeLoginIsAAL2(t *testing.T) {
 	}
 	// The login's second factor is fresh: no step-up right away.
 	expect(t, "password page", c.get("/account/password"), 200, "Change your password")
+}
+
+// Removing the last second factor turns 2FA off: like turning the app off,
+// it needs the password, not only a recent second factor.
+func TestRemovingTheLastPasskeyNeedsThePassword(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, "http://warden.test")
+	s.signedUp("pia@example.com")
+	c := s.loggedIn("pia@example.com", goodPassword)
+	a := s.accountOf("pia@example.com")
+	err := s.store.Write(context.Background(), func(tx *store.Tx) error {
+		if err := tx.InsertPasskey(context.Background(), mfa.Passkey{ID: "pky_last", AccountID: a.ID, Name: "Phone",
+			CredentialID: []byte("cred-last"), Credential: []byte("{}"), CreatedAt: time.Now()}); err != nil {
+			return err
+		}
+		_, err := tx.UpdateAccount(context.Background(), a.ID, func(old account.Account) (account.Account, error) {
+			old.MFAEnabled = true
+			return old, nil
+		})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The passkey was just used: the step-up is fresh.
+	if err := s.store.ExecRaw(context.Background(), `UPDATE sessions SET mfa_at = $1`, time.Now().UnixMicro()); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, "page", c.get("/account/security/passkeys/pky_last"), 200, "It is your last second factor", `id="remove-password"`)
+	expect(t, "no password", c.post("/account/security/passkeys/pky_last/remove"), 303, "/account/security/passkeys/pky_last")
+	expect(t, "says why", c.get("/account/security/passkeys/pky_last"), 200, "The passkey was not removed: enter your password")
+	expect(t, "wrong password", c.post("/account/security/passkeys/pky_last/remove", "password", "not the password"), 303, "/account/security/passkeys/pky_last")
+	if !s.accountOf("pia@example.com").MFAEnabled {
+		t.Fatal("2FA went off without the password")
+	}
+	expect(t, "with the password", c.post("/account/security/passkeys/pky_last/remove", "password", goodPassword), 303, "/account/security")
+	if s.accountOf("pia@example.com").MFAEnabled {
+		t.Fatal("2FA still on after removing the last passkey")
+	}
 }
