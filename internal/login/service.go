@@ -2,6 +2,9 @@ package login
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -60,8 +63,10 @@ type Service struct {
 	Sessions *session.Service
 	MFA      *mfa.Service
 	Places   Locator
-	Policy   Policy
-	Now      func() time.Time
+	// UnknownKey keys the hashes that name emails without an account.
+	UnknownKey []byte
+	Policy     Policy
+	Now        func() time.Time
 }
 
 // ErrDenied: the risk decision refused the login; see the reasons.
@@ -119,12 +124,24 @@ func (s *Service) Password(ctx context.Context, at Attempt) (Result, error) {
 	var known account.Account
 	var device session.Device
 	var locked *LockedError
+	// An email without an account gets a lane too, under a keyed hash of
+	// the address: it locks and answers like a real account's, so neither
+	// the answers nor their timing tell which emails have accounts, and its
+	// failures feed the credential-stuffing signal.
+	unknown := s.unknownSubject(at.Realm, at.Email)
 	err := s.Transact(ctx, func(tx Tx) error {
 		var err error
-		if known, device, err = s.identifyIn(ctx, tx, at); err != nil || known.ID == "" {
+		if known, device, err = s.identifyIn(ctx, tx, at); err != nil {
 			return err
 		}
-		locked, err = s.reserve(ctx, tx, known, lockout.LaneFor(trustedID(device)), at.Meta, device, now)
+		subject := known
+		if subject.ID == "" {
+			if unknown == "" {
+				return nil // not an email address at all
+			}
+			subject = account.Account{ID: unknown}
+		}
+		locked, err = s.reserve(ctx, tx, subject, lockout.LaneFor(trustedID(device)), at.Meta, device, now)
 		return err
 	})
 	if err != nil {
@@ -134,18 +151,27 @@ func (s *Service) Password(ctx context.Context, at Attempt) (Result, error) {
 		return Result{}, locked
 	}
 	lane := lockout.LaneFor(trustedID(device))
-	reserved := known.ID != ""
+	reserved := known.ID != "" || unknown != ""
 	// The bookkeeping must happen even if the client goes away during the
 	// hash, or its reserved try would stay taken.
 	bookkeeping := context.WithoutCancel(ctx)
 	acct, err := s.Accounts.Authenticate(ctx, at.Realm, at.Email, at.Password)
 	if err != nil {
-		if acct.ID != "" && errors.Is(err, account.ErrInvalidCredentials) {
+		switch {
+		case acct.ID != "" && errors.Is(err, account.ErrInvalidCredentials):
 			if ferr := s.fail(bookkeeping, acct, lane, at.Meta, device, now, "invalid_credentials", reserved); ferr != nil {
 				return Result{}, ferr
 			}
-		} else if reserved {
-			if rerr := s.release(bookkeeping, known.ID, lane); rerr != nil {
+		case known.ID == "" && unknown != "" && errors.Is(err, account.ErrInvalidCredentials):
+			if ferr := s.failUnknown(bookkeeping, unknown, lane, at.Meta, now); ferr != nil {
+				return Result{}, ferr
+			}
+		case reserved:
+			subject := known.ID
+			if subject == "" {
+				subject = unknown
+			}
+			if rerr := s.release(bookkeeping, subject, lane); rerr != nil {
 				return Result{}, rerr
 			}
 		}
@@ -355,6 +381,37 @@ func (s *Service) release(ctx context.Context, accountID, lane string) error {
 			return s.Policy.Lockout.Release(old), nil
 		})
 		return err
+	})
+}
+
+// unknownSubject names the lane and events of an email without an account:
+// a keyed hash, so the table does not list the addresses people tried.
+// "" when the input is not an email address.
+func (s *Service) unknownSubject(realm, email string) string {
+	_, key, err := account.NormalizeEmail(email)
+	if err != nil {
+		return ""
+	}
+	mac := hmac.New(sha256.New, s.UnknownKey)
+	mac.Write([]byte(realm + "\x00" + key))
+	return UnknownPrefix + hex.EncodeToString(mac.Sum(nil)[:16])
+}
+
+// UnknownPrefix starts the subject of attempts on emails without an account.
+const UnknownPrefix = "unknown:"
+
+// failUnknown counts a failed attempt on an email without an account: its
+// lane and its event, nothing else (there is nobody to tell).
+func (s *Service) failUnknown(ctx context.Context, subject, lane string, m session.Meta, now time.Time) error {
+	return s.Transact(ctx, func(tx Tx) error {
+		if _, err := tx.UpdateLockoutLane(ctx, subject, lane, func(old lockout.Lane) (lockout.Lane, error) {
+			next, _ := s.Policy.Lockout.Fail(s.Policy.Lockout.Release(old), now)
+			return next, nil
+		}); err != nil {
+			return err
+		}
+		return tx.InsertLoginEvent(ctx, Event{ID: id.New("lev"), AccountID: subject, At: now, IP: m.IP,
+			Outcome: OutcomeFailed, Reasons: []string{"invalid_credentials"}})
 	})
 }
 

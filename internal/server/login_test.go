@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wardenhq/warden/internal/store"
 	"github.com/wardenhq/warden/internal/store/storetest"
 )
 
@@ -456,4 +458,35 @@ func TestPasswordChangeVoidsPendingLogins(t *testing.T) {
 		"Authorization", "Bearer "+token).expect(t, 204, "")
 	n.call(t, "POST", "/v1/device-confirmations", map[string]string{"token": link}).expect(t, 400, "invalid_token")
 	n.call(t, "POST", "/v1/sessions/challenges/"+stranger.body["challenge_id"].(string), map[string]string{"method": "email"}).expect(t, 410, "challenge_expired")
+}
+
+// An email without an account answers like one with an account: wrong
+// passwords lock it after the same number of tries, so a 423 does not tell
+// that an address is registered; and its failures count for the
+// credential-stuffing signal of the address they came from.
+func TestUnknownEmailsLockLikeKnownOnes(t *testing.T) {
+	t.Parallel()
+	n := devNode(t, "WARDEN_RATE_LOGIN_PER_IP", "1000/1m")
+	n.signUp(t, "kai@example.com")
+	try := func(email string) apiResponse {
+		return n.call(t, "POST", "/v1/sessions", map[string]string{"email": email, "password": "not the password at all"})
+	}
+	for _, email := range []string{"kai@example.com", "nobody-here@example.com"} {
+		for range 5 {
+			try(email).expect(t, 401, "invalid_credentials")
+		}
+		if r := try(email).expect(t, 423, "account_locked"); r.body["retry_after"] == nil {
+			t.Fatalf("%s: %s", email, r.raw)
+		}
+	}
+	// Failures on many made-up addresses from one IP are seen.
+	var failed int
+	err := n.srv.Store().Read(context.Background(), func(tx *store.Tx) error {
+		var err error
+		_, _, failed, err = tx.LoginPressure(context.Background(), "", "127.0.0.1", time.Now().Add(-time.Hour))
+		return err
+	})
+	if err != nil || failed != 2 {
+		t.Fatalf("accounts failed from the IP: %d (%v), want 2 (one real, one made up)", failed, err)
+	}
 }

@@ -375,6 +375,13 @@ func (s *Server) pruneRateBuckets(ctx context.Context) {
 	} else if n > 0 {
 		s.log.Debug("pruned rate-limit buckets", "count", n)
 	}
+	// Lockout lanes left alone for a day start afresh anyway (ForgetAfter);
+	// pruning them keeps sprays of made-up emails from piling up rows.
+	if n, err := s.store.PruneLockoutLanes(ctx, time.Now().Add(-24*time.Hour)); err != nil {
+		s.log.Warn("prune lockout lanes", "error", err)
+	} else if n > 0 {
+		s.log.Debug("pruned lockout lanes", "count", n)
+	}
 	// Challenges are kept a day past expiry: long enough to explain a
 	// "challenge expired" to support, short enough not to pile up.
 	if n, err := s.store.PruneChallenges(ctx, time.Now().Add(-24*time.Hour)); err != nil {
@@ -467,6 +474,10 @@ func (s *Server) loginService(cfg config.Config, accounts *account.Service, sess
 		s.closers = append(s.closers, r.Close)
 		places = r
 	}
+	unknownKey, err := s.keys.Derive(s.keys.PrimaryID(), "unknown login emails")
+	if err != nil {
+		return nil, err
+	}
 	weights := risk.DefaultConfig()
 	for name, w := range cfg.RiskWeights {
 		weights.SetWeight(name, w)
@@ -479,7 +490,7 @@ func (s *Server) loginService(cfg config.Config, accounts *account.Service, sess
 		View: func(ctx context.Context, fn func(login.Tx) error) error {
 			return s.store.Read(ctx, func(tx *store.Tx) error { return fn(tx) })
 		},
-		Accounts: accounts, Sessions: sessions, MFA: factors, Places: places,
+		Accounts: accounts, Sessions: sessions, MFA: factors, Places: places, UnknownKey: unknownKey,
 		Policy: login.Policy{
 			Risk:          weights,
 			Lockout:       lockout.Policy{MaxFailures: cfg.LockoutMaxFailures, BaseDelay: cfg.LockoutBaseDelay, MaxDelay: cfg.LockoutMaxDelay, ForgetAfter: 24 * time.Hour},

@@ -130,3 +130,18 @@ func (tx *Tx) UpdateLockoutLane(ctx context.Context, accountID, lane string, fn 
 	}
 	return l, nil
 }
+
+// PruneLockoutLanes deletes lanes untouched since cutoff and not locked now:
+// the lockout policy would forget them anyway.
+func (s *Store) PruneLockoutLanes(ctx context.Context, cutoff time.Time) (int64, error) {
+	var n int64
+	err := s.Write(ctx, func(tx *Tx) error {
+		res, err := tx.q.ExecContext(ctx, `DELETE FROM lockout_lanes WHERE updated_at < $1 AND locked_until < $1`, micros(cutoff))
+		if err != nil {
+			return fmt.Errorf("prune lockout lanes: %w", err)
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n, err
+}
