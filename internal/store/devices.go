@@ -19,6 +19,9 @@ func (tx *Tx) DeviceByTokenHash(ctx context.Context, accountID, hash string) (se
 	return d, err
 }
 
+var devicesOfSQL = `SELECT ` + deviceColumns + ` FROM devices
+	WHERE account_id = $1 AND forgotten_at = 0 ORDER BY last_seen_at DESC, id`
+
 const deviceColumns = `id, account_id, token_hash, user_agent, first_seen_at, last_seen_at, last_ip, last_place, trusted_at`
 
 func scanDevice(row rowScanner) (session.Device, error) {
@@ -35,8 +38,7 @@ func scanDevice(row rowScanner) (session.Device, error) {
 // DevicesOf lists the account's devices that are not forgotten, most
 // recently used first.
 func (tx *Tx) DevicesOf(ctx context.Context, accountID string) ([]session.Device, error) {
-	return queryAll(ctx, tx.q, "list devices", scanDevice, `SELECT `+deviceColumns+` FROM devices
-		WHERE account_id = $1 AND forgotten_at = 0 ORDER BY last_seen_at DESC, id`, accountID)
+	return queryAll(ctx, tx.hotQ(), "list devices", scanDevice, devicesOfSQL, accountID)
 }
 
 // ForgetDevice marks one of the account's devices forgotten.

@@ -67,19 +67,27 @@ func (tx *Tx) SetLoginOutcome(ctx context.Context, id, outcome string) error {
 // LoginEvents lists an account's attempts with one of outcomes (all when
 // none is given), newest first, at most limit.
 func (tx *Tx) LoginEvents(ctx context.Context, accountID string, limit int, outcomes ...string) ([]login.Event, error) {
-	q := `SELECT ` + loginEventColumns + ` FROM login_events WHERE account_id = $1`
 	args := []any{accountID}
-	if len(outcomes) > 0 {
-		var ph []string
-		for _, o := range outcomes {
-			args = append(args, o)
-			ph = append(ph, fmt.Sprintf("$%d", len(args)))
+	for _, o := range outcomes {
+		args = append(args, o)
+	}
+	args = append(args, limit)
+	return queryAll(ctx, tx.hotQ(), "list login events", scanLoginEvent, loginEventsSQL(len(outcomes)), args...)
+}
+
+// loginEventsSQL lists an account's events with one of n outcomes (any when
+// n is 0). The text depends on n alone, so the one every login reads (n=1,
+// its successful logins) stays prepared on SQLite's readers.
+func loginEventsSQL(n int) string {
+	q := `SELECT ` + loginEventColumns + ` FROM login_events WHERE account_id = $1`
+	if n > 0 {
+		ph := make([]string, n)
+		for i := range ph {
+			ph[i] = fmt.Sprintf("$%d", i+2)
 		}
 		q += ` AND outcome IN (` + strings.Join(ph, ", ") + `)`
 	}
-	args = append(args, limit)
-	q += fmt.Sprintf(` ORDER BY occurred_at DESC, id DESC LIMIT $%d`, len(args))
-	return queryAll(ctx, tx.q, "list login events", scanLoginEvent, q, args...)
+	return q + fmt.Sprintf(` ORDER BY occurred_at DESC, id DESC LIMIT $%d`, n+2)
 }
 
 // LoginPressure counts, since a moment: failures on the account, distinct

@@ -61,6 +61,9 @@ type Store struct {
 	// hot prepares hotStatements once on the SQLite writer; nil on PostgreSQL,
 	// whose driver already keeps prepared statements per connection.
 	hot *preparedSet
+	// readHot prepares readHotStatements on the SQLite readers (each
+	// connection prepares them on first use; database/sql keeps them).
+	readHot *preparedSet
 }
 
 // hotStatements run in nearly every write transaction. On SQLite, parsing
@@ -69,13 +72,18 @@ type Store struct {
 var hotStatements = []string{lockAuditHeadSQL, insertAuditRecordSQL, advanceAuditHeadSQL,
 	insertLoginEventSQL, loginPressureSQL, lockoutLaneSQL, upsertLockoutLaneSQL}
 
-// preparedSet holds hotStatements prepared on the SQLite writer. It is filled
+// readHotStatements are what every login reads, kept prepared on SQLite's
+// readers for the same reason (see Store.Read).
+var readHotStatements = []string{loginPressureSQL, loginEventsSQL(1), devicesOfSQL}
+
+// preparedSet holds statements prepared on a SQLite pool. It is filled
 // before a write transaction begins, never inside one: the writer has a single
 // connection, which the transaction would hold.
 type preparedSet struct {
-	mu    sync.Mutex
-	ready atomic.Bool
-	stmts map[string]*sql.Stmt // read-only once ready
+	queries []string
+	mu      sync.Mutex
+	ready   atomic.Bool
+	stmts   map[string]*sql.Stmt // read-only once ready
 }
 
 // get returns the prepared statements, preparing them first if need be. It
@@ -90,8 +98,8 @@ func (p *preparedSet) get(ctx context.Context, db *sql.DB) map[string]*sql.Stmt 
 	if p.ready.Load() {
 		return p.stmts
 	}
-	stmts := make(map[string]*sql.Stmt, len(hotStatements))
-	for _, q := range hotStatements {
+	stmts := make(map[string]*sql.Stmt, len(p.queries))
+	for _, q := range p.queries {
 		st, err := db.PrepareContext(ctx, q)
 		if err != nil {
 			for _, st := range stmts {
@@ -191,7 +199,8 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 	n := max(4, runtime.GOMAXPROCS(0))
 	reader.SetMaxOpenConns(n)
 	reader.SetMaxIdleConns(n)
-	return &Store{dialect: SQLite, writer: writer, reader: reader, hot: &preparedSet{}}, nil
+	return &Store{dialect: SQLite, writer: writer, reader: reader,
+		hot: &preparedSet{queries: hotStatements}, readHot: &preparedSet{queries: readHotStatements}}, nil
 }
 
 func openPostgres(ctx context.Context, databaseURL string) (*Store, error) {
@@ -217,6 +226,9 @@ func (s *Store) Close() error {
 	var err error
 	if s.hot != nil {
 		err = s.hot.close()
+	}
+	if s.readHot != nil {
+		err = errors.Join(err, s.readHot.close())
 	}
 	err = errors.Join(err, s.writer.Close())
 	if s.reader != s.writer {
@@ -268,6 +280,31 @@ func (tx *Tx) queryRowHot(ctx context.Context, query string, args ...any) *sql.R
 	return tx.q.QueryRowContext(ctx, query, args...)
 }
 
+// hotQ is tx.q, with QueryContext running a hot statement prepared when it can.
+func (tx *Tx) hotQ() querier {
+	if tx.hot == nil {
+		return tx.q
+	}
+	return hotQuerier{tx}
+}
+
+type hotQuerier struct{ tx *Tx }
+
+func (h hotQuerier) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return h.tx.execHot(ctx, query, args...)
+}
+
+func (h hotQuerier) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := h.tx.hot[query]; st != nil {
+		return h.tx.q.(*sql.Tx).StmtContext(ctx, st).QueryContext(ctx, args...)
+	}
+	return h.tx.q.QueryContext(ctx, query, args...)
+}
+
+func (h hotQuerier) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return h.tx.queryRowHot(ctx, query, args...)
+}
+
 // Write runs fn in one read-write transaction and commits it if fn returns nil.
 // On SQLite write transactions run one at a time; on PostgreSQL they run
 // concurrently and use Lock (or row locks) where order matters.
@@ -287,7 +324,11 @@ func (s *Store) Read(ctx context.Context, fn func(tx *Tx) error) error {
 		// WAL read transactions already do.
 		opts = &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead}
 	}
-	return s.run(ctx, s.reader, opts, nil, fn)
+	var hot map[string]*sql.Stmt
+	if s.readHot != nil {
+		hot = s.readHot.get(ctx, s.reader)
+	}
+	return s.run(ctx, s.reader, opts, hot, fn)
 }
 
 func (s *Store) run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, hot map[string]*sql.Stmt, fn func(tx *Tx) error) (err error) {
