@@ -81,6 +81,9 @@ func FindChromium() string {
 	return ""
 }
 
+// browserSlots bounds how many browsers the tests of one package run at once.
+var browserSlots = make(chan struct{}, 2)
+
 // New starts a headless browser for t and returns it once it runs. The
 // browser is stopped, and its profile removed, when t ends.
 func New(t testing.TB) *Browser {
@@ -95,6 +98,10 @@ func New(t testing.TB) *Browser {
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("browser %s: %v", path, err)
 	}
+	// Chromium is heavy: on a 2-core machine more than two at once, beside
+	// the rest of a parallel suite, made single steps exceed StepTimeout.
+	browserSlots <- struct{}{}
+	t.Cleanup(func() { <-browserSlots })
 
 	timeout := TestTimeout
 	if d, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {

@@ -63,11 +63,13 @@ type Config struct {
 	SessionLifetime    time.Duration
 	SessionCacheTTL    time.Duration
 
-	RateLoginPerIP      ratelimit.Limit
-	RateLoginPerAccount ratelimit.Limit
-	RateRegisterPerIP   ratelimit.Limit
-	RateResetPerIP      ratelimit.Limit
-	RateResetPerAccount ratelimit.Limit
+	RateLoginPerIP ratelimit.Limit
+	// RateLoginFailuresPerIP counts only failures, across all accounts.
+	RateLoginFailuresPerIP ratelimit.Limit
+	RateLoginPerAccount    ratelimit.Limit
+	RateRegisterPerIP      ratelimit.Limit
+	RateResetPerIP         ratelimit.Limit
+	RateResetPerAccount    ratelimit.Limit
 
 	EmailVerificationTTL time.Duration
 	PasswordResetTTL     time.Duration

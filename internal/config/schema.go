@@ -203,6 +203,8 @@ var schema = []Key{
 		parse: duration(func(c *Config) *time.Duration { return &c.SessionCacheTTL }, 0, time.Hour)},
 	{Env: "WARDEN_RATE_LOGIN_PER_IP", Default: "30/1m", Help: "login attempts from one IP address (`N/duration`, a token bucket: N at once, refilled at N per duration)",
 		parse: rate(func(c *Config) *ratelimit.Limit { return &c.RateLoginPerIP })},
+	{Env: "WARDEN_RATE_LOGIN_FAILURES_PER_IP", Default: "30/15m", Help: "failed logins from one IP address across all accounts (credential stuffing); past it logins from there answer 429",
+		parse: rate(func(c *Config) *ratelimit.Limit { return &c.RateLoginFailuresPerIP })},
 	{Env: "WARDEN_RATE_LOGIN_PER_ACCOUNT", Default: "10/1m", Help: "login attempts on one account, from anywhere",
 		parse: rate(func(c *Config) *ratelimit.Limit { return &c.RateLoginPerAccount })},
 	{Env: "WARDEN_RATE_REGISTER_PER_IP", Default: "10/1h", Help: "registrations from one IP address",

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -141,6 +142,12 @@ func (a *API) login(w http.ResponseWriter, r *http.Request, realm string, req cr
 		return err
 	}
 	res, err := a.Login.Password(r.Context(), login.Attempt{Realm: realm, Email: req.Email, Password: req.Password, Meta: a.sessionMeta(r)})
+	var stuffing *login.TooManyFailuresError
+	if errors.As(err, &stuffing) {
+		secs := int((stuffing.RetryAfter + time.Second - 1) / time.Second)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		return NewProblem(http.StatusTooManyRequests, "rate_limited", "too many failed logins from this address; try again later").With("retry_after", secs)
+	}
 	if err != nil {
 		return loginProblem(err)
 	}

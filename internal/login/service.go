@@ -18,6 +18,7 @@ import (
 	"github.com/wardenhq/warden/internal/lockout"
 	"github.com/wardenhq/warden/internal/mfa"
 	"github.com/wardenhq/warden/internal/notify"
+	"github.com/wardenhq/warden/internal/ratelimit"
 	"github.com/wardenhq/warden/internal/risk"
 	"github.com/wardenhq/warden/internal/session"
 )
@@ -65,8 +66,13 @@ type Service struct {
 	Places   Locator
 	// UnknownKey keys the hashes that name emails without an account.
 	UnknownKey []byte
-	Policy     Policy
-	Now        func() time.Time
+	// IPFailures counts failed logins per client address across every
+	// account (credential stuffing): past IPFailureLimit, logins from there
+	// are refused before anything else. Nil: no such limit.
+	IPFailures     *ratelimit.Limiter
+	IPFailureLimit ratelimit.Limit
+	Policy         Policy
+	Now            func() time.Time
 }
 
 // ErrDenied: the risk decision refused the login; see the reasons.
@@ -77,6 +83,14 @@ type LockedError struct{ RetryAfter time.Duration }
 
 func (e *LockedError) Error() string {
 	return fmt.Sprintf("account locked on this device for %s", e.RetryAfter.Round(time.Second))
+}
+
+// TooManyFailuresError: the client's address failed too many logins lately,
+// on any accounts.
+type TooManyFailuresError struct{ RetryAfter time.Duration }
+
+func (e *TooManyFailuresError) Error() string {
+	return fmt.Sprintf("too many failed logins from this address; retry in %s", e.RetryAfter.Round(time.Second))
 }
 
 // DeniedError carries the reasons of a denial.
@@ -119,6 +133,9 @@ func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Microseco
 // Password runs the password step of a login.
 func (s *Service) Password(ctx context.Context, at Attempt) (Result, error) {
 	now := s.now()
+	if err := s.ipFailuresLeft(ctx, at.Meta.IP); err != nil {
+		return Result{}, err
+	}
 	// One transaction finds the account, its device and lane, and reserves
 	// one of the lane's tries (see reserve).
 	var known account.Account
@@ -157,6 +174,11 @@ func (s *Service) Password(ctx context.Context, at Attempt) (Result, error) {
 	bookkeeping := context.WithoutCancel(ctx)
 	acct, err := s.Accounts.Authenticate(ctx, at.Realm, at.Email, at.Password)
 	if err != nil {
+		if errors.Is(err, account.ErrInvalidCredentials) {
+			if ferr := s.countIPFailure(bookkeeping, at.Meta.IP); ferr != nil {
+				return Result{}, ferr
+			}
+		}
 		switch {
 		case acct.ID != "" && errors.Is(err, account.ErrInvalidCredentials):
 			if ferr := s.fail(bookkeeping, acct, lane, at.Meta, device, now, "invalid_credentials", reserved); ferr != nil {
@@ -382,6 +404,45 @@ func (s *Service) release(ctx context.Context, accountID, lane string) error {
 		})
 		return err
 	})
+}
+
+// ipFailureKey is the bucket of an address's failures; IPv6 clients are
+// counted per /64, which one of them usually holds whole.
+func (s *Service) ipFailureKey(ip string) (ratelimit.Key, bool) {
+	addr, err := netip.ParseAddr(ip)
+	if s.IPFailures == nil || err != nil {
+		return ratelimit.Key{}, false
+	}
+	addr = addr.Unmap()
+	if addr.Is6() {
+		p, _ := addr.Prefix(64)
+		return ratelimit.Key{Bucket: "login:failures:ip:" + p.String(), Limit: s.IPFailureLimit}, true
+	}
+	return ratelimit.Key{Bucket: "login:failures:ip:" + addr.String(), Limit: s.IPFailureLimit}, true
+}
+
+// ipFailuresLeft refuses a login from an address whose failures are used up.
+func (s *Service) ipFailuresLeft(ctx context.Context, ip string) error {
+	key, ok := s.ipFailureKey(ip)
+	if !ok {
+		return nil
+	}
+	d, err := s.IPFailures.CheckCost(ctx, 0, key)
+	if err != nil || d.Remaining > 0 {
+		return err
+	}
+	// One token comes back every Per/Burst.
+	return &TooManyFailuresError{RetryAfter: max(time.Second, s.IPFailureLimit.Per/time.Duration(max(1, s.IPFailureLimit.Burst)))}
+}
+
+// countIPFailure charges a failed login to its address.
+func (s *Service) countIPFailure(ctx context.Context, ip string) error {
+	key, ok := s.ipFailureKey(ip)
+	if !ok {
+		return nil
+	}
+	_, err := s.IPFailures.Check(ctx, key)
+	return err
 }
 
 // unknownSubject names the lane and events of an email without an account:

@@ -490,3 +490,25 @@ func TestUnknownEmailsLockLikeKnownOnes(t *testing.T) {
 		t.Fatalf("accounts failed from the IP: %d (%v), want 2 (one real, one made up)", failed, err)
 	}
 }
+
+// Failures from one address across many accounts (credential stuffing)
+// stop that address with 429, while another address still logs in.
+func TestFailuresFromOneAddressAcrossAccountsAnswer429(t *testing.T) {
+	t.Parallel()
+	n := devNode(t, "WARDEN_RATE_LOGIN_FAILURES_PER_IP", "6/1h", "WARDEN_RATE_LOGIN_PER_IP", "1000/1m",
+		"WARDEN_TRUSTED_PROXIES", "127.0.0.1/32")
+	n.signUp(t, "lea@example.com")
+	from := func(ip, email, pw string) apiResponse {
+		return n.call(t, "POST", "/v1/sessions", map[string]string{"email": email, "password": pw}, "X-Forwarded-For", ip)
+	}
+	for i := range 6 {
+		from("203.0.113.7", fmt.Sprintf("victim%d@example.com", i), "not the password at all").expect(t, 401, "invalid_credentials")
+	}
+	limited := from("203.0.113.7", "victim9@example.com", "not the password at all").expect(t, 429, "rate_limited")
+	if limited.header.Get("Retry-After") == "" {
+		t.Fatal("no Retry-After")
+	}
+	// Even the right password waits: the address is refused before anything else.
+	from("203.0.113.7", "lea@example.com", strongPassword).expect(t, 429, "rate_limited")
+	from("198.51.100.20", "lea@example.com", strongPassword).expect(t, 201, "")
+}

@@ -223,7 +223,10 @@ func (s *Server) assemble(ctx context.Context) error {
 		Policy: mfa.Policy{ChallengeTTL: cfg.MFAChallengeTTL, MaxFailures: 5, StepUpWindow: cfg.StepUpWindow},
 		Now:    time.Now,
 	}
-	logins, err := s.loginService(cfg, accounts, sessions, factors)
+	// One limiter for the API, the pages and the login flow: it remembers
+	// empty buckets, which is only worth it when shared.
+	limiter := &ratelimit.Limiter{Store: s.store, Now: time.Now}
+	logins, err := s.loginService(cfg, accounts, sessions, factors, limiter)
 	if err != nil {
 		return err
 	}
@@ -257,7 +260,7 @@ func (s *Server) assemble(ctx context.Context) error {
 		BootstrapAdminKey: adminKey, TrustedProxies: cfg.TrustedProxies,
 		Log: s.log, Metrics: metrics, Now: time.Now, Pages: pages,
 		Accounts: accounts, Sessions: sessions, MFA: factors, Login: logins, BaseURL: cfg.BaseURL,
-		Limiter: &ratelimit.Limiter{Store: s.store, Now: time.Now},
+		Limiter: limiter,
 		Limits: httpapi.RateLimits{
 			LoginPerIP: cfg.RateLoginPerIP, LoginPerAccount: cfg.RateLoginPerAccount, RegisterPerIP: cfg.RateRegisterPerIP,
 			ResetPerIP: cfg.RateResetPerIP, ResetPerAccount: cfg.RateResetPerAccount,
@@ -462,7 +465,7 @@ func DevSecretKey(cfg config.Config) ([]byte, error) {
 // loginService assembles the login flow: GeoIP (off when WARDEN_GEOIP_DB is
 // unset, said once at start; a bad file stops start-up), risk weights,
 // lockout schedule.
-func (s *Server) loginService(cfg config.Config, accounts *account.Service, sessions *session.Service, factors *mfa.Service) (*login.Service, error) {
+func (s *Server) loginService(cfg config.Config, accounts *account.Service, sessions *session.Service, factors *mfa.Service, limiter *ratelimit.Limiter) (*login.Service, error) {
 	var places login.Locator
 	if cfg.GeoIPDB == "" {
 		s.log.Info("GeoIP is off: set WARDEN_GEOIP_DB to a .mmdb file for the new-country and impossible-travel signals")
@@ -491,6 +494,7 @@ func (s *Server) loginService(cfg config.Config, accounts *account.Service, sess
 			return s.store.Read(ctx, func(tx *store.Tx) error { return fn(tx) })
 		},
 		Accounts: accounts, Sessions: sessions, MFA: factors, Places: places, UnknownKey: unknownKey,
+		IPFailures: limiter, IPFailureLimit: cfg.RateLoginFailuresPerIP,
 		Policy: login.Policy{
 			Risk:          weights,
 			Lockout:       lockout.Policy{MaxFailures: cfg.LockoutMaxFailures, BaseDelay: cfg.LockoutBaseDelay, MaxDelay: cfg.LockoutMaxDelay, ForgetAfter: 24 * time.Hour},

@@ -371,6 +371,7 @@ func (p *Pages) logIn(si signIn) http.HandlerFunc {
 		res, err := p.login.Password(r.Context(), login.Attempt{Realm: si.realm, Email: email, Password: plain, Meta: p.loginMeta(r, si)})
 		var locked *login.LockedError
 		var denied *login.DeniedError
+		var stuffing *login.TooManyFailuresError
 		status := http.StatusUnauthorized
 		switch {
 		case err == nil && res.Challenge != nil:
@@ -382,6 +383,10 @@ func (p *Pages) logIn(si signIn) http.HandlerFunc {
 		case errors.As(err, &locked):
 			p.lockedOut(w, r, si, locked.RetryAfter)
 			return
+		case errors.As(err, &stuffing):
+			secs := int((stuffing.RetryAfter + time.Second - 1) / time.Second)
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
+			f.Problem, status = &problem{Message: "Too many failed logins from your network. Wait " + howLong(int64(secs)) + " and try again."}, http.StatusTooManyRequests
 		case errors.As(err, &denied):
 			p.Render(w, r, http.StatusForbidden, "login-stopped", stoppedData{Action: si.loginPath, Reasons: login.ReasonText(denied.Reasons)})
 			return
