@@ -76,7 +76,7 @@ start() {
 	"$tmp/bin/seed" -db "sqlite://$dir/warden-data/warden.db" -n "$accounts" -out "$dir" \
 		-memory "$1" -iterations "$2" | sed 's/^/   /'
 	(cd "$dir" && exec env WARDEN_ADDR=127.0.0.1:$port WARDEN_PASSWORD_MEMORY_KIB=$1 WARDEN_PASSWORD_ITERATIONS=$2 \
-		WARDEN_RATE_LOGIN_PER_IP=1000000/1s WARDEN_RATE_LOGIN_PER_ACCOUNT=1000000/1s \
+		WARDEN_RATE_LOGIN_PER_IP=1000000/1s \
 		WARDEN_ADMIN_KEY=wdn_bench_bootstrap_key_not_used_by_the_load_0123456789 \
 		"$bin" serve --dev >"$dir/warden.log" 2>&1) &
 	spid=$!

@@ -66,7 +66,6 @@ type Config struct {
 	RateLoginPerIP ratelimit.Limit
 	// RateLoginFailuresPerIP counts only failures, across all accounts.
 	RateLoginFailuresPerIP ratelimit.Limit
-	RateLoginPerAccount    ratelimit.Limit
 	RateRegisterPerIP      ratelimit.Limit
 	RateResetPerIP         ratelimit.Limit
 	RateResetPerAccount    ratelimit.Limit

@@ -205,8 +205,6 @@ var schema = []Key{
 		parse: rate(func(c *Config) *ratelimit.Limit { return &c.RateLoginPerIP })},
 	{Env: "WARDEN_RATE_LOGIN_FAILURES_PER_IP", Default: "30/15m", Help: "failed logins from one IP address across all accounts (credential stuffing); past it logins from there answer 429",
 		parse: rate(func(c *Config) *ratelimit.Limit { return &c.RateLoginFailuresPerIP })},
-	{Env: "WARDEN_RATE_LOGIN_PER_ACCOUNT", Default: "10/1m", Help: "login attempts on one account, from anywhere",
-		parse: rate(func(c *Config) *ratelimit.Limit { return &c.RateLoginPerAccount })},
 	{Env: "WARDEN_RATE_REGISTER_PER_IP", Default: "10/1h", Help: "registrations from one IP address",
 		parse: rate(func(c *Config) *ratelimit.Limit { return &c.RateRegisterPerIP })},
 	{Env: "WARDEN_RATE_RESET_PER_IP", Default: "10/1h", Help: "password reset requests from one IP address",

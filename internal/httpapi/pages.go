@@ -16,21 +16,16 @@ func RequestInfo(r *http.Request) (ip, id string) {
 	return clientIP(r.Context()), requestID(r.Context())
 }
 
-// LoginLimit takes a token from the buckets of an attempt — per client IP
-// and, unless email is "", per account in realm — so that the pages and the
-// API count together: with email "" as POST /v1/sessions and its challenge
-// do (the account is guarded by its lockout lanes there), with an email as
-// a step-up's code does. It answers how long to wait when the attempt is
-// refused, 0 when it may go on. It is what web.Config.LoginLimit wants.
-func (a *API) LoginLimit(r *http.Request, realm, email string) (time.Duration, error) {
+// LoginLimit takes a token from the client address's login bucket, the one
+// POST /v1/sessions, its challenges and the code checks use, so that the
+// pages and the API count together (accounts are guarded by their lockout
+// lanes). It answers how long to wait when the attempt is refused, 0 when
+// it may go on. It is what web.Config.LoginLimit wants.
+func (a *API) LoginLimit(r *http.Request) (time.Duration, error) {
 	if a.Limiter == nil {
 		return 0, nil
 	}
-	keys := []ratelimit.Key{{Bucket: ipBucket("login:ip:", r), Limit: a.Limits.LoginPerIP}}
-	if email != "" {
-		keys = append(keys, ratelimit.Key{Bucket: emailBucket("login:"+realm+":", email), Limit: a.Limits.LoginPerAccount})
-	}
-	d, err := a.Limiter.Check(r.Context(), keys...)
+	d, err := a.Limiter.Check(r.Context(), ratelimit.Key{Bucket: ipBucket("login:ip:", r), Limit: a.Limits.LoginPerIP})
 	if err != nil || d.Allowed {
 		return 0, err
 	}

@@ -15,7 +15,6 @@ import (
 // in the database, so every node sharing it counts together.
 type RateLimits struct {
 	LoginPerIP      ratelimit.Limit
-	LoginPerAccount ratelimit.Limit
 	RegisterPerIP   ratelimit.Limit
 	ResetPerIP      ratelimit.Limit
 	ResetPerAccount ratelimit.Limit

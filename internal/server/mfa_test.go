@@ -69,7 +69,7 @@ func (n *node) answer(t *testing.T, challengeID, method, code string) apiRespons
 
 func TestAuthenticatorAppEnrolmentAndLogin(t *testing.T) {
 	t.Parallel()
-	n := devNode(t, "WARDEN_RATE_LOGIN_PER_ACCOUNT", "1000/1m")
+	n := devNode(t)
 	token := n.signUp(t, "tia@example.com")
 	auth := []string{"Authorization", "Bearer " + token}
 

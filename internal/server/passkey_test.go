@@ -21,8 +21,7 @@ func passkeyNode(t *testing.T) (*node, string) {
 	port := strconv.Itoa(freePort(t))
 	origin := "http://localhost:" + port
 	_, dbURL := storetest.SQLiteURL(t)
-	n := start(t, settings(dbURL, "WARDEN_ADDR", "127.0.0.1:"+port, "WARDEN_BASE_URL", origin,
-		"WARDEN_RATE_LOGIN_PER_ACCOUNT", "1000/1m"), true)
+	n := start(t, settings(dbURL, "WARDEN_ADDR", "127.0.0.1:"+port, "WARDEN_BASE_URL", origin), true)
 	return n, origin
 }
 

@@ -248,9 +248,7 @@ func (s *Server) assemble(ctx context.Context) error {
 		// The login pages (users' and the console's) count in the same
 		// buckets as POST /v1/sessions, and step-ups as the API's. s.api is
 		// built below, before any request is served.
-		LoginLimit: func(r *http.Request, realm, email string) (time.Duration, error) {
-			return s.api.LoginLimit(r, realm, email)
-		},
+		LoginLimit: func(r *http.Request) (time.Duration, error) { return s.api.LoginLimit(r) },
 	})
 	if err != nil {
 		return err
@@ -262,7 +260,7 @@ func (s *Server) assemble(ctx context.Context) error {
 		Accounts: accounts, Sessions: sessions, MFA: factors, Login: logins, BaseURL: cfg.BaseURL,
 		Limiter: limiter,
 		Limits: httpapi.RateLimits{
-			LoginPerIP: cfg.RateLoginPerIP, LoginPerAccount: cfg.RateLoginPerAccount, RegisterPerIP: cfg.RateRegisterPerIP,
+			LoginPerIP: cfg.RateLoginPerIP, RegisterPerIP: cfg.RateRegisterPerIP,
 			ResetPerIP: cfg.RateResetPerIP, ResetPerAccount: cfg.RateResetPerAccount,
 		},
 	})
@@ -370,7 +368,7 @@ func (s *Server) pruneRateBuckets(ctx context.Context) {
 	}
 	s.lastPrune = time.Now()
 	longest := time.Duration(0)
-	for _, l := range []ratelimit.Limit{s.cfg.RateLoginPerIP, s.cfg.RateLoginPerAccount, s.cfg.RateRegisterPerIP, s.cfg.RateResetPerIP, s.cfg.RateResetPerAccount} {
+	for _, l := range []ratelimit.Limit{s.cfg.RateLoginPerIP, s.cfg.RateLoginFailuresPerIP, s.cfg.RateRegisterPerIP, s.cfg.RateResetPerIP, s.cfg.RateResetPerAccount} {
 		longest = max(longest, l.Per)
 	}
 	if n, err := s.store.PruneRateBuckets(ctx, time.Now().Add(-longest)); err != nil {

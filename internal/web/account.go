@@ -237,11 +237,11 @@ func wrongCredentials() *problem {
 // limitLogin asks the configured login limit about an attempt. It answers
 // the problem to show when the attempt is refused (nil when it may go on),
 // and false when it already answered the request with an error page.
-func (p *Pages) limitLogin(w http.ResponseWriter, r *http.Request, realm, email string) (*problem, bool) {
+func (p *Pages) limitLogin(w http.ResponseWriter, r *http.Request) (*problem, bool) {
 	if p.loginLimit == nil {
 		return nil, true
 	}
-	wait, err := p.loginLimit(r, realm, email)
+	wait, err := p.loginLimit(r)
 	if err != nil {
 		p.internalError(w, r, "login rate limit", err)
 		return nil, false

@@ -539,7 +539,7 @@ func (p *Pages) answerChallenge(si signIn) http.HandlerFunc {
 			p.renderForm(w, r, http.StatusUnprocessableEntity, "login-challenge", f, data)
 			return
 		}
-		limited, ok := p.limitLogin(w, r, si.realm, "")
+		limited, ok := p.limitLogin(w, r)
 		if !ok {
 			return
 		}

@@ -205,7 +205,7 @@ func (p *Pages) guard(r *http.Request, a account.Account, check func() error) er
 // answers false when it already answered the request: the form again with
 // the limit, or an error page.
 func (p *Pages) codeAttempt(w http.ResponseWriter, r *http.Request, a account.Account, f *form, page string, data any) bool {
-	limited, ok := p.limitLogin(w, r, a.Realm, "")
+	limited, ok := p.limitLogin(w, r)
 	if !ok {
 		return false
 	}

@@ -193,10 +193,10 @@ func TestLoginChallenge(t *testing.T) {
 	var counted []string
 	limited := false
 	s := newSiteConfig(t, "http://warden.test", nil, func(c *web.Config) {
-		c.LoginLimit = func(_ *http.Request, realm, email string) (time.Duration, error) {
+		c.LoginLimit = func(r *http.Request) (time.Duration, error) {
 			mu.Lock()
 			defer mu.Unlock()
-			counted = append(counted, realm+" "+email)
+			counted = append(counted, r.URL.Path)
 			if limited {
 				return 30 * time.Second, nil
 			}
@@ -242,8 +242,8 @@ func TestLoginChallenge(t *testing.T) {
 	mu.Lock()
 	// Every checked answer asks the client's address's budget first (the
 	// account's lockout lane counts the wrong ones).
-	if len(counted) != 4 || counted[0] != "user " {
-		t.Errorf("answers asked the login limit as %q, want 4 times as user with no email", counted)
+	if len(counted) != 4 || counted[0] != "/login/challenge" {
+		t.Errorf("answers asked the login limit as %q, want 4 times from the challenge page", counted)
 	}
 	mu.Unlock()
 

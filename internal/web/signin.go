@@ -359,7 +359,7 @@ func (p *Pages) logIn(si signIn) http.HandlerFunc {
 		// Only the address is limited here: the account is guarded by its
 		// lockout lanes, which an attacker cannot turn against the owner's
 		// trusted devices (a per-account bucket would let them).
-		limited, ok := p.limitLogin(w, r, si.realm, "")
+		limited, ok := p.limitLogin(w, r)
 		if !ok {
 			return
 		}

@@ -96,12 +96,9 @@ type Config struct {
 	SupportURL string
 	// LoginLimit, if set, is asked before every password or code check: a
 	// positive retryAfter refuses the attempt with 429. It is meant to take
-	// a token from the same buckets as the JSON API. A login (password or
-	// its challenge) asks with email "": only the client's address is
-	// limited there, the account being guarded by login.Service's lockout
-	// lanes. A step-up asks with the account's realm and email. Nil means
-	// no limit.
-	LoginLimit func(r *http.Request, realm, email string) (retryAfter time.Duration, err error)
+	// a token from the client address's bucket that the JSON API uses; the
+	// account is guarded by login.Service's lockout lanes. Nil means no limit.
+	LoginLimit func(r *http.Request) (retryAfter time.Duration, err error)
 }
 
 // Pages renders Warden's pages. Build it with New; it is safe for concurrent use.
@@ -123,7 +120,7 @@ type Pages struct {
 	requestInfo func(r *http.Request) (clientIP, requestID string)
 	csrf        *http.CrossOriginProtection
 	supportURL  string
-	loginLimit  func(r *http.Request, realm, email string) (time.Duration, error)
+	loginLimit  func(r *http.Request) (time.Duration, error)
 	// allows tells whether a staff role holds an admin scope: staff.Allows.
 	allows func(role, scope string) bool
 }
