@@ -741,6 +741,7 @@ func (s *Service) Answer(ctx context.Context, challengeID string, p mfa.Proof, m
 			return Result{}, err
 		}
 	}
+	m.MFAAt = done.Challenge.FactorAt
 	started, err := s.start(ctx, done.Account, aal, m, lockout.LaneFor(trustedID(device)), false, Event{}, risk.Decision{}, now)
 	if err != nil {
 		return Result{}, err

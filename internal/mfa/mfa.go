@@ -114,6 +114,8 @@ type Challenge struct {
 	// recorded attempt.
 	DeviceID     string
 	LoginEventID string
+	// FactorAt is when the second factor was proven.
+	FactorAt time.Time
 }
 
 // Requirements a login challenge may wait for.

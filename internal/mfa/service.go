@@ -423,7 +423,7 @@ func (s *Service) CompleteChallenge(ctx context.Context, challengeID, purpose, s
 		}
 		c, err = tx.UpdateChallenge(ctx, c.IDHash, func(c Challenge) (Challenge, error) {
 			if p.Method != MethodEmail && slices.Contains(c.Requires, RequireSecondFactor) && !slices.Contains(c.Satisfied, RequireSecondFactor) {
-				c.Satisfied = append(c.Satisfied, RequireSecondFactor)
+				c.Satisfied, c.FactorAt = append(c.Satisfied, RequireSecondFactor), now
 			}
 			if len(c.Missing()) == 0 {
 				c.UsedAt = now

@@ -87,6 +87,8 @@ type Meta struct {
 	TrustDevice bool
 	// Reasons are the login's risk reasons, kept in the audit record.
 	Reasons []string
+	// MFAAt is when the login's second factor was proven, if before now.
+	MFAAt time.Time
 }
 
 // Started is a new session and what the client must keep.
@@ -117,7 +119,12 @@ func (s *Service) Start(ctx context.Context, a account.Account, aal string, m Me
 		out.Device = dev
 		out.Token, out.Session = New(a, aal, dev.ID, m.IP, m.UserAgent, now, s.Policy)
 		if aal == AAL2 {
-			out.Session.MFAAt = now // the login's second factor counts for the step-up window
+			// The login's second factor counts for the step-up window, from
+			// when it was proven.
+			out.Session.MFAAt = now
+			if !m.MFAAt.IsZero() && m.MFAAt.Before(now) {
+				out.Session.MFAAt = m.MFAAt.UTC().Truncate(time.Microsecond)
+			}
 		}
 		if err := tx.InsertSession(ctx, out.Session); err != nil {
 			return err

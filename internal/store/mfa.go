@@ -167,19 +167,19 @@ func (tx *Tx) DeletePasskey(ctx context.Context, accountID, id string) (mfa.Pass
 }
 
 const challengeColumns = `id_hash, account_id, purpose, session_id, methods, state, failures, created_at, expires_at, used_at,
-	requires, satisfied, email_token_hash, device_id, login_event_id`
+	requires, satisfied, email_token_hash, device_id, login_event_id, factor_at`
 
 func scanChallenge(row rowScanner) (mfa.Challenge, error) {
 	var c mfa.Challenge
 	var methods, requires, satisfied string
-	var created, expires, used int64
+	var created, expires, used, factor int64
 	err := row.Scan(&c.IDHash, &c.AccountID, &c.Purpose, &c.SessionID, &methods, &c.State, &c.Failures, &created, &expires, &used,
-		&requires, &satisfied, &c.EmailTokenHash, &c.DeviceID, &c.LoginEventID)
+		&requires, &satisfied, &c.EmailTokenHash, &c.DeviceID, &c.LoginEventID, &factor)
 	if isNoRows(err) {
 		return c, ErrNotFound
 	}
 	c.Methods, c.Requires, c.Satisfied = splitList(methods), splitList(requires), splitList(satisfied)
-	c.CreatedAt, c.ExpiresAt, c.UsedAt = fromMicros(created), fromMicros(expires), fromMicros(used)
+	c.CreatedAt, c.ExpiresAt, c.UsedAt, c.FactorAt = fromMicros(created), fromMicros(expires), fromMicros(used), fromMicros(factor)
 	return c, err
 }
 
@@ -189,10 +189,10 @@ func (tx *Tx) InsertChallenge(ctx context.Context, c mfa.Challenge) error {
 		c.State = []byte{}
 	}
 	_, err := tx.q.ExecContext(ctx, `INSERT INTO mfa_challenges (`+challengeColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 		c.IDHash, c.AccountID, c.Purpose, c.SessionID, strings.Join(c.Methods, ","), c.State, c.Failures,
 		micros(c.CreatedAt), micros(c.ExpiresAt), micros(c.UsedAt),
-		strings.Join(c.Requires, ","), strings.Join(c.Satisfied, ","), c.EmailTokenHash, c.DeviceID, c.LoginEventID)
+		strings.Join(c.Requires, ","), strings.Join(c.Satisfied, ","), c.EmailTokenHash, c.DeviceID, c.LoginEventID, micros(c.FactorAt))
 	if err != nil {
 		return fmt.Errorf("store challenge: %w", err)
 	}
@@ -216,8 +216,8 @@ func (tx *Tx) UpdateChallenge(ctx context.Context, idHash string, fn func(old mf
 	if err != nil {
 		return mfa.Challenge{}, err
 	}
-	return c, tx.execOne(ctx, "update challenge", `UPDATE mfa_challenges SET failures = $2, used_at = $3, satisfied = $4 WHERE id_hash = $1`,
-		idHash, c.Failures, micros(c.UsedAt), strings.Join(c.Satisfied, ","))
+	return c, tx.execOne(ctx, "update challenge", `UPDATE mfa_challenges SET failures = $2, used_at = $3, satisfied = $4, factor_at = $5 WHERE id_hash = $1`,
+		idHash, c.Failures, micros(c.UsedAt), strings.Join(c.Satisfied, ","), micros(c.FactorAt))
 }
 
 // VoidLoginChallenges ends the account's open login challenges.

@@ -48,6 +48,9 @@ ALTER TABLE mfa_challenges ADD COLUMN satisfied TEXT NOT NULL DEFAULT '';
 ALTER TABLE mfa_challenges ADD COLUMN email_token_hash TEXT NOT NULL DEFAULT '';
 ALTER TABLE mfa_challenges ADD COLUMN device_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE mfa_challenges ADD COLUMN login_event_id TEXT NOT NULL DEFAULT '';
+-- When the second factor was proven: the step-up window starts then, not
+-- when a later email confirmation lets the session start.
+ALTER TABLE mfa_challenges ADD COLUMN factor_at BIGINT NOT NULL DEFAULT 0;
 CREATE INDEX mfa_challenges_by_email_token ON mfa_challenges (email_token_hash);
 
 -- Where a device was last seen, for the devices page and the emails.
@@ -56,6 +59,7 @@ ALTER TABLE devices ADD COLUMN last_place TEXT NOT NULL DEFAULT '';
 -- +goose Down
 ALTER TABLE devices DROP COLUMN last_place;
 DROP INDEX mfa_challenges_by_email_token;
+ALTER TABLE mfa_challenges DROP COLUMN factor_at;
 ALTER TABLE mfa_challenges DROP COLUMN login_event_id;
 ALTER TABLE mfa_challenges DROP COLUMN device_id;
 ALTER TABLE mfa_challenges DROP COLUMN email_token_hash;
