@@ -323,9 +323,7 @@ func (a *API) confirmPasswordReset(w http.ResponseWriter, r *http.Request) error
 	if req.Token == "" || len(req.Token) > 200 {
 		fe.add("token", "required", "the token from the reset link")
 	}
-	if req.NewPassword == "" || len(req.NewPassword) > 1024 {
-		fe.add("new_password", "required", "choose a new password of 10 to 128 characters")
-	}
+	fe.password("new_password", req.NewPassword, "choose a new password of 10 to 128 characters")
 	if p := fe.problem(); p != nil {
 		return p
 	}
@@ -348,12 +346,8 @@ func (a *API) changePassword(w http.ResponseWriter, r *http.Request) error {
 		return p
 	}
 	var fe fieldErrors
-	if req.CurrentPassword == "" || len(req.CurrentPassword) > 1024 {
-		fe.add("current_password", "required", "enter your current password")
-	}
-	if req.NewPassword == "" || len(req.NewPassword) > 1024 {
-		fe.add("new_password", "required", "choose a new password of 10 to 128 characters")
-	}
+	fe.password("current_password", req.CurrentPassword, "enter your current password")
+	fe.password("new_password", req.NewPassword, "choose a new password of 10 to 128 characters")
 	if p := fe.problem(); p != nil {
 		return p
 	}

@@ -119,6 +119,15 @@ func (fe *fieldErrors) add(field, code, detail string) {
 	*fe = append(*fe, FieldError{Field: field, Code: code, Detail: detail})
 }
 
+// password checks that a password field was sent and is of a length any
+// password can have (the policy proper is the account package's): one rule
+// for every request that carries one.
+func (fe *fieldErrors) password(field, value, detail string) {
+	if value == "" || len(value) > 1024 {
+		fe.add(field, "required", detail)
+	}
+}
+
 // problem returns a validation problem, or nil when nothing was added.
 func (fe fieldErrors) problem() *Problem {
 	if len(fe) == 0 {

@@ -177,13 +177,9 @@ func (s *Service) ConfirmTOTP(ctx context.Context, a account.Account, sessionID,
 		return s.notify(ctx, tx, updated, m, now, "Two-factor authentication was turned on",
 			"An authenticator app was added to your account", "Logins and sensitive actions now ask for a code from it.")
 	})
-	if err != nil {
+	if err := s.settle(err, refused, stale); err != nil {
 		return nil, err
 	}
-	if refused != nil {
-		return nil, refused
-	}
-	s.Accounts.AfterCommit(stale)
 	return codes, nil
 }
 
@@ -221,14 +217,7 @@ func (s *Service) DisableTOTP(ctx context.Context, a account.Account, password, 
 			"The authenticator app was removed from your account",
 			"Withdrawals are paused for a while as a precaution. If this was not you, freeze your account now.")
 	})
-	if err != nil {
-		return err
-	}
-	if refused != nil {
-		return refused
-	}
-	s.Accounts.AfterCommit(stale)
-	return nil
+	return s.settle(err, refused, stale)
 }
 
 // RegenerateRecoveryCodes replaces the set after a current authenticator
@@ -258,13 +247,9 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, a account.Account
 		return s.notify(ctx, tx, a, m, now, "New recovery codes were made",
 			"A new set of recovery codes was made for your account", "The previous codes no longer work.")
 	})
-	if err != nil {
+	if err := s.settle(err, refused, stale); err != nil {
 		return nil, err
 	}
-	if refused != nil {
-		return nil, refused
-	}
-	s.Accounts.AfterCommit(stale)
 	return codes, nil
 }
 
@@ -445,10 +430,9 @@ func (s *Service) CompleteChallenge(ctx context.Context, challengeID, purpose, s
 	if err != nil {
 		return Completion{}, err
 	}
-	if refused != nil {
-		return out, refused
+	if err := s.settle(nil, refused, stale); err != nil {
+		return out, err // the refusal, with whose account it was
 	}
-	s.Accounts.AfterCommit(stale)
 	return out, nil
 }
 
@@ -551,14 +535,7 @@ func (s *Service) StepUp(ctx context.Context, a account.Account, sessionID strin
 		}
 		return s.Accounts.Record(ctx, tx, a, "mfa.step_up", m, now, map[string]any{"method": p.Method, "session_id": sessionID})
 	})
-	if err != nil {
-		return err
-	}
-	if refused != nil {
-		return refused
-	}
-	s.Accounts.AfterCommit(stale)
-	return nil
+	return s.settle(err, refused, stale)
 }
 
 // NeedsStepUp tells whether a sensitive action in session sess must first
@@ -638,6 +615,20 @@ func (s *Service) checkProof(ctx context.Context, tx Tx, a account.Account, stat
 	default:
 		return ErrMethodNotAllowed
 	}
+}
+
+// settle ends an action whose transaction may have committed a refused
+// answer: it returns the failure, else the refusal, else refreshes the
+// sessions the change outdated and returns nil.
+func (s *Service) settle(err, refused error, stale []string) error {
+	if err != nil {
+		return err
+	}
+	if refused != nil {
+		return refused
+	}
+	s.Accounts.AfterCommit(stale)
+	return nil
 }
 
 // refusal splits what a check returned into a refused answer, which the
