@@ -100,6 +100,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newMigrateCommand(&g, stdout),
 		newAdminCommand(&g, stdout),
 		newAuditCommand(&g, stdout),
+		newRulesCommand(&g, stdout, stderr),
 		newVersionCommand(stdout),
 	)
 	return root

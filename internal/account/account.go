@@ -31,11 +31,22 @@ type Account struct {
 	AntiPhishingCode   string
 	FrozenAt           time.Time
 	FrozenReason       string
-	SecurityChangedAt  time.Time
-	CreatedAt          time.Time
+	// SecurityChangedAt is the latest security change of any kind; the
+	// kinds the withdrawal cooldowns start from have their own times.
+	SecurityChangedAt time.Time
+	PasswordChangedAt time.Time // reset or change
+	MFAChangedAt      time.Time // a second factor removed or reset
+	UnfrozenAt        time.Time
+	CreatedAt         time.Time
 	// MFAEnabled is set while the account has a second factor (an
 	// authenticator app or a passkey): logins then need it.
 	MFAEnabled bool
+	// VerificationTier is the identity verification level reached (0: none
+	// beyond the email); it sets the withdrawal limits.
+	VerificationTier int
+	// Restrictions are the kinds of restriction in force (withdrawals,
+	// login, trading), kept with the account for introspection.
+	Restrictions []string
 }
 
 // Verified tells whether the account proved it owns its email address.

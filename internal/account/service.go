@@ -81,6 +81,9 @@ type Service struct {
 	// committed (the outbox worker's Wake), and about revoked sessions (so
 	// caches drop them at once).
 	Committed func(revokedTokenHashes []string)
+	// Observe, if set, sees every recorded action in its transaction:
+	// monitoring turns them into events.
+	Observe func(ctx context.Context, tx Tx, a Account, action string, now time.Time, data map[string]any) error
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Microsecond) }
@@ -140,10 +143,22 @@ func (s *Service) Record(ctx context.Context, tx Tx, a Account, action string, m
 	if m.UserAgent != "" {
 		data["user_agent"] = m.UserAgent
 	}
-	_, err := audit.Append(ctx, tx, now, audit.Entry{
+	if _, err := audit.Append(ctx, tx, now, audit.Entry{
 		Actor: actor, Action: action, UserID: a.ID, IP: m.IP, RequestID: m.RequestID, Data: data,
-	})
-	return err
+	}); err != nil {
+		return err
+	}
+	if s.Observe != nil {
+		return s.Observe(ctx, tx, a, action, now, data)
+	}
+	return nil
+}
+
+// FreezeIn freezes an account in the caller's transaction (a monitoring
+// rule's action) and returns the sessions it ended.
+func (s *Service) FreezeIn(ctx context.Context, tx Tx, accountID, reason string, m Meta, now time.Time) ([]string, error) {
+	_, revoked, err := s.freeze(ctx, tx, accountID, reason, m, now)
+	return revoked, err
 }
 
 func when(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
@@ -440,7 +455,7 @@ func (s *Service) finishPasswordChange(ctx context.Context, tx Tx, a *Account, h
 	updated, err := tx.UpdateAccount(ctx, a.ID, func(old Account) (Account, error) {
 		old.PasswordHash = hash
 		old.MustChangePassword = false
-		old.SecurityChangedAt = now
+		old.SecurityChangedAt, old.PasswordChangedAt = now, now
 		// Proving control of the mailbox by a reset link verifies the address too.
 		if how == "reset" && !old.Verified() {
 			old.EmailVerifiedAt = now
@@ -570,7 +585,18 @@ func (s *Service) freeze(ctx context.Context, tx Tx, accountID, reason string, m
 	}); err != nil {
 		return Account{}, nil, err
 	}
-	return a, revoked, s.Notify(ctx, tx, a, "account_frozen", map[string]any{"when": when(now), "how": freezeExplanation(a, reason, m)}, false, now)
+	// The email carries a link to tell us what happened (a report for
+	// staff): the owner of a frozen account has no session to report from,
+	// so the link's own single-use token stands in for one.
+	data := map[string]any{"when": when(now), "how": freezeExplanation(a, reason, m)}
+	if a.Realm == RealmUser {
+		plain, tok := NewEmailToken(a.ID, PurposeFreeze, now, s.Policy.FreezeLinkTTL)
+		if err := tx.InsertEmailToken(ctx, tok); err != nil {
+			return Account{}, nil, err
+		}
+		data["report_url"] = s.link("/account/report", url.Values{"token": {plain}})
+	}
+	return a, revoked, s.Notify(ctx, tx, a, "account_frozen", data, false, now)
 }
 
 // freezeExplanation is what the frozen-account email says about why. The
@@ -599,7 +625,7 @@ func (s *Service) Unfreeze(ctx context.Context, accountID, reason string, m Meta
 			if !old.Frozen() {
 				return old, ErrNotFrozen
 			}
-			old.FrozenAt, old.FrozenReason, old.SecurityChangedAt = time.Time{}, "", now
+			old.FrozenAt, old.FrozenReason, old.SecurityChangedAt, old.UnfrozenAt = time.Time{}, "", now, now
 			return old, nil
 		})
 		if err != nil {

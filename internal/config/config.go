@@ -16,7 +16,9 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/wardenhq/warden/internal/address"
 	"github.com/wardenhq/warden/internal/ratelimit"
+	"github.com/wardenhq/warden/internal/verification"
 )
 
 // Config is the whole configuration, every field filled with its value or default.
@@ -86,6 +88,40 @@ type Config struct {
 	NewDeviceEmailWithMFA bool
 	DeviceConfirmationTTL time.Duration
 	StepUpWindow          time.Duration
+
+	ReferenceCurrency string
+	ReferenceDecimals int
+	// VerificationTiers are the tiers above 0, with their requirements and
+	// limits in the reference currency's smallest unit.
+	VerificationTiers    []verification.Tier
+	KYCAdultAge          int
+	KYCRetention         time.Duration
+	KYCProviders         map[string][]byte // provider name → HMAC secret
+	KYCProviderTolerance time.Duration
+	MFAResetWait         time.Duration
+	MFAResetReminder     time.Duration
+
+	// Networks and Assets are what the platform pays out, and where.
+	Networks                  map[string]address.Network
+	Assets                    []AssetConfig
+	AddressHold               time.Duration
+	WithdrawalConfirmationTTL time.Duration
+	WithdrawalRequireMFA      bool
+	WithdrawalRequireEmail    bool
+	CooldownPassword          time.Duration
+	CooldownMFA               time.Duration
+	CooldownNewDevice         time.Duration
+	CooldownUnfreeze          time.Duration
+	PriceMaxAge               time.Duration
+	RulesFile                 string
+	MonitorSyncTimeout        time.Duration
+}
+
+// AssetConfig is one asset of WARDEN_ASSETS.
+type AssetConfig struct {
+	Code     string
+	Decimals int
+	Networks []string
 }
 
 // devHost names a loopback listen address "localhost": passkeys need a

@@ -2,10 +2,13 @@ package config
 
 import (
 	"encoding/base64"
+	"errors"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wardenhq/warden/internal/address"
 )
 
 var testKey = base64.StdEncoding.EncodeToString(make([]byte, 32))
@@ -141,4 +144,42 @@ func FuzzLoad(f *testing.F) {
 			t.Fatalf("accepted config with empty essentials: %+v", c)
 		}
 	})
+}
+
+func TestPayoutConfiguration(t *testing.T) {
+	c, err := Load(Source{LookupEnv: env()}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	xrp := c.Networks["xrp"]
+	if len(c.Networks) != 4 || xrp.Kind != address.KindPattern || !xrp.MemoRequired || !xrp.MemoPattern.MatchString("12345") {
+		t.Fatalf("default networks %+v", c.Networks)
+	}
+	if len(c.Assets) != 4 || c.Assets[2].Code != "USDT" || c.Assets[2].Decimals != 6 || len(c.Assets[2].Networks) != 2 {
+		t.Fatalf("default assets %+v", c.Assets)
+	}
+	if len(c.VerificationTiers) != 3 || c.VerificationTiers[2].Rolling24h != 100_000_00 {
+		t.Fatalf("default tiers %+v", c.VerificationTiers)
+	}
+	for _, tc := range []struct{ key, value string }{
+		{"WARDEN_ASSETS", "BTC:8:dogecoin"},
+		{"WARDEN_ASSETS", "btc:8:bitcoin"},
+		{"WARDEN_ASSETS", "BTC:19:bitcoin"},
+		{"WARDEN_ASSETS", "BTC:8:bitcoin; BTC:8:bitcoin"},
+		{"WARDEN_NETWORKS", "x=pattern:("},
+		{"WARDEN_NETWORKS", "x=solana"},
+		{"WARDEN_NETWORKS", "bitcoin=bitcoin; bitcoin=evm"},
+		{"WARDEN_VERIFICATION_TIERS", "1=personal_info:1000/500"},
+		{"WARDEN_VERIFICATION_TIERS", "2=personal_info:1000/2000"},
+		{"WARDEN_VERIFICATION_TIERS", "1=id_document:1000/2000; 2=personal_info:5000/9000"},
+		{"WARDEN_VERIFICATION_TIERS", "1=passport:1/2"},
+		{"WARDEN_VERIFICATION_TIERS", "1=personal_info:1.005/2"},
+		{"WARDEN_KYC_PROVIDERS", "acme=short"},
+	} {
+		_, err := Load(Source{LookupEnv: env(tc.key, tc.value)}, true)
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Key != tc.key {
+			t.Errorf("%s=%q: %v, want an error naming the key", tc.key, tc.value, err)
+		}
+	}
 }

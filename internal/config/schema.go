@@ -8,14 +8,18 @@ import (
 	"net/mail"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/wardenhq/warden/internal/address"
 	"github.com/wardenhq/warden/internal/keyring"
+	"github.com/wardenhq/warden/internal/money"
 	"github.com/wardenhq/warden/internal/notify"
 	"github.com/wardenhq/warden/internal/ratelimit"
+	"github.com/wardenhq/warden/internal/verification"
 )
 
 // Key is one configuration key.
@@ -242,6 +246,223 @@ var schema = []Key{
 		parse: duration(func(c *Config) *time.Duration { return &c.MFAChallengeTTL }, 30*time.Second, time.Hour)},
 	{Env: "WARDEN_STEP_UP_WINDOW", Default: "5m", Help: "how recent a second factor must be for sensitive actions (disable 2FA, new codes, remove a passkey, change password, withdraw)",
 		parse: duration(func(c *Config) *time.Duration { return &c.StepUpWindow }, 30*time.Second, 24*time.Hour)},
+	{Env: "WARDEN_REFERENCE_CURRENCY", Default: "USD", Help: "the currency limits and reference values are in (ISO 4217 code)",
+		parse: currencyCode},
+	{Env: "WARDEN_REFERENCE_DECIMALS", Default: "2", Help: "decimals of the reference currency",
+		parse: integer(func(c *Config) *int { return &c.ReferenceDecimals }, 0, 8)},
+	{Env: "WARDEN_VERIFICATION_TIERS", Default: "1=personal_info:1000/2000; 2=personal_info+id_document+selfie:50000/100000",
+		Help:  "tiers above 0 (email verified, no withdrawals), separated by ';': LEVEL=REQUIREMENT+…:PER_TRANSACTION/ROLLING_24H in the reference currency; requirements: personal_info, id_document, selfie",
+		parse: verificationTiers},
+	{Env: "WARDEN_KYC_ADULT_AGE", Default: "18", Help: "youngest age accepted in personal information",
+		parse: integer(func(c *Config) *int { return &c.KYCAdultAge }, 14, 30)},
+	{Env: "WARDEN_KYC_RETENTION_DAYS", Default: "1825", Help: "days after a final decision that identity documents are kept (the decision, hashes and audit records stay)",
+		parse: days(func(c *Config) *time.Duration { return &c.KYCRetention }, 0, 36500)},
+	{Env: "WARDEN_KYC_PROVIDERS", Default: "", Help: "external KYC providers allowed to post results, as name=secret pairs (secret: base64 of at least 32 bytes)",
+		parse: kycProviders},
+	{Env: "WARDEN_KYC_PROVIDER_TOLERANCE", Default: "5m", Help: "how far a provider result's timestamp may be from now (older ones are replays)",
+		parse: duration(func(c *Config) *time.Duration { return &c.KYCProviderTolerance }, 10*time.Second, time.Hour)},
+	{Env: "WARDEN_MFA_RESET_WAIT", Default: "48h", Help: "waiting period between an approved 2FA reset and the removal of the second factor",
+		parse: duration(func(c *Config) *time.Duration { return &c.MFAResetWait }, time.Second, 30*24*time.Hour)},
+	{Env: "WARDEN_MFA_RESET_REMINDER", Default: "24h", Help: "how often the owner is emailed during a 2FA reset's waiting period",
+		parse: duration(func(c *Config) *time.Duration { return &c.MFAResetReminder }, time.Second, 7*24*time.Hour)},
+	{Env: "WARDEN_NETWORKS", Default: `bitcoin=bitcoin; ethereum=evm; tron=pattern:T[1-9A-HJ-NP-Za-km-z]{33}; xrp=pattern:r[1-9A-HJ-NP-Za-km-z]{24,34}:memo=[0-9]{1,10}`,
+		Help:  "networks withdrawals go over, separated by ';': NAME=KIND with KIND bitcoin, bitcoin-testnet, evm, or pattern:REGEXP; add :memo=REGEXP when a memo/tag is required (:memo?=REGEXP when optional)",
+		parse: networks},
+	{Env: "WARDEN_ASSETS", Default: "BTC:8:bitcoin; ETH:18:ethereum; USDT:6:ethereum,tron; XRP:6:xrp",
+		Help:  "assets paid out, separated by ';': CODE:DECIMALS:NETWORK,… (networks from WARDEN_NETWORKS)",
+		parse: assets},
+	{Env: "WARDEN_ADDRESS_HOLD", Default: "24h", Help: "how long a confirmed withdrawal address waits before use; turning the allow-list off waits as long",
+		parse: duration(func(c *Config) *time.Duration { return &c.AddressHold }, time.Second, 30*24*time.Hour)},
+	{Env: "WARDEN_WITHDRAWAL_CONFIRMATION_TTL", Default: "30m", Help: "how long a withdrawal (or address) waits for its confirmations; then it expires and its limit is free again",
+		parse: duration(func(c *Config) *time.Duration { return &c.WithdrawalConfirmationTTL }, 10*time.Second, 24*time.Hour)},
+	{Env: "WARDEN_WITHDRAWAL_REQUIRE_2FA", Default: "true", Help: "a withdrawal must be confirmed with a second-factor code",
+		parse: boolean(func(c *Config) *bool { return &c.WithdrawalRequireMFA })},
+	{Env: "WARDEN_WITHDRAWAL_REQUIRE_EMAIL", Default: "true", Help: "a withdrawal must be confirmed with the link in an email",
+		parse: boolean(func(c *Config) *bool { return &c.WithdrawalRequireEmail })},
+	{Env: "WARDEN_COOLDOWN_PASSWORD", Default: "24h", Help: "no withdrawals for this long after a password reset or change",
+		parse: duration(func(c *Config) *time.Duration { return &c.CooldownPassword }, 0, 30*24*time.Hour)},
+	{Env: "WARDEN_COOLDOWN_MFA", Default: "24h", Help: "no withdrawals for this long after two-factor authentication is turned off or reset",
+		parse: duration(func(c *Config) *time.Duration { return &c.CooldownMFA }, 0, 30*24*time.Hour)},
+	{Env: "WARDEN_COOLDOWN_NEW_DEVICE", Default: "24h", Help: "no withdrawals from a device for this long after its first login",
+		parse: duration(func(c *Config) *time.Duration { return &c.CooldownNewDevice }, 0, 30*24*time.Hour)},
+	{Env: "WARDEN_COOLDOWN_UNFREEZE", Default: "24h", Help: "no withdrawals for this long after the account is unfrozen",
+		parse: duration(func(c *Config) *time.Duration { return &c.CooldownUnfreeze }, 0, 30*24*time.Hour)},
+	{Env: "WARDEN_PRICE_MAX_AGE", Default: "10m", Help: "the oldest reference price used to value a withdrawal; older counts as missing (price_unavailable)",
+		parse: duration(func(c *Config) *time.Duration { return &c.PriceMaxAge }, 10*time.Second, 7*24*time.Hour)},
+	{Env: "WARDEN_RULES_FILE", Default: "", Help: "a YAML file of monitoring rules, made the rules in force at start when it differs from them (unset: the defaults, or the rules set through the admin API)",
+		parse: func(c *Config, v string) error { c.RulesFile = v; return nil }},
+	{Env: "WARDEN_MONITOR_SYNC_TIMEOUT", Default: "200ms", Help: "longest a withdrawal request waits for the monitoring rules; past it the withdrawal is held for review",
+		parse: duration(func(c *Config) *time.Duration { return &c.MonitorSyncTimeout }, 10*time.Millisecond, 10*time.Second)},
+}
+
+// networks reads NAME=KIND[:memo=RE|:memo?=RE]; …
+func networks(c *Config, v string) error {
+	c.Networks = map[string]address.Network{}
+	for _, part := range strings.Split(v, ";") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		name, spec, ok := strings.Cut(part, "=")
+		name = strings.TrimSpace(name)
+		if !ok || name == "" || strings.ContainsAny(name, " ,:") {
+			return fmt.Errorf("want NAME=KIND, got %q", part)
+		}
+		n := address.Network{Name: name}
+		// The memo part comes last; a pattern may itself hold ':'.
+		if i := strings.LastIndex(spec, ":memo"); i >= 0 {
+			memo := spec[i+len(":memo"):]
+			spec = spec[:i]
+			required := !strings.HasPrefix(memo, "?")
+			memo = strings.TrimPrefix(strings.TrimPrefix(memo, "?"), "=")
+			re, err := regexp.Compile(memo)
+			if err != nil {
+				return fmt.Errorf("network %s: memo pattern: %w", name, err)
+			}
+			n.MemoRequired, n.MemoPattern = required, re
+		}
+		kind, pattern, _ := strings.Cut(spec, ":")
+		k, err := address.ParseNetworkKind(strings.TrimSpace(kind))
+		if err != nil {
+			return fmt.Errorf("network %s: %w", name, err)
+		}
+		n.Kind = k
+		if k == address.KindPattern {
+			re, err := regexp.Compile(pattern)
+			if err != nil || pattern == "" {
+				return fmt.Errorf("network %s: want pattern:REGEXP with a valid expression", name)
+			}
+			n.Pattern = re
+		}
+		if _, dup := c.Networks[name]; dup {
+			return fmt.Errorf("network %s is listed twice", name)
+		}
+		c.Networks[name] = n
+	}
+	return nil
+}
+
+// assets reads CODE:DECIMALS:NETWORK,…; … against WARDEN_NETWORKS (parsed first).
+func assets(c *Config, v string) error {
+	c.Assets = nil
+	seen := map[string]bool{}
+	for _, part := range strings.Split(v, ";") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		fields := strings.Split(part, ":")
+		if len(fields) != 3 {
+			return fmt.Errorf("want CODE:DECIMALS:NETWORK,…, got %q", part)
+		}
+		code := strings.TrimSpace(fields[0])
+		dec, err := strconv.Atoi(strings.TrimSpace(fields[1]))
+		if code == "" || len(code) > 12 || strings.ToUpper(code) != code || err != nil || dec < 0 || dec > 18 || seen[code] {
+			return fmt.Errorf("asset %q: want an upper-case code (once) and 0 to 18 decimals", part)
+		}
+		seen[code] = true
+		a := AssetConfig{Code: code, Decimals: dec}
+		for _, n := range splitList(fields[2]) {
+			if _, ok := c.Networks[n]; !ok {
+				return fmt.Errorf("asset %s: network %q is not in WARDEN_NETWORKS", code, n)
+			}
+			a.Networks = append(a.Networks, n)
+		}
+		if len(a.Networks) == 0 {
+			return fmt.Errorf("asset %s: name at least one network", code)
+		}
+		c.Assets = append(c.Assets, a)
+	}
+	return nil
+}
+
+// currencyCode accepts three capital letters.
+func currencyCode(c *Config, v string) error {
+	if len(v) != 3 || strings.IndexFunc(v, func(r rune) bool { return r < 'A' || r > 'Z' }) >= 0 {
+		return fmt.Errorf("want an ISO 4217 code like USD, got %q", v)
+	}
+	c.ReferenceCurrency = v
+	return nil
+}
+
+// days reads a whole number of days into a duration.
+func days(field func(*Config) *time.Duration, lo, hi int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < lo || n > hi {
+			return fmt.Errorf("want a whole number of days from %d to %d, got %q", lo, hi, v)
+		}
+		*field(c) = time.Duration(n) * 24 * time.Hour
+		return nil
+	}
+}
+
+// verificationTiers reads LEVEL=REQ+REQ:PER_TX/DAY; … (WARDEN_REFERENCE_DECIMALS
+// is parsed before it). Tier 0 is implicit; levels must rise and so must
+// the requirements and the limits, so a higher tier never allows less.
+func verificationTiers(c *Config, v string) error {
+	tiers := []verification.Tier{{Level: 0, Name: "Email verified", Requires: []string{verification.RequireEmailVerified}}}
+	names := map[int]string{1: "Personal information", 2: "Identity verified"}
+	for _, part := range strings.Split(v, ";") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		level, rest, ok1 := strings.Cut(part, "=")
+		reqs, limits, ok2 := strings.Cut(rest, ":")
+		perTx, daily, ok3 := strings.Cut(limits, "/")
+		n, err := strconv.Atoi(strings.TrimSpace(level))
+		prev := tiers[len(tiers)-1]
+		if !ok1 || !ok2 || !ok3 || err != nil || n != prev.Level+1 {
+			return fmt.Errorf("want LEVEL=REQUIREMENT+…:PER_TRANSACTION/ROLLING_24H with levels 1, 2, … in order, got %q", part)
+		}
+		t := verification.Tier{Level: n, Name: names[n], Requires: []string{verification.RequireEmailVerified}}
+		if t.Name == "" {
+			t.Name = fmt.Sprintf("Tier %d", n)
+		}
+		for _, r := range strings.Split(reqs, "+") {
+			r = strings.TrimSpace(r)
+			if r != verification.RequirePersonalInfo && r != verification.RequireIDDocument && r != verification.RequireSelfie {
+				return fmt.Errorf("tier %d: unknown requirement %q (personal_info, id_document, selfie)", n, r)
+			}
+			if !slices.Contains(t.Requires, r) {
+				t.Requires = append(t.Requires, r)
+			}
+		}
+		if t.PerTransaction, err = money.Parse(strings.TrimSpace(perTx), c.ReferenceDecimals); err != nil {
+			return fmt.Errorf("tier %d per-transaction limit: %w", n, err)
+		}
+		if t.Rolling24h, err = money.Parse(strings.TrimSpace(daily), c.ReferenceDecimals); err != nil {
+			return fmt.Errorf("tier %d rolling 24h limit: %w", n, err)
+		}
+		switch {
+		case t.PerTransaction > t.Rolling24h:
+			return fmt.Errorf("tier %d: the per-transaction limit is above the 24h limit", n)
+		case len(verification.Missing(prev, t.Requires)) > 0:
+			return fmt.Errorf("tier %d must require everything tier %d does", n, prev.Level)
+		case t.PerTransaction < prev.PerTransaction || t.Rolling24h < prev.Rolling24h:
+			return fmt.Errorf("tier %d's limits are below tier %d's", n, prev.Level)
+		}
+		tiers = append(tiers, t)
+	}
+	c.VerificationTiers = tiers
+	return nil
+}
+
+// kycProviders reads name=secret pairs; a secret is base64 of 32+ bytes.
+func kycProviders(c *Config, v string) error {
+	c.KYCProviders = map[string][]byte{}
+	for _, part := range splitList(v) {
+		name, secret, ok := strings.Cut(part, "=")
+		name = strings.TrimSpace(name)
+		if !ok || name == "" || strings.ContainsAny(name, " /") {
+			return fmt.Errorf("want name=secret pairs, got %q", part)
+		}
+		key, err := decodeKey(strings.TrimSpace(secret))
+		if err != nil || len(key) < 32 {
+			return fmt.Errorf("provider %s: want a base64 secret of at least 32 bytes", name)
+		}
+		c.KYCProviders[name] = key
+	}
+	return nil
 }
 
 // checkSupportURL accepts an absolute http(s) URL with a host, or a mailto:

@@ -220,8 +220,22 @@ func (a *API) getSession(w http.ResponseWriter, r *http.Request) error {
 	c := currentCaller(r.Context())
 	var out whoami
 	out.User.ID, out.User.Email, out.User.Frozen, out.User.MFAEnabled = c.account.ID, c.account.Email, c.account.Frozen(), c.account.MFAEnabled
+	out.User.VerificationTier = c.account.VerificationTier
 	out.Session = sessionView{ID: c.session.ID, AAL: c.session.AAL, CreatedAt: c.session.CreatedAt, ExpiresAt: c.session.IdleExpiry(a.Sessions.Policy)}
 	out.Device.ID = c.session.DeviceID
+	if out.Device.ID != "" {
+		err := a.Store.Read(r.Context(), func(tx *store.Tx) error {
+			d, err := tx.DeviceByID(r.Context(), c.account.ID, out.Device.ID)
+			out.Device.Trusted = err == nil && d.Trusted()
+			if errors.Is(err, store.ErrNotFound) {
+				return nil
+			}
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }

@@ -56,7 +56,7 @@ func (a *API) introspect(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeIntrospection(w, &introspection{
 		Active: true, UserID: acct.ID, SessionID: sess.ID, AAL: sess.AAL, DeviceID: sess.DeviceID,
-		Frozen: acct.Frozen(), Restrictions: []string{},
+		Frozen: acct.Frozen(), Restrictions: nonNil(acct.Restrictions),
 	}, sess.IdleExpiry(a.Sessions.Policy))
 	return nil
 }
@@ -263,9 +263,9 @@ func timePtr(t time.Time) *time.Time {
 func (a *API) userStateOf(r *http.Request, tx *store.Tx, acct account.Account) (userState, error) {
 	st := userState{
 		ID: acct.ID, Email: acct.Email, EmailVerified: acct.Verified(), CreatedAt: acct.CreatedAt,
-		Frozen: acct.Frozen(), MFAEnabled: acct.MFAEnabled, FrozenAt: timePtr(acct.FrozenAt), FrozenReason: acct.FrozenReason,
+		Frozen: acct.Frozen(), MFAEnabled: acct.MFAEnabled, VerificationTier: acct.VerificationTier, FrozenAt: timePtr(acct.FrozenAt), FrozenReason: acct.FrozenReason,
 		SecurityChanged: timePtr(acct.SecurityChangedAt), AntiPhishingSet: acct.AntiPhishingCode != "",
-		Restrictions: []string{}, Sessions: []listedSession{}, RecentEvents: []activityItem{},
+		Restrictions: nonNil(acct.Restrictions), Sessions: []listedSession{}, RecentEvents: []activityItem{},
 		Devices: []deviceView{}, RecentLogins: []loginView{},
 	}
 	sessions, err := tx.SessionsOf(r.Context(), acct.ID, a.Now())

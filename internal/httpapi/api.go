@@ -18,13 +18,18 @@ import (
 	"time"
 
 	"github.com/wardenhq/warden/internal/account"
+	"github.com/wardenhq/warden/internal/cases"
 	"github.com/wardenhq/warden/internal/keyring"
 	"github.com/wardenhq/warden/internal/login"
 	"github.com/wardenhq/warden/internal/mfa"
+	"github.com/wardenhq/warden/internal/money"
+	"github.com/wardenhq/warden/internal/monitor"
 	"github.com/wardenhq/warden/internal/notify"
 	"github.com/wardenhq/warden/internal/ratelimit"
 	"github.com/wardenhq/warden/internal/session"
 	"github.com/wardenhq/warden/internal/store"
+	"github.com/wardenhq/warden/internal/verification"
+	"github.com/wardenhq/warden/internal/withdrawal"
 )
 
 // Deps are what the API works with.
@@ -51,6 +56,18 @@ type Deps struct {
 	BaseURL string
 	Limiter *ratelimit.Limiter
 	Limits  RateLimits
+	// Verification is identity verification (KYC) and the 2FA reset.
+	Verification *verification.Service
+	// Providers are the external KYC services allowed to post results, by name.
+	Providers map[string]verification.Provider
+	// Currency is the reference currency limits are in.
+	Currency money.Currency
+	// Withdrawals guards withdrawals: address book, requests, review, payout.
+	Withdrawals *withdrawal.Service
+	// Monitoring is transaction monitoring: events, rules, alerts, backtests.
+	Monitoring *monitor.Service
+	// Cases are users' reports of compromised accounts, for staff.
+	Cases *cases.Service
 }
 
 // API serves every HTTP route of Warden.
@@ -74,8 +91,10 @@ type Route struct {
 	// Scope, when set, is the admin scope the caller's key must hold.
 	Scope string
 	// User, when set, requires a signed-in user of the platform.
-	User   bool
-	handle func(w http.ResponseWriter, r *http.Request) error
+	User bool
+	// MaxBody bounds the request body; 0 means MaxBodyBytes (uploads are larger).
+	MaxBody int64
+	handle  func(w http.ResponseWriter, r *http.Request) error
 }
 
 // New builds the API and its routing.
@@ -158,11 +177,71 @@ func (a *API) routeTable() []Route {
 		{Method: "POST", Path: "/v1/step-up", User: true, handle: a.stepUp},
 		{Method: "POST", Path: "/v1/account/freeze", handle: a.freezeAccount},
 		{Method: "GET", Path: "/v1/activity", User: true, handle: a.activity},
+		{Method: "GET", Path: "/v1/security", User: true, handle: a.getSecurity},
+		// With a session, or (the owner of a frozen account has none) a
+		// freeze token or the access token of an earlier report (cases.go).
+		{Method: "POST", Path: "/v1/account/report", handle: a.reportAccount},
+		{Method: "GET", Path: "/v1/account/report", handle: a.getAccountReport},
+
+		{Method: "GET", Path: "/v1/verification", User: true, handle: a.getVerification},
+		{Method: "PUT", Path: "/v1/verification/personal-info", User: true, handle: a.savePersonalInfo},
+		{Method: "POST", Path: "/v1/verification/documents", User: true, MaxBody: maxUploadBody, handle: a.addDocument},
+		{Method: "POST", Path: "/v1/verification/selfie", User: true, MaxBody: maxUploadBody, handle: a.addSelfie},
+		{Method: "POST", Path: "/v1/verification/submit", User: true, handle: a.submitVerification},
+		{Method: "GET", Path: "/v1/limits", User: true, handle: a.getLimits},
+		{Method: "POST", Path: "/v1/mfa-resets", handle: a.requestMFAReset},
+		{Method: "GET", Path: "/v1/mfa-resets/current", handle: a.currentMFAReset},
+		{Method: "POST", Path: "/v1/mfa-resets/documents", MaxBody: maxUploadBody, handle: a.addResetDocument},
+		{Method: "POST", Path: "/v1/mfa-resets/selfie", MaxBody: maxUploadBody, handle: a.addResetSelfie},
+		{Method: "POST", Path: "/v1/mfa-resets/submit", handle: a.submitMFAReset},
+		{Method: "DELETE", Path: "/v1/mfa-reset", User: true, handle: a.cancelMFAReset},
+
+		{Method: "GET", Path: "/v1/addresses", User: true, handle: a.listAddresses},
+		{Method: "POST", Path: "/v1/addresses", User: true, handle: a.addAddress},
+		{Method: "POST", Path: "/v1/addresses/{id}/confirm", User: true, handle: a.confirmAddress},
+		{Method: "DELETE", Path: "/v1/addresses/{id}", User: true, handle: a.deleteAddress},
+		{Method: "GET", Path: "/v1/allow-list", User: true, handle: a.getAllowList},
+		{Method: "PUT", Path: "/v1/allow-list", User: true, handle: a.putAllowList},
+		{Method: "POST", Path: "/v1/allow-list/confirm", handle: a.confirmAllowListOff},
+		{Method: "GET", Path: "/v1/withdrawals", User: true, handle: a.listWithdrawals},
+		{Method: "POST", Path: "/v1/withdrawals", User: true, handle: a.requestWithdrawal},
+		{Method: "GET", Path: "/v1/withdrawals/{id}", User: true, handle: a.getWithdrawal},
+		{Method: "DELETE", Path: "/v1/withdrawals/{id}", User: true, handle: a.cancelWithdrawal},
+		{Method: "POST", Path: "/v1/withdrawals/{id}/confirm", User: true, handle: a.confirmWithdrawalCode},
+		{Method: "POST", Path: "/v1/withdrawal-confirmations", handle: a.confirmWithdrawalEmail},
 
 		{Method: "POST", Path: "/admin/v1/sessions/introspect", Scope: "sessions:introspect", handle: a.introspect},
 		{Method: "GET", Path: "/admin/v1/users", Scope: "users:read", handle: a.findUsers},
 		{Method: "GET", Path: "/admin/v1/users/{id}", Scope: "users:read", handle: a.getUser},
 		{Method: "POST", Path: "/admin/v1/users/{id}/unfreeze", Scope: "users:write", handle: a.unfreezeUser},
+		{Method: "GET", Path: "/admin/v1/users/{id}/restrictions", Scope: "users:read", handle: a.listRestrictions},
+		{Method: "POST", Path: "/admin/v1/users/{id}/restrictions", Scope: "users:write", handle: a.restrictUser},
+		{Method: "DELETE", Path: "/admin/v1/users/{id}/restrictions/{rid}", Scope: "users:write", handle: a.liftRestriction},
+
+		{Method: "PUT", Path: "/admin/v1/prices", Scope: "prices:write", handle: a.putPrices},
+		{Method: "GET", Path: "/admin/v1/withdrawals", Scope: "withdrawals:read", handle: a.listWithdrawalsForStaff},
+		{Method: "GET", Path: "/admin/v1/withdrawals/{id}", Scope: "withdrawals:read", handle: a.getWithdrawalForStaff},
+		{Method: "POST", Path: "/admin/v1/withdrawals/{id}/approve", Scope: "withdrawals:write", handle: a.approveWithdrawal},
+		{Method: "POST", Path: "/admin/v1/withdrawals/{id}/reject", Scope: "withdrawals:write", handle: a.rejectWithdrawal},
+		{Method: "POST", Path: "/admin/v1/withdrawals/{id}/complete", Scope: "withdrawals:write", handle: a.completeWithdrawal},
+
+		{Method: "GET", Path: "/admin/v1/verifications", Scope: "verifications:review", handle: a.listVerifications},
+		{Method: "GET", Path: "/admin/v1/verifications/{id}", Scope: "verifications:review", handle: a.getVerificationReview},
+		{Method: "GET", Path: "/admin/v1/verifications/{id}/documents/{doc}", Scope: "verifications:review", handle: a.verificationDocument},
+		{Method: "POST", Path: "/admin/v1/verifications/{id}/approve", Scope: "verifications:review", handle: a.approveVerification},
+		{Method: "POST", Path: "/admin/v1/verifications/{id}/reject", Scope: "verifications:review", handle: a.rejectVerification},
+		// Signed by the provider (HMAC of the body), not by an admin key.
+		{Method: "POST", Path: "/admin/v1/verifications/{id}/provider-result", handle: a.providerResult},
+
+		{Method: "POST", Path: "/admin/v1/events", Scope: "events:write", MaxBody: maxEventsBody, handle: a.ingestEvents},
+		{Method: "GET", Path: "/admin/v1/rules", Scope: "rules:write", handle: a.getRules},
+		{Method: "PUT", Path: "/admin/v1/rules", Scope: "rules:write", handle: a.putRules},
+		{Method: "POST", Path: "/admin/v1/rules/backtest", Scope: "rules:write", handle: a.backtestRules},
+		{Method: "GET", Path: "/admin/v1/alerts", Scope: "alerts:read", handle: a.listAlerts},
+		{Method: "POST", Path: "/admin/v1/alerts/{id}/resolve", Scope: "alerts:write", handle: a.resolveAlert},
+		{Method: "GET", Path: "/admin/v1/cases", Scope: "alerts:read", handle: a.listCases},
+		{Method: "GET", Path: "/admin/v1/cases/{id}", Scope: "alerts:read", handle: a.getCase},
+		{Method: "POST", Path: "/admin/v1/cases/{id}/resolve", Scope: "alerts:write", handle: a.resolveCase},
 
 		{Method: "GET", Path: "/admin/v1/audit", Scope: "audit:read", handle: a.listAudit},
 		{Method: "GET", Path: "/admin/v1/audit/verify", Scope: "audit:read", handle: a.verifyAudit},
@@ -182,7 +261,11 @@ func (a *API) routeTable() []Route {
 // and the translation of returned errors into problems.
 func (a *API) wrap(rt Route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		limit := int64(MaxBodyBytes)
+		if rt.MaxBody > 0 {
+			limit = rt.MaxBody
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		if rt.Scope != "" {
 			key, p := a.authenticateAdmin(r, rt.Scope)
 			if p != nil {

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 )
 
@@ -86,6 +87,33 @@ var problemTitles = map[string]string{
 	"overloaded":             "Server overloaded",
 	"internal_error":         "Internal error",
 	"unavailable":            "Service unavailable",
+	// Identity verification (verification.go).
+	"unsupported_file":        "File not accepted",
+	"invalid_multipart":       "Request body is not valid multipart/form-data",
+	"verification_locked":     "Verification cannot be changed now",
+	"verification_incomplete": "Verification incomplete",
+	"verification_decided":    "Verification is not waiting for review",
+	"document_purged":         "Document removed after retention",
+	"invalid_signature":       "Signature invalid",
+	"stale_signature":         "Signature timestamp outside the accepted window",
+	"replayed":                "Message already taken",
+	// Withdrawal protection (withdrawals.go).
+	"mfa_required":           "Second factor required",
+	"withdrawals_locked":     "Withdrawals are locked",
+	"verification_required":  "Identity verification required",
+	"limit_exceeded":         "Withdrawal limit exceeded",
+	"address_on_hold":        "Address on hold",
+	"address_not_allowed":    "Address not allowed",
+	"price_unavailable":      "No recent price",
+	"invalid_address":        "Address not valid for this network",
+	"invalid_amount":         "Amount not valid",
+	"idempotency_key_reused": "Idempotency-Key reused with a different request",
+	"withdrawal_not_pending": "Withdrawal not waiting for this",
+	// Transaction monitoring (monitoring.go).
+	"batch_too_large": "Too many events in one batch",
+	"invalid_rules":   "Rules refused",
+	"rules_changed":   "Rules changed meanwhile",
+	"alert_resolved":  "Alert already resolved",
 }
 
 // Common problems.
@@ -115,6 +143,11 @@ func writeProblem(w http.ResponseWriter, p *Problem) {
 	h.Set("Content-Type", "application/problem+json")
 	h.Set("Cache-Control", "no-store")
 	h.Del("Content-Length")
+	// A retry_after member is also the header, which HTTP clients and
+	// proxies act on without reading the body.
+	if secs, ok := p.Extra["retry_after"].(int); ok && h.Get("Retry-After") == "" {
+		h.Set("Retry-After", strconv.Itoa(secs))
+	}
 	w.WriteHeader(p.Status)
 	_, _ = w.Write(append(body, '\n'))
 }

@@ -169,6 +169,14 @@ func (s *Service) Password(ctx context.Context, at Attempt) (Result, error) {
 	}
 	lane := lockout.LaneFor(trustedID(device))
 	reserved := known.ID != "" || unknown != ""
+	// The signals do not depend on the password, so they are read while it
+	// is hashed: on the critical path a login waits only for whichever of
+	// the two takes longer, and the hash always does. A wrong password
+	// wastes the read, a fraction of the hash it waits beside.
+	var signals <-chan signalsRead
+	if known.ID != "" {
+		signals = s.readSignals(ctx, known.ID, at.Meta.IP, now)
+	}
 	// The bookkeeping must happen even if the client goes away during the
 	// hash, or its reserved try would stay taken.
 	bookkeeping := context.WithoutCancel(ctx)
@@ -199,40 +207,23 @@ func (s *Service) Password(ctx context.Context, at Attempt) (Result, error) {
 		}
 		return Result{}, err
 	}
-	place, placeKnown, unavailable := s.locate(at.Meta.IP)
-	var d risk.Decision
-	var history []Event
-	// The signals are read without the writer: the try reserved is given
-	// back by whichever transaction records the outcome below.
-	err = s.View(ctx, func(tx Tx) error {
-		var err error
-		if history, err = tx.LoginEvents(ctx, acct.ID, s.Policy.HistorySize, OutcomeSucceeded); err != nil {
-			return err
-		}
-		failures, ips, stuffing, err := tx.LoginPressure(ctx, acct.ID, at.Meta.IP, now.Add(-s.Policy.FailureWindow))
-		if err != nil {
-			return err
-		}
-		firstLogin := false
-		if len(history) == 0 {
-			devices, err := tx.DevicesOf(ctx, acct.ID)
-			if err != nil {
-				return err
-			}
-			firstLogin = len(devices) == 0
-		}
-		d = risk.Evaluate(s.Policy.Risk, risk.Signals{
-			FirstLogin: firstLogin,
-			Now:        now, IP: at.Meta.IP, Place: riskPlace(place), PlaceKnown: placeKnown,
-			TrustedDevice: trustedID(device) != "", History: pastLogins(history),
-			RecentFailures: failures, IPsOnAccount: ips,
-			AccountsFromIP: stuffing, Unavailable: unavailable,
-		})
-		return nil
-	})
-	if err != nil {
-		return Result{}, err
+	if acct.ID != known.ID {
+		// The account was created between finding the lane and the hash:
+		// nothing was read for it yet.
+		signals = s.readSignals(ctx, acct.ID, at.Meta.IP, now)
 	}
+	sig := <-signals
+	if sig.err != nil {
+		return Result{}, sig.err
+	}
+	place, placeKnown, unavailable := s.locate(at.Meta.IP)
+	d := risk.Evaluate(s.Policy.Risk, risk.Signals{
+		FirstLogin: sig.firstLogin,
+		Now:        now, IP: at.Meta.IP, Place: riskPlace(place), PlaceKnown: placeKnown,
+		TrustedDevice: trustedID(device) != "", History: pastLogins(sig.history),
+		RecentFailures: sig.failures, IPsOnAccount: sig.ips,
+		AccountsFromIP: sig.stuffing, Unavailable: unavailable,
+	})
 	event := s.event(acct.ID, at.Meta, device, place, now, d)
 	requires := s.requirements(acct, d)
 	switch {
@@ -266,6 +257,43 @@ func (s *Service) Password(ctx context.Context, at Attempt) (Result, error) {
 	}
 	ch, err := s.challenge(ctx, acct, at.Meta, device, place, lane, reserved, event, d, requires, now)
 	return Result{Challenge: &ch, Decision: d}, err
+}
+
+// signalsRead is what readSignals found in the database.
+type signalsRead struct {
+	history                 []Event
+	failures, ips, stuffing int
+	firstLogin              bool
+	err                     error
+}
+
+// readSignals reads the account's login history and the failure pressure
+// on it and from ip, without the writer (the try reserved is given back by
+// whichever transaction records the outcome), in a goroutine of its own.
+func (s *Service) readSignals(ctx context.Context, accountID, ip string, now time.Time) <-chan signalsRead {
+	out := make(chan signalsRead, 1)
+	go func() {
+		var r signalsRead
+		r.err = s.View(ctx, func(tx Tx) error {
+			var err error
+			if r.history, err = tx.LoginEvents(ctx, accountID, s.Policy.HistorySize, OutcomeSucceeded); err != nil {
+				return err
+			}
+			if r.failures, r.ips, r.stuffing, err = tx.LoginPressure(ctx, accountID, ip, now.Add(-s.Policy.FailureWindow)); err != nil {
+				return err
+			}
+			if len(r.history) == 0 {
+				devices, err := tx.DevicesOf(ctx, accountID)
+				if err != nil {
+					return err
+				}
+				r.firstLogin = len(devices) == 0
+			}
+			return nil
+		})
+		out <- r
+	}()
+	return out
 }
 
 // identify finds the account and the client's device without checking the

@@ -713,7 +713,7 @@ func (s *Service) afterFactorRemoved(ctx context.Context, tx Tx, accountID strin
 		}
 	}
 	a, err := tx.UpdateAccount(ctx, accountID, func(old account.Account) (account.Account, error) {
-		old.MFAEnabled, old.SecurityChangedAt = left, now
+		old.MFAEnabled, old.SecurityChangedAt, old.MFAChangedAt = left, now, now
 		return old, nil
 	})
 	if err != nil {
@@ -914,4 +914,25 @@ func (s *Service) RemovePasskey(ctx context.Context, a account.Account, passkeyI
 	}
 	s.Accounts.AfterCommit(stale)
 	return nil
+}
+
+// RemoveAllFactors deletes the account's authenticator secret, passkeys and
+// recovery codes in the caller's transaction and starts the security
+// cooldown: the end of an approved 2FA reset (package verification). The
+// caller ends the sessions and sends the email.
+func (s *Service) RemoveAllFactors(ctx context.Context, tx Tx, accountID string, now time.Time) (account.Account, error) {
+	if err := tx.DeleteTOTPSecret(ctx, accountID); err != nil && !isNotFound(err) {
+		return account.Account{}, err
+	}
+	keys, err := tx.PasskeysOf(ctx, accountID)
+	if err != nil {
+		return account.Account{}, err
+	}
+	for _, p := range keys {
+		if _, err := tx.DeletePasskey(ctx, accountID, p.ID); err != nil {
+			return account.Account{}, err
+		}
+	}
+	var stale []string
+	return s.afterFactorRemoved(ctx, tx, accountID, now, &stale)
 }

@@ -93,7 +93,8 @@ func TestBrowserAccountLifecycle(t *testing.T) {
 	b.SendKeys("#login-email", email)
 	b.SendKeys("#login-password", oldPassword)
 	submit("/login")
-	wantURL("logged in", "/account")
+	wantURL("logged in", "/account/security-center")
+	b.ClickNavigate(`.site-nav a[href="/account"]`)
 	if got := b.Text("#account-email"); got != email {
 		t.Fatalf("account page shows %q", got)
 	}
@@ -134,7 +135,8 @@ func TestBrowserAccountLifecycle(t *testing.T) {
 	// The new one works (the form kept the address).
 	b.SendKeys("#login-password", newPassword)
 	submit("/login")
-	wantURL("logged in with the new password", "/account")
+	wantURL("logged in with the new password", "/account/security-center")
+	b.ClickNavigate(`.site-nav a[href="/account"]`)
 
 	// The activity page tells the story.
 	b.ClickNavigate(`main a[href="/account/activity"]`)

@@ -76,7 +76,7 @@ func TestBrowserNewDeviceConfirmedByEmail(t *testing.T) {
 
 	laptop.Navigate(base + "/login")
 	logInAs(laptop, "login", email, strongPassword)
-	wantAt(t, laptop, base, "first login", "/account")
+	wantAt(t, laptop, base, "first login", "/account/security-center")
 
 	second.Navigate(base + "/login")
 	logInAs(second, "login", email, strongPassword)
@@ -109,7 +109,8 @@ func TestBrowserNewDeviceConfirmedByEmail(t *testing.T) {
 	}
 
 	// The waiting page goes on by itself.
-	waitAt(t, second, base, "confirmed by email", "/account", 8*time.Second)
+	waitAt(t, second, base, "confirmed by email", "/account/security-center", 8*time.Second)
+	second.ClickNavigate(`.site-nav a[href="/account"]`)
 	if got := second.Text("#account-email"); got != email {
 		t.Fatalf("account page of %q", got)
 	}

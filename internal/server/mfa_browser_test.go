@@ -123,7 +123,8 @@ func TestBrowserTOTPEnrolmentAndLogin(t *testing.T) {
 	// The account logged in through the API before: this browser is new.
 	wantAt(t, b, base, "new device", "/login/challenge")
 	n.confirmByMail(t, email)
-	waitAt(t, b, base, "logged in", "/account", 8*time.Second)
+	waitAt(t, b, base, "logged in", "/account/security-center", 8*time.Second)
+	b.ClickNavigate(`.site-nav a[href="/account"]`)
 	b.ClickNavigate(`.card a[href="/account/security"]`)
 	secret, _ := enrolInBrowser(t, b)
 	b.ClickNavigate("#codes-saved")
@@ -215,7 +216,7 @@ func TestBrowserPasskeyAsSecondFactor(t *testing.T) {
 		t.Fatal("the passkey form is hidden, or a code form is offered without an app")
 	}
 	b.ClickNavigate("#use-passkey")
-	wantAt(t, b, base, "passkey", "/account")
+	wantAt(t, b, base, "passkey", "/account/security-center")
 	b.Navigate(base + "/account/security")
 	if got := b.Text("#passkeys"); strings.Contains(got, "Never") {
 		t.Errorf("the passkey's last use is not recorded: %q", got)

@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -21,13 +23,17 @@ import (
 	"github.com/wardenhq/warden/internal/account"
 	"github.com/wardenhq/warden/internal/adminkey"
 	"github.com/wardenhq/warden/internal/audit"
+	"github.com/wardenhq/warden/internal/cases"
 	"github.com/wardenhq/warden/internal/config"
+	"github.com/wardenhq/warden/internal/document"
 	"github.com/wardenhq/warden/internal/geoip"
 	"github.com/wardenhq/warden/internal/httpapi"
 	"github.com/wardenhq/warden/internal/keyring"
 	"github.com/wardenhq/warden/internal/lockout"
 	"github.com/wardenhq/warden/internal/login"
 	"github.com/wardenhq/warden/internal/mfa"
+	"github.com/wardenhq/warden/internal/money"
+	"github.com/wardenhq/warden/internal/monitor"
 	"github.com/wardenhq/warden/internal/notify"
 	"github.com/wardenhq/warden/internal/outbox"
 	"github.com/wardenhq/warden/internal/passkey"
@@ -37,7 +43,9 @@ import (
 	"github.com/wardenhq/warden/internal/session"
 	"github.com/wardenhq/warden/internal/staff"
 	"github.com/wardenhq/warden/internal/store"
+	"github.com/wardenhq/warden/internal/verification"
 	"github.com/wardenhq/warden/internal/web"
+	"github.com/wardenhq/warden/internal/withdrawal"
 )
 
 // Server is one running Warden node.
@@ -55,10 +63,13 @@ type Server struct {
 	// DevStaff is the demo console login made for `serve --dev`, printed at start.
 	DevStaff DevStaffLogin
 
-	hasher       *password.Hasher
-	sessionCache *session.Cache
-	lastPrune    time.Time      // touched by the checkpoint loop only
-	closers      []func() error // closed after the store, at the end of Run
+	hasher        *password.Hasher
+	sessionCache  *session.Cache
+	lastPrune     time.Time // touched by the checkpoint loop only
+	verifications *verification.Service
+	withdrawals   *withdrawal.Service
+	monitoring    *monitor.Service
+	closers       []func() error // closed after the store, at the end of Run
 }
 
 // New opens everything the server needs and binds its listening socket, but
@@ -223,6 +234,95 @@ func (s *Server) assemble(ctx context.Context) error {
 		Policy: mfa.Policy{ChallengeTTL: cfg.MFAChallengeTTL, MaxFailures: 5, StepUpWindow: cfg.StepUpWindow},
 		Now:    time.Now,
 	}
+	verifications := &verification.Service{
+		Transact: func(ctx context.Context, fn func(verification.Tx) error) error {
+			return s.store.Write(ctx, func(tx *store.Tx) error { return fn(tx) })
+		},
+		View: func(ctx context.Context, fn func(verification.Tx) error) error {
+			return s.store.Read(ctx, func(tx *store.Tx) error { return fn(tx) })
+		},
+		Accounts: accounts, Keys: s.keys, Now: time.Now,
+		Policy: verification.Policy{
+			Tiers: cfg.VerificationTiers, AdultAge: cfg.KYCAdultAge, Limits: document.DefaultLimits(),
+			Retention: cfg.KYCRetention, ResetWait: cfg.MFAResetWait, ResetReminder: cfg.MFAResetReminder,
+		},
+		// The store's transaction is both packages' Tx.
+		Factors: func(ctx context.Context, tx verification.Tx, a account.Account, now time.Time) (account.Account, error) {
+			return factors.RemoveAllFactors(ctx, tx.(mfa.Tx), a.ID, now)
+		},
+	}
+	s.verifications = verifications
+	withdrawals := &withdrawal.Service{
+		Transact: func(ctx context.Context, fn func(withdrawal.Tx) error) error {
+			return s.store.Write(ctx, func(tx *store.Tx) error { return fn(tx) })
+		},
+		View: func(ctx context.Context, fn func(withdrawal.Tx) error) error {
+			return s.store.Read(ctx, func(tx *store.Tx) error { return fn(tx) })
+		},
+		Accounts: accounts, MFA: factors, Assets: catalog(cfg), Tiers: cfg.VerificationTiers,
+		Currency: money.Currency{Code: cfg.ReferenceCurrency, Decimals: cfg.ReferenceDecimals},
+		Policy: withdrawal.Policy{
+			AddressHold: cfg.AddressHold, ConfirmationTTL: cfg.WithdrawalConfirmationTTL,
+			CooldownPassword: cfg.CooldownPassword, CooldownMFA: cfg.CooldownMFA,
+			CooldownNewDevice: cfg.CooldownNewDevice, CooldownUnfreeze: cfg.CooldownUnfreeze,
+			RequireSecondFactor: cfg.WithdrawalRequireMFA, RequireEmail: cfg.WithdrawalRequireEmail,
+			PriceMaxAge: cfg.PriceMaxAge, MaxMFAFailures: 5,
+		},
+		Now: time.Now,
+	}
+	s.withdrawals = withdrawals
+	monitoring := &monitor.Service{
+		Transact: func(ctx context.Context, fn func(monitor.Tx) error) error {
+			return s.store.Write(ctx, func(tx *store.Tx) error { return fn(tx) })
+		},
+		View: func(ctx context.Context, fn func(monitor.Tx) error) error {
+			return s.store.Read(ctx, func(tx *store.Tx) error { return fn(tx) })
+		},
+		Accounts: accounts, Actor: ruleActor{accounts: accounts, withdrawals: withdrawals},
+		Currency:    money.Currency{Code: cfg.ReferenceCurrency, Decimals: cfg.ReferenceDecimals},
+		SyncTimeout: cfg.MonitorSyncTimeout, Now: time.Now,
+	}
+	s.monitoring = monitoring
+	// Reports of compromised accounts: a report freezes the account and
+	// opens a case for staff with a snapshot of the account.
+	reports := &cases.Service{
+		Transact: func(ctx context.Context, fn func(cases.Tx) error) error {
+			return s.store.Write(ctx, func(tx *store.Tx) error { return fn(tx) })
+		},
+		View: func(ctx context.Context, fn func(cases.Tx) error) error {
+			return s.store.Read(ctx, func(tx *store.Tx) error { return fn(tx) })
+		},
+		Accounts: accounts, Assets: withdrawals.Assets, Currency: withdrawals.Currency,
+		Policy: cases.DefaultPolicy(), Now: time.Now,
+	}
+	if err := s.loadRulesFile(ctx, cfg.RulesFile); err != nil {
+		return err
+	}
+	// Every recorded action of a user is an event for the rules; a
+	// withdrawal request is evaluated before its answer (the review hook),
+	// so its event is stored as evaluated.
+	accounts.Observe = func(ctx context.Context, tx account.Tx, a account.Account, action string, now time.Time, data map[string]any) error {
+		return monitor.ObserveAction(ctx, tx.(monitor.Tx), a, action, now, data)
+	}
+	sessions.Observe = func(ctx context.Context, tx session.Tx, a account.Account, action string, now time.Time, data map[string]any) error {
+		return monitor.ObserveAction(ctx, tx.(monitor.Tx), a, action, now, data)
+	}
+	withdrawals.Review = func(ctx context.Context, tx withdrawal.Tx, w withdrawal.Withdrawal) (bool, []string, error) {
+		asset, _, _ := withdrawals.Assets.Find(w.Asset, w.Network)
+		e, err := withdrawalEvent(ctx, tx, w, monitoring.Currency, asset.Decimals)
+		if err != nil {
+			return true, nil, err
+		}
+		return monitoring.ReviewWithdrawal(ctx, tx.(monitor.Tx), e)
+	}
+	// An approved verification lifts the restrictions waiting for one.
+	verifications.Approved = func(ctx context.Context, tx verification.Tx, a account.Account, now time.Time) error {
+		return withdrawal.LiftOnVerification(ctx, tx.(withdrawal.Tx), accounts, a, now)
+	}
+	providers := map[string]verification.Provider{}
+	for name, secret := range cfg.KYCProviders {
+		providers[name] = verification.HMACProvider{ID: name, Secret: secret, Tolerance: cfg.KYCProviderTolerance}
+	}
 	// One limiter for the API, the pages and the login flow: it remembers
 	// empty buckets, which is only worth it when shared.
 	limiter := &ratelimit.Limiter{Store: s.store, Now: time.Now}
@@ -244,6 +344,10 @@ func (s *Server) assemble(ctx context.Context) error {
 	pages, err := web.New(web.Config{
 		PlatformName: cfg.PlatformName, Dev: cfg.Dev, Mailbox: mailbox, Now: time.Now, Logger: s.log,
 		Accounts: accounts, Sessions: sessions, MFA: factors, Login: logins, Audit: s.store, BaseURL: cfg.BaseURL,
+		Verification: verifications, Currency: money.Currency{Code: cfg.ReferenceCurrency, Decimals: cfg.ReferenceDecimals},
+		Withdrawals: withdrawals,
+		Monitoring:  monitoring,
+		Cases:       reports,
 		RequestInfo: httpapi.RequestInfo, SupportURL: cfg.SupportURL,
 		// The login pages (users' and the console's) count in the same
 		// buckets as POST /v1/sessions, and step-ups as the API's. s.api is
@@ -258,7 +362,10 @@ func (s *Server) assemble(ctx context.Context) error {
 		BootstrapAdminKey: adminKey, TrustedProxies: cfg.TrustedProxies,
 		Log: s.log, Metrics: metrics, Now: time.Now, Pages: pages,
 		Accounts: accounts, Sessions: sessions, MFA: factors, Login: logins, BaseURL: cfg.BaseURL,
-		Limiter: limiter,
+		Verification: verifications, Providers: providers, Withdrawals: withdrawals, Monitoring: monitoring,
+		Cases:    reports,
+		Currency: money.Currency{Code: cfg.ReferenceCurrency, Decimals: cfg.ReferenceDecimals},
+		Limiter:  limiter,
 		Limits: httpapi.RateLimits{
 			LoginPerIP: cfg.RateLoginPerIP, RegisterPerIP: cfg.RateRegisterPerIP,
 			ResetPerIP: cfg.RateResetPerIP, ResetPerAccount: cfg.RateResetPerAccount,
@@ -314,6 +421,8 @@ func (s *Server) Run(ctx context.Context) error {
 	wg.Add(3)
 	go func() { defer wg.Done(); _ = s.worker.Run(workCtx) }()
 	go func() { defer wg.Done(); s.checkpointLoop(workCtx) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); s.evaluationLoop(workCtx) }()
 	go func() {
 		defer wg.Done()
 		s.store.ListenRevokedSessions(workCtx, s.log, func(h []string) { s.sessionCache.Evict(h...) }, s.sessionCache.SetEnabled)
@@ -354,6 +463,7 @@ func (s *Server) checkpointLoop(ctx context.Context) {
 		case <-t.C:
 			s.sealCheckpoints(ctx)
 			s.pruneRateBuckets(ctx)
+			s.duties(ctx)
 		}
 	}
 }
@@ -390,6 +500,141 @@ func (s *Server) pruneRateBuckets(ctx context.Context) {
 	} else if n > 0 {
 		s.log.Debug("pruned expired challenges", "count", n)
 	}
+}
+
+// duties runs what happens on a clock: the reminders and the end of
+// approved 2FA resets, the purge of identity documents past their
+// retention, unconfirmed withdrawals expiring and restrictions ending.
+// Every node runs them; each step is one transaction that re-reads (or
+// locks) its row, so two nodes doing the same one change it once.
+func (s *Server) duties(ctx context.Context) {
+	if n, err := s.withdrawals.ExpireDue(ctx); err != nil {
+		s.log.Warn("expire withdrawals", "error", err)
+	} else if n > 0 {
+		s.log.Info("unconfirmed withdrawals expired", "count", n)
+	}
+	if n, err := s.withdrawals.ExpireRestrictions(ctx); err != nil {
+		s.log.Warn("end restrictions", "error", err)
+	} else if n > 0 {
+		s.log.Info("restrictions ended", "count", n)
+	}
+	if n, err := s.verifications.RunResets(ctx); err != nil {
+		s.log.Warn("run 2FA resets", "error", err)
+	} else if n > 0 {
+		s.log.Info("2FA resets took effect", "count", n)
+	}
+	if n, err := s.verifications.PurgeDue(ctx); err != nil {
+		s.log.Warn("purge identity documents", "error", err)
+	} else if n > 0 {
+		s.log.Info("purged identity documents past retention", "count", n)
+	}
+}
+
+// evaluationLoop runs the monitoring rules over events as they arrive: every
+// half second, as many batches as are waiting.
+func (s *Server) evaluationLoop(ctx context.Context) {
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			for ctx.Err() == nil {
+				n, err := s.monitoring.EvaluatePending(ctx, 500)
+				if err != nil {
+					s.log.Warn("evaluate events", "error", err)
+					break
+				}
+				if n < 500 {
+					break
+				}
+			}
+		}
+	}
+}
+
+// loadRulesFile makes WARDEN_RULES_FILE the rules in force when it differs
+// from them; a file that does not check stops start-up.
+func (s *Server) loadRulesFile(ctx context.Context, path string) error {
+	if path == "" {
+		return nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("WARDEN_RULES_FILE: %w", err)
+	}
+	current, err := s.monitoring.RuleSet(ctx)
+	if err != nil {
+		return err
+	}
+	if current.Source == string(data) {
+		return nil
+	}
+	if _, err := s.monitoring.PutRules(ctx, data, account.Meta{Actor: "system:rules_file"}); err != nil {
+		return fmt.Errorf("WARDEN_RULES_FILE %s: %w", path, err)
+	}
+	s.log.Info("monitoring rules loaded from file", "path", path)
+	return nil
+}
+
+// ruleActor carries out monitoring rules' actions through the services that
+// own them.
+type ruleActor struct {
+	accounts    *account.Service
+	withdrawals *withdrawal.Service
+}
+
+func (r ruleActor) Restrict(ctx context.Context, tx monitor.Tx, accountID, reason string, now time.Time) ([]string, error) {
+	// One pause at a time: a rule firing again while its pause holds adds
+	// nothing (and no second email).
+	rs, err := tx.(withdrawal.Tx).RestrictionsOf(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	for _, x := range rs {
+		if x.Kind == "withdrawals" && x.Source == "system:monitor" && x.ActiveAt(now) {
+			return nil, nil
+		}
+	}
+	_, stale, err := r.withdrawals.RestrictIn(ctx, tx.(withdrawal.Tx), accountID,
+		withdrawal.NewRestriction{Kind: "withdrawals", Reason: reason, LiftOn: "verification"}, account.Meta{Actor: "system:monitor"}, now)
+	return stale, err
+}
+
+func (r ruleActor) Freeze(ctx context.Context, tx monitor.Tx, accountID, reason string, now time.Time) ([]string, error) {
+	return r.accounts.FreezeIn(ctx, tx, accountID, reason, account.Meta{Actor: "system:monitor"}, now)
+}
+
+// withdrawalEvent is a withdrawal request as the rules see it: its value in
+// whole units of the reference currency, and how old its address is.
+func withdrawalEvent(ctx context.Context, tx withdrawal.Tx, w withdrawal.Withdrawal, c money.Currency, decimals int) (monitor.Event, error) {
+	attrs := map[string]any{"network": w.Network, "address": w.Address}
+	if w.AddressID != "" {
+		a, err := tx.AddressByID(ctx, w.AccountID, w.AddressID)
+		if err != nil {
+			return monitor.Event{}, err
+		}
+		attrs["address_age_hours"] = w.CreatedAt.Sub(a.CreatedAt).Hours()
+	} else {
+		attrs["address_age_hours"] = 0.0 // typed in: never seen before
+	}
+	amount, _ := new(big.Float).Quo(new(big.Float).SetInt(w.Amount), big.NewFloat(math.Pow10(decimals))).Float64()
+	return monitor.Event{ID: w.ID, UserID: w.AccountID, Type: "withdrawal_requested", Asset: w.Asset, Amount: amount,
+		Value: float64(w.ReferenceValue) / math.Pow10(c.Decimals), OccurredAt: w.CreatedAt, Attributes: attrs}, nil
+}
+
+// catalog turns the configured networks and assets into the payout catalog.
+func catalog(cfg config.Config) withdrawal.Catalog {
+	var c withdrawal.Catalog
+	for _, a := range cfg.Assets {
+		asset := withdrawal.Asset{Code: a.Code, Decimals: a.Decimals}
+		for _, n := range a.Networks {
+			asset.Networks = append(asset.Networks, cfg.Networks[n])
+		}
+		c = append(c, asset)
+	}
+	return c
 }
 
 // sealCheckpoints writes checkpoints until every grown chain is sealed.

@@ -72,6 +72,9 @@ type Service struct {
 	// Revoked is told the token hashes of sessions ended, after commit, so
 	// that every node's cache drops them (see Cache and the PostgreSQL notifier).
 	Revoked func(tokenHashes []string)
+	// Observe, if set, sees each session started, in its transaction
+	// (monitoring turns it into a login_succeeded event).
+	Observe func(ctx context.Context, tx Tx, a account.Account, action string, now time.Time, data map[string]any) error
 }
 
 // Meta describes the request that starts or ends a session.
@@ -129,12 +132,14 @@ func (s *Service) Start(ctx context.Context, a account.Account, aal string, m Me
 		if err := tx.InsertSession(ctx, out.Session); err != nil {
 			return err
 		}
-		_, err = audit.Append(ctx, tx, now, audit.Entry{
-			Actor: a.Actor(), Action: "session.created", UserID: a.ID, IP: m.IP, RequestID: m.RequestID,
-			Data: map[string]any{"session_id": out.Session.ID, "aal": aal, "device_id": dev.ID, "user_agent": out.Session.UserAgent, "realm": a.Realm,
-				"new_device": out.DeviceToken != "", "reasons": m.Reasons, "place": m.Place},
-		})
-		return err
+		data := map[string]any{"session_id": out.Session.ID, "aal": aal, "device_id": dev.ID, "user_agent": out.Session.UserAgent, "realm": a.Realm,
+			"new_device": out.DeviceToken != "", "reasons": m.Reasons, "place": m.Place}
+		if _, err = audit.Append(ctx, tx, now, audit.Entry{
+			Actor: a.Actor(), Action: "session.created", UserID: a.ID, IP: m.IP, RequestID: m.RequestID, Data: data,
+		}); err != nil || s.Observe == nil {
+			return err
+		}
+		return s.Observe(ctx, tx, a, "session.created", now, data)
 	})
 	if err != nil {
 		return Started{}, fmt.Errorf("start session: %w", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/wardenhq/warden/internal/account"
@@ -14,17 +15,22 @@ import (
 var ErrConflict = errors.New("conflict")
 
 const accountColumns = `id, realm, email, email_key, email_verified_at, password_hash, staff_role,
-	anti_phishing_code, frozen_at, frozen_reason, security_changed_at, created_at, must_change_password, mfa_enabled`
+	anti_phishing_code, frozen_at, frozen_reason, security_changed_at, created_at, must_change_password, mfa_enabled, verification_tier,
+	password_changed_at, mfa_changed_at, unfrozen_at, restrictions`
 
 func scanAccount(row rowScanner) (account.Account, error) {
 	var a account.Account
-	var verified, frozen, changed, created int64
+	var verified, frozen, changed, created, pwChanged, mfaChanged, unfrozen int64
+	var restrictions string
 	err := row.Scan(&a.ID, &a.Realm, &a.Email, &a.EmailKey, &verified, &a.PasswordHash, &a.StaffRole,
-		&a.AntiPhishingCode, &frozen, &a.FrozenReason, &changed, &created, &a.MustChangePassword, &a.MFAEnabled)
+		&a.AntiPhishingCode, &frozen, &a.FrozenReason, &changed, &created, &a.MustChangePassword, &a.MFAEnabled, &a.VerificationTier,
+		&pwChanged, &mfaChanged, &unfrozen, &restrictions)
 	if isNoRows(err) {
 		return account.Account{}, ErrNotFound
 	}
+	a.Restrictions = splitList(restrictions)
 	a.EmailVerifiedAt, a.FrozenAt, a.SecurityChangedAt, a.CreatedAt = fromMicros(verified), fromMicros(frozen), fromMicros(changed), fromMicros(created)
+	a.PasswordChangedAt, a.MFAChangedAt, a.UnfrozenAt = fromMicros(pwChanged), fromMicros(mfaChanged), fromMicros(unfrozen)
 	return a, err
 }
 
@@ -33,10 +39,11 @@ func scanAccount(row rowScanner) (account.Account, error) {
 func (tx *Tx) InsertAccount(ctx context.Context, a account.Account) error {
 	res, err := tx.q.ExecContext(ctx, `
 		INSERT INTO accounts (`+accountColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
 		ON CONFLICT (realm, email_key) DO NOTHING`,
 		a.ID, a.Realm, a.Email, a.EmailKey, micros(a.EmailVerifiedAt), a.PasswordHash, a.StaffRole,
-		a.AntiPhishingCode, micros(a.FrozenAt), a.FrozenReason, micros(a.SecurityChangedAt), micros(a.CreatedAt), a.MustChangePassword, a.MFAEnabled)
+		a.AntiPhishingCode, micros(a.FrozenAt), a.FrozenReason, micros(a.SecurityChangedAt), micros(a.CreatedAt), a.MustChangePassword, a.MFAEnabled, a.VerificationTier,
+		micros(a.PasswordChangedAt), micros(a.MFAChangedAt), micros(a.UnfrozenAt), strings.Join(a.Restrictions, ","))
 	if err != nil {
 		return fmt.Errorf("insert account: %w", err)
 	}
@@ -82,10 +89,13 @@ func (tx *Tx) UpdateAccount(ctx context.Context, id string, fn func(old account.
 	}
 	_, err = tx.q.ExecContext(ctx, `
 		UPDATE accounts SET email_verified_at = $2, password_hash = $3, staff_role = $4, anti_phishing_code = $5,
-			frozen_at = $6, frozen_reason = $7, security_changed_at = $8, must_change_password = $9, mfa_enabled = $10
+			frozen_at = $6, frozen_reason = $7, security_changed_at = $8, must_change_password = $9, mfa_enabled = $10,
+			verification_tier = $11, password_changed_at = $12, mfa_changed_at = $13, unfrozen_at = $14,
+			restrictions = $15
 		WHERE id = $1`,
 		id, micros(updated.EmailVerifiedAt), updated.PasswordHash, updated.StaffRole, updated.AntiPhishingCode,
-		micros(updated.FrozenAt), updated.FrozenReason, micros(updated.SecurityChangedAt), updated.MustChangePassword, updated.MFAEnabled)
+		micros(updated.FrozenAt), updated.FrozenReason, micros(updated.SecurityChangedAt), updated.MustChangePassword, updated.MFAEnabled, updated.VerificationTier,
+		micros(updated.PasswordChangedAt), micros(updated.MFAChangedAt), micros(updated.UnfrozenAt), strings.Join(updated.Restrictions, ","))
 	if err != nil {
 		return account.Account{}, fmt.Errorf("update account %s: %w", id, err)
 	}

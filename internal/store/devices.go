@@ -85,3 +85,15 @@ func (tx *Tx) SeeDevice(ctx context.Context, d session.Device) error {
 	}
 	return nil
 }
+
+// DeviceByID finds one of the account's devices by id, forgotten ones
+// included (a forgotten device still first logged in when it did); another
+// account's device is ErrNotFound.
+func (tx *Tx) DeviceByID(ctx context.Context, accountID, id string) (session.Device, error) {
+	d, err := scanDevice(tx.q.QueryRowContext(ctx, `SELECT `+deviceColumns+` FROM devices
+		WHERE id = $1 AND account_id = $2`, id, accountID))
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return d, fmt.Errorf("find device %s: %w", id, err)
+	}
+	return d, err
+}

@@ -48,11 +48,13 @@ func (s *Store) SessionAndAccount(ctx context.Context, hash string) (session.Ses
 	var sess session.Session
 	var created, seen, expires, revoked, mfa int64
 	var a account.Account
-	var verified, frozen, changed, acreated int64
+	var verified, frozen, changed, acreated, pwChanged, mfaChanged, unfrozen int64
+	var restrictions string
 	err := row.Scan(&sess.ID, &sess.TokenHash, &sess.AccountID, &sess.Realm, &sess.AAL, &sess.DeviceID, &sess.IP, &sess.UserAgent,
 		&created, &seen, &expires, &revoked, &sess.RevokeReason, &mfa,
 		&a.ID, &a.Realm, &a.Email, &a.EmailKey, &verified, &a.PasswordHash, &a.StaffRole,
-		&a.AntiPhishingCode, &frozen, &a.FrozenReason, &changed, &acreated, &a.MustChangePassword, &a.MFAEnabled)
+		&a.AntiPhishingCode, &frozen, &a.FrozenReason, &changed, &acreated, &a.MustChangePassword, &a.MFAEnabled, &a.VerificationTier,
+		&pwChanged, &mfaChanged, &unfrozen, &restrictions)
 	if isNoRows(err) {
 		return session.Session{}, account.Account{}, ErrNotFound
 	}
@@ -62,6 +64,8 @@ func (s *Store) SessionAndAccount(ctx context.Context, hash string) (session.Ses
 	sess.CreatedAt, sess.LastSeenAt, sess.ExpiresAt, sess.RevokedAt = fromMicros(created), fromMicros(seen), fromMicros(expires), fromMicros(revoked)
 	sess.MFAAt = fromMicros(mfa)
 	a.EmailVerifiedAt, a.FrozenAt, a.SecurityChangedAt, a.CreatedAt = fromMicros(verified), fromMicros(frozen), fromMicros(changed), fromMicros(acreated)
+	a.PasswordChangedAt, a.MFAChangedAt, a.UnfrozenAt = fromMicros(pwChanged), fromMicros(mfaChanged), fromMicros(unfrozen)
+	a.Restrictions = splitList(restrictions)
 	a.PasswordHash = "" // not needed past this point; keep it out of caches
 	return sess, a, nil
 }

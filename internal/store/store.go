@@ -64,6 +64,9 @@ type Store struct {
 	// readHot prepares readHotStatements on the SQLite readers (each
 	// connection prepares them on first use; database/sql keeps them).
 	readHot *preparedSet
+	// checkpoints moves SQLite's write-ahead log into the database file on
+	// a connection of its own; nil on PostgreSQL. See runCheckpoints.
+	checkpoints *checkpointer
 }
 
 // hotStatements run in nearly every write transaction. On SQLite, parsing
@@ -170,6 +173,11 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 		"synchronous(NORMAL)", // durable across process crashes; WAL keeps it consistent across power loss
 		"foreign_keys(ON)",
 		"busy_timeout(10000)",
+		// The writer never checkpoints: a checkpoint run by the commit that
+		// crosses the threshold stalls that transaction for milliseconds
+		// (the login p99 in docs/BENCHMARKS.md); runCheckpoints does it
+		// beside the writer instead.
+		"wal_autocheckpoint(0)",
 	} {
 		pragmas.Add("_pragma", p)
 	}
@@ -199,7 +207,13 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 	n := max(4, runtime.GOMAXPROCS(0))
 	reader.SetMaxOpenConns(n)
 	reader.SetMaxIdleConns(n)
-	return &Store{dialect: SQLite, writer: writer, reader: reader,
+	cp, err := startCheckpoints(path)
+	if err != nil {
+		writer.Close()
+		reader.Close()
+		return nil, err
+	}
+	return &Store{dialect: SQLite, writer: writer, reader: reader, checkpoints: cp,
 		hot: &preparedSet{queries: hotStatements}, readHot: &preparedSet{queries: readHotStatements}}, nil
 }
 
@@ -224,8 +238,11 @@ func (s *Store) Dialect() Dialect { return s.dialect }
 // Close releases every connection.
 func (s *Store) Close() error {
 	var err error
+	if s.checkpoints != nil {
+		err = s.checkpoints.stop()
+	}
 	if s.hot != nil {
-		err = s.hot.close()
+		err = errors.Join(err, s.hot.close())
 	}
 	if s.readHot != nil {
 		err = errors.Join(err, s.readHot.close())

@@ -390,6 +390,7 @@ func (p *Pages) freezeByLink(w http.ResponseWriter, r *http.Request) {
 	if u, stale, _ := p.resolve(userSignIn, r); stale || (u != nil && u.Account.ID == acct.ID) {
 		p.clearSessionCookie(w, userSignIn)
 	}
+	p.grantReport(w, r, acct.ID) // the frozen page offers to report it (cases.go)
 	p.redirect(w, r, "/frozen", flashFrozen)
 }
 
@@ -411,6 +412,7 @@ func (p *Pages) freezeAccount(w http.ResponseWriter, r *http.Request, u *member)
 		return
 	}
 	p.clearSessionCookie(w, userSignIn)
+	p.grantReport(w, r, u.Account.ID) // the frozen page offers to report it (cases.go)
 	p.redirect(w, r, "/frozen", flashFrozen)
 }
 

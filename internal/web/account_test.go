@@ -341,7 +341,7 @@ func (s *site) loggedIn(email, pw string) *client {
 		s.confirmDevice(email)
 		res = c.get("/login/challenge")
 	}
-	expect(s.t, "log in", res, 303, "/account")
+	expect(s.t, "log in", res, 303, "/account/security-center")
 	return c
 }
 
@@ -415,7 +415,7 @@ func TestSignUpConfirmLogIn(t *testing.T) {
 	expect(t, "unknown email", unknown, 401, "The email address or password is wrong.")
 	expect(t, "empty login", c.post("/login", "email", "", "password", ""), 422, "Enter your email address.", "Enter your password.")
 
-	expect(t, "login", c.post("/login", "email", "alice@example.com", "password", goodPassword), 303, "/account")
+	expect(t, "login", c.post("/login", "email", "alice@example.com", "password", goodPassword), 303, "/account/security-center")
 	sess, dev := c.cookie("warden_session"), c.cookie("warden_device")
 	if sess == nil || !strings.HasPrefix(sess.Value, "wss_") || dev == nil || !strings.HasPrefix(dev.Value, "wdv_") {
 		t.Fatalf("cookies after login: session %v, device %v", sess, dev)
@@ -425,11 +425,11 @@ func TestSignUpConfirmLogIn(t *testing.T) {
 		`href="/account/anti-phishing"`, `href="/account/activity"`, `href="/account/freeze"`,
 		`<a href="/account" aria-current="page">Account</a>`, `<form class="nav-form" method="post" action="/logout">`, "Confirmed")
 	absent(t, "account", res, ">Sign up</a>", ">Log in</a>")
-	expect(t, "login page when logged in", c.get("/login"), 303, "/account")
+	expect(t, "login page when logged in", c.get("/login"), 303, "/account/security-center")
 
 	// A second login on this browser keeps its device.
 	c.post("/logout")
-	expect(t, "login again", c.post("/login", "email", "alice@example.com", "password", goodPassword), 303, "/account")
+	expect(t, "login again", c.post("/login", "email", "alice@example.com", "password", goodPassword), 303, "/account/security-center")
 	if got := c.cookie("warden_device"); got == nil || got.Value != dev.Value {
 		t.Errorf("device cookie changed on a second login: %v → %v", dev, got)
 	}
@@ -444,7 +444,7 @@ func TestSessionCookieAttributes(t *testing.T) {
 		s := newSite(t, tc.base)
 		s.signedUp("bob@example.com")
 		res := s.client().post("/login", "email", "bob@example.com", "password", goodPassword)
-		expect(t, "login", res, 303, "/account")
+		expect(t, "login", res, 303, "/account/security-center")
 		cookies := map[string]*http.Cookie{}
 		for _, c := range (&http.Response{Header: res.header}).Cookies() {
 			cookies[c.Name] = c
@@ -487,9 +487,9 @@ func TestSignedOutAndNext(t *testing.T) {
 		"javascript:alert(1)", "evil.example", "/ /evil.example", "http:/evil.example",
 	} {
 		c := c.sameDevice()
-		expect(t, "next "+next, c.post("/login", "email", "carol@example.com", "password", goodPassword, "next", next), 303, "/account")
+		expect(t, "next "+next, c.post("/login", "email", "carol@example.com", "password", goodPassword, "next", next), 303, "/account/security-center")
 		page := c.get("/login?next=" + url.QueryEscape(next))
-		if page.status != 303 || page.header.Get("Location") != "/account" {
+		if page.status != 303 || page.header.Get("Location") != "/account/security-center" {
 			t.Errorf("login page with next %q while logged in: %d %q", next, page.status, page.header.Get("Location"))
 		}
 	}

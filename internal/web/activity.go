@@ -217,6 +217,82 @@ func activityOf(rec audit.Record) activityRow {
 		row.What = "Identity confirmed with a second factor"
 	case "account.unfrozen":
 		row.What = "Account unfrozen by support"
+	case "verification.personal_info_saved":
+		row.What = "Personal information saved for identity verification"
+	case "verification.document_added":
+		row.What = "Document uploaded for identity verification"
+		row.Detail = strings.ReplaceAll(str("kind"), "_", " ")
+	case "verification.document_viewed":
+		row.What = "A reviewer looked at one of your identity documents"
+	case "verification.submitted":
+		row.What = "Identity verification sent for review"
+	case "verification.approved":
+		row.What = "Identity verified"
+	case "verification.rejected":
+		row.What, row.Alert = "Identity verification not approved", true
+		row.Detail = str("reason")
+	case "verification.resubmission_requested":
+		row.What = "Identity verification needs more from you"
+		row.Detail = str("reason")
+	case "verification.documents_purged":
+		row.What = "Identity documents deleted after the retention period"
+	case "mfa_reset.requested":
+		row.What, row.Alert = "Removal of two-factor authentication requested", true
+	case "mfa_reset.submitted":
+		row.What = "Two-factor reset sent for review"
+	case "mfa_reset.approved":
+		row.What, row.Alert = "Two-factor reset approved: waiting period started", true
+	case "mfa_reset.rejected":
+		row.What = "Two-factor reset not approved"
+	case "mfa_reset.cancelled":
+		row.What = "Two-factor reset cancelled"
+		row.Detail = str("why")
+	case "mfa_reset.completed":
+		row.What, row.Alert = "Two-factor authentication removed after the reset", true
+	case "address.added":
+		row.What, row.Alert = "Withdrawal address added", true
+		row.Detail = str("asset") + " on " + str("network") + ": " + str("address")
+	case "address.confirmed":
+		row.What = "Withdrawal address confirmed"
+	case "address.deleted":
+		row.What = "Withdrawal address deleted"
+		row.Detail = str("address")
+	case "allow_list.enabled":
+		row.What = "Withdrawal allow-list turned on"
+	case "allow_list.disable_requested":
+		row.What, row.Alert = "Turning off the withdrawal allow-list was requested", true
+	case "allow_list.disable_confirmed":
+		row.What, row.Alert = "Turning off the withdrawal allow-list was confirmed", true
+	case "withdrawal.requested":
+		row.What = "Withdrawal requested"
+		row.Detail = str("amount") + " " + str("asset") + " to " + str("address")
+	case "withdrawal.confirmed":
+		row.What = "Withdrawal confirmed"
+		if str("by") == "email" {
+			row.Detail = "With the link in our email."
+		} else {
+			row.Detail = "With a second factor."
+		}
+	case "withdrawal.held":
+		row.What = "Withdrawal held for a review by our team"
+	case "withdrawal.approved":
+		row.What = "Withdrawal approved"
+	case "withdrawal.rejected":
+		row.What, row.Alert = "Withdrawal not approved", true
+		row.Detail = str("reason")
+	case "withdrawal.completed":
+		row.What = "Withdrawal sent"
+		row.Detail = "Transaction " + str("txid")
+	case "withdrawal.cancelled":
+		row.What = "Withdrawal cancelled"
+		row.Detail = str("why")
+	case "withdrawal.expired":
+		row.What = "Withdrawal expired before it was confirmed"
+	case "account.restricted":
+		row.What, row.Alert = "Some actions on your account were paused", true
+		row.Detail = "Paused: " + str("kind") + "."
+	case "account.restriction_lifted":
+		row.What = "A pause on your account was lifted"
 	default:
 		row.What = humanize(rec.Action)
 	}

@@ -60,8 +60,10 @@ func (p *Pages) registerConsolePages(mux *http.ServeMux) {
 	mux.HandleFunc("GET /console/users/{id}", p.signedIn(staffSignIn, p.scoped(scopeUsersRead, p.consoleUser)))
 	mux.Handle("POST /console/users/{id}/unfreeze", p.post(p.signedIn(staffSignIn, p.scoped(scopeUsersWrite, p.consoleUnfreeze))))
 	mux.Handle("POST /console/users/{id}/freeze", p.post(p.signedIn(staffSignIn, p.scoped(scopeUsersWrite, p.consoleFreeze))))
-	// Later queues (withdrawals, verifications, alerts, cases) go here, each
-	// behind p.scoped with its admin scope, and into consoleNav.
+	// Queues register their own, each behind p.scoped with its admin scope,
+	// and go into consoleNav: withdrawals, verifications, alerts, cases and
+	// the dashboard (withdrawals.go, verification.go, monitoring.go,
+	// cases.go, dashboard.go).
 
 	// Anything else under /console is the console's own 404, not the site's.
 	mux.HandleFunc("GET /console/", p.signedIn(staffSignIn, func(w http.ResponseWriter, r *http.Request, _ *member) {
@@ -115,11 +117,24 @@ func (p *Pages) consoleNav(r *http.Request, s *member) []navLink {
 		// Nothing else until the password and the second factor are set.
 		links = append(links, navLink{Label: "Log out", Href: "/console/logout", Post: true})
 	default:
+		links = append(links, navLink{Label: "Dashboard", Href: consoleDashboardPath})
 		if p.allows(s.Account.StaffRole, scopeUsersRead) {
 			links = append(links, navLink{Label: "Users", Href: consolePath})
 		}
 		// Queues (withdrawals, verifications, alerts, cases) come here, each
 		// shown when p.allows the role its scope.
+		if p.canReview(s) {
+			links = append(links, navLink{Label: "Verifications", Href: consoleVerificationsPath})
+		}
+		if p.canSeeWithdrawals(s) {
+			links = append(links, navLink{Label: "Withdrawals", Href: consoleWithdrawalsPath})
+		}
+		if p.canSeeAlerts(s) {
+			links = append(links, navLink{Label: "Alerts", Href: consoleAlertsPath}, navLink{Label: "Rules", Href: consoleRulesPath})
+		}
+		if p.canSeeCases(s) {
+			links = append(links, navLink{Label: "Cases", Href: consoleCasesPath})
+		}
 		links = append(links, navLink{Label: "Log out", Href: "/console/logout", Post: true})
 	}
 	for i := range links {
@@ -127,6 +142,10 @@ func (p *Pages) consoleNav(r *http.Request, s *member) []navLink {
 		switch l.Href {
 		case consolePath:
 			l.Current = r.URL.Path == consolePath || strings.HasPrefix(r.URL.Path, "/console/users/")
+		case consoleVerificationsPath, consoleWithdrawalsPath, consoleAlertsPath, consoleRulesPath, consoleCasesPath:
+			l.Current = r.URL.Path == l.Href || strings.HasPrefix(r.URL.Path, l.Href+"/")
+		case consoleDashboardPath:
+			l.Current = r.URL.Path == l.Href || r.URL.Path == consoleLoginsPath
 		default:
 			l.Current = r.URL.Path == l.Href
 		}
@@ -248,7 +267,17 @@ type consoleHomeData struct {
 	Email     string
 	Role      string
 	CanSearch bool
-	Form      *form
+	// CanReview: the role may review verifications (a link to the queue).
+	CanReview bool
+	// CanWithdrawals: the role may see the withdrawal queue.
+	CanWithdrawals bool
+	// Alerts is the alert queue's card with the open alerts counted, nil
+	// when the role may not see it (monitoring.go).
+	Alerts *alertsCard
+	// Cases is the case queue's card with the open cases counted, nil when
+	// the role may not see it (cases.go).
+	Cases *casesCard
+	Form  *form
 	// NoMatch is the address searched for when no user has it.
 	NoMatch string
 }
@@ -264,7 +293,8 @@ func consoleSearchForm() *form {
 // consoleHome is the console's start page: the user search, when the role
 // may read users. The search is a GET form: /console?email=…
 func (p *Pages) consoleHome(w http.ResponseWriter, r *http.Request, s *member) {
-	data := consoleHomeData{Email: s.Account.Email, Role: roleName(s.Account.StaffRole), CanSearch: p.allows(s.Account.StaffRole, scopeUsersRead)}
+	data := consoleHomeData{Email: s.Account.Email, Role: roleName(s.Account.StaffRole), CanSearch: p.allows(s.Account.StaffRole, scopeUsersRead),
+		CanReview: p.canReview(s), CanWithdrawals: p.canSeeWithdrawals(s), Alerts: p.alertsCardOf(r, s), Cases: p.casesCardOf(r, s)}
 	raw, searched := r.URL.Query()["email"]
 	if !data.CanSearch {
 		if searched {
@@ -342,6 +372,12 @@ type consoleUserData struct {
 	CanWrite bool
 	// Form is the freeze or unfreeze form, whichever applies, when CanWrite.
 	Form *form
+	// Restrictions are the restrictions in force, with the forms that set
+	// and lift them (withdrawals.go); nil without the withdrawal pages.
+	Restrictions *restrictionsBlock
+	// Alerts are the user's latest alerts (monitoring.go); nil when the
+	// role may not see alerts.
+	Alerts *userAlerts
 }
 
 func reasonForm(frozen bool) *form {
@@ -443,6 +479,18 @@ func (p *Pages) loadUser(w http.ResponseWriter, r *http.Request, s *member) (dat
 	}
 	if data.CanWrite {
 		data.Form = reasonForm(data.User.Frozen)
+	}
+	if p.withdrawals != nil {
+		if data.Restrictions, err = p.restrictionsOf(r, a.ID, data.CanWrite); err != nil {
+			p.internalError(w, r, "read restrictions", err)
+			return data, false
+		}
+	}
+	if p.canSeeAlerts(s) {
+		if data.Alerts, err = p.userAlertsOf(r, a.ID, a.Email); err != nil {
+			p.internalError(w, r, "read the user's alerts", err)
+			return data, false
+		}
 	}
 	return data, true
 }

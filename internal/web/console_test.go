@@ -428,13 +428,13 @@ func TestLoginEndsTheBrowsersPreviousSession(t *testing.T) {
 	s.signedUp("ben@example.com")
 	c := s.loggedIn("ann@example.com", goodPassword)
 	first := c.cookie("warden_session").Value
-	expect(t, "login as ben", c.post("/login", "email", "ben@example.com", "password", goodPassword), 303, "/account")
+	expect(t, "login as ben", c.post("/login", "email", "ben@example.com", "password", goodPassword), 303, "/account/security-center")
 	if s.resolves(first) {
 		t.Fatal("ann's session survived a login as ben in the same browser")
 	}
 	expect(t, "ben", c.get("/account"), 200, "ben@example.com")
 	second := c.cookie("warden_session").Value
-	expect(t, "login as ben again", c.post("/login", "email", "ben@example.com", "password", goodPassword), 303, "/account")
+	expect(t, "login as ben again", c.post("/login", "email", "ben@example.com", "password", goodPassword), 303, "/account/security-center")
 	if s.resolves(second) {
 		t.Fatal("the previous session survived a second login")
 	}

@@ -111,7 +111,7 @@ func TestNewDeviceEmail(t *testing.T) {
 		"New device confirmed from the email link", "From a new device.")
 	// The same browser logs in again without the email: its device is trusted.
 	c.post("/logout")
-	expect(t, "trusted device", c.post("/login", "email", "ned@example.com", "password", goodPassword), 303, "/account")
+	expect(t, "trusted device", c.post("/login", "email", "ned@example.com", "password", goodPassword), 303, "/account/security-center")
 
 	// Without JavaScript: the page's refresh (a GET) or its button goes on.
 	for _, how := range []string{"refresh", "button"} {
@@ -119,9 +119,9 @@ func TestNewDeviceEmail(t *testing.T) {
 		expect(t, how+": password", c.post("/login", "email", "ned@example.com", "password", goodPassword), 303, "/login/challenge")
 		s.confirmDevice("ned@example.com")
 		if how == "refresh" {
-			expect(t, how, c.get("/login/challenge"), 303, "/account")
+			expect(t, how, c.get("/login/challenge"), 303, "/account/security-center")
 		} else {
-			expect(t, how, c.post("/login/challenge/email"), 303, "/account")
+			expect(t, how, c.post("/login/challenge/email"), 303, "/account/security-center")
 		}
 		expect(t, how+": signed in", c.get("/account"), 200, "ned@example.com")
 	}
@@ -155,7 +155,7 @@ func TestNewDeviceEmailAndSecondFactor(t *testing.T) {
 	expect(t, "password again", c.post("/login", "email", "mo@example.com", "password", goodPassword), 303, "/login/challenge")
 	expect(t, "recovery code", c.post("/login/challenge", "method", "recovery_code", "recovery_code", codes[0]), 303, "/login/challenge")
 	s.confirmDevice("mo@example.com")
-	if state, location := c.poll("/login/challenge/email"); state != "done" || location != "/account" {
+	if state, location := c.poll("/login/challenge/email"); state != "done" || location != "/account/security-center" {
 		t.Fatalf("after both: %q %q", state, location)
 	}
 	expect(t, "signed in after both", c.get("/account/sessions"), 200, `<span class="badge">2FA</span>`)
@@ -170,7 +170,7 @@ func TestNewDeviceEmailAndSecondFactor(t *testing.T) {
 	res = c.get("/login/challenge")
 	expect(t, "code left", res, 200, "This device is confirmed.", `id="totp-form"`, "<h1>Two-factor authentication</h1>")
 	absent(t, "code left", res, `id="email-wait"`)
-	expect(t, "recovery code", c.post("/login/challenge", "method", "recovery_code", "recovery_code", codes[1]), 303, "/account")
+	expect(t, "recovery code", c.post("/login/challenge", "method", "recovery_code", "recovery_code", codes[1]), 303, "/account/security-center")
 	expect(t, "signed in", c.get("/account/sessions"), 200, `<span class="badge">2FA</span>`)
 }
 

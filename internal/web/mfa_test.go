@@ -31,9 +31,15 @@ func rfc6238(t *testing.T, secret string, at time.Time) string {
 }
 
 // code is the account's code at now+offset: a test spends each time step
-// once, so the steps before and after now give it three codes.
+// once, so the steps before and after now give it three codes. Made in the
+// last seconds of a 30-second step, a code would reach the server in the
+// next one, a step off from what the test means; so it waits those out.
 func code(t *testing.T, secret string, offset time.Duration) string {
 	t.Helper()
+	const step, margin = 30 * time.Second, 3 * time.Second
+	if left := step - time.Duration(time.Now().UnixNano())%step; left < margin {
+		time.Sleep(left)
+	}
 	return rfc6238(t, secret, time.Now().Add(offset))
 }
 
@@ -247,18 +253,19 @@ func TestLoginChallenge(t *testing.T) {
 	}
 	mu.Unlock()
 
-	expect(t, "right code", post("method", "totp", "code", code(t, secret, 0)), 303, "/account/sessions")
+	spent := code(t, secret, 0)
+	expect(t, "right code", post("method", "totp", "code", spent), 303, "/account/sessions")
 	if c.cookieAt("/login/challenge", "warden_challenge") != nil {
 		t.Error("the challenge cookie outlived the login")
 	}
 	expect(t, "signed in with 2FA", c.get("/account/sessions"), 200, `<span class="badge">2FA</span>`)
-	expect(t, "challenge page when signed in", c.get("/login/challenge"), 303, "/account")
+	expect(t, "challenge page when signed in", c.get("/login/challenge"), 303, "/account/security-center")
 
 	// A code spent once is refused the next time.
 	c = s.challenged("bea@example.com", "")
-	expect(t, "reused code", c.post("/login/challenge", "method", "totp", "code", code(t, secret, 0)), 422, "This code was used already.")
+	expect(t, "reused code", c.post("/login/challenge", "method", "totp", "code", spent), 422, "This code was used already.")
 	// A recovery code works once, and says so.
-	expect(t, "recovery code", c.post("/login/challenge", "method", "recovery_code", "recovery_code", strings.ToUpper(codes[0])), 303, "/account")
+	expect(t, "recovery code", c.post("/login/challenge", "method", "recovery_code", "recovery_code", strings.ToUpper(codes[0])), 303, "/account/security-center")
 	expect(t, "recovery notice", c.get("/account"), 200, "You logged in with a recovery code.")
 	expect(t, "codes left", c.get("/account/security"), 200, `<dd id="recovery-left">9 of 10</dd>`)
 	c = s.challenged("bea@example.com", "")
@@ -346,7 +353,8 @@ func TestRecoveryCodesAndTurningOff(t *testing.T) {
 	expect(t, "page", res, 200, "Make new recovery codes", `autocomplete="one-time-code"`)
 	expect(t, "empty", c.post("/account/security/recovery-codes"), 422, "Enter the 6-digit code your app shows.")
 	expect(t, "wrong", c.post("/account/security/recovery-codes", "code", "000000"), 422, "This code is wrong.")
-	res = c.post("/account/security/recovery-codes", "code", code(t, secret, 0))
+	spent := code(t, secret, 0)
+	res = c.post("/account/security/recovery-codes", "code", spent)
 	expect(t, "new codes", res, 200, "Your old recovery codes no longer work.", "This is the only time we show these codes.")
 	fresh := recoveryCodesOf(res)
 	if len(fresh) != 10 || fresh[0] == old[0] {
@@ -359,7 +367,7 @@ func TestRecoveryCodesAndTurningOff(t *testing.T) {
 	expect(t, "disable empty", c.post("/account/security/totp/disable"), 422, "Enter your password.", "Enter the 6-digit code your app shows.")
 	expect(t, "disable wrong password", c.post("/account/security/totp/disable", "password", "not my password at all", "code", code(t, secret, 30*time.Second)),
 		422, "Your password is wrong.")
-	expect(t, "disable reused code", c.post("/account/security/totp/disable", "password", goodPassword, "code", code(t, secret, 0)), 422, "This code was used already.")
+	expect(t, "disable reused code", c.post("/account/security/totp/disable", "password", goodPassword, "code", spent), 422, "This code was used already.")
 	expect(t, "disable", c.post("/account/security/totp/disable", "password", goodPassword, "code", code(t, secret, 30*time.Second)), 303, "/account/security")
 	res = c.get("/account/security")
 	expect(t, "off", res, 200, "The authenticator app was removed.", `<span class="badge warning">Off</span>`, "Set up authenticator app")
@@ -488,7 +496,7 @@ func TestChallengeLoginIsAAL2(t *testing.T) {
 	s := newSite(t, "http://warden.test")
 	_, secret, _ := s.mfaUser("hal@example.com")
 	c := s.challenged("hal@example.com", "")
-	expect(t, "answer", c.post("/login/challenge", "method", "totp", "code", code(t, secret, 0)), 303, "/account")
+	expect(t, "answer", c.post("/login/challenge", "method", "totp", "code", code(t, secret, 0)), 303, "/account/security-center")
 	sess, _, err := s.sessions.Resolve(context.Background(), c.cookie("warden_session").Value)
 	if err != nil || sess.AAL != "aal2" {
 		t.Fatalf("session %+v, %v: want aal2", sess, err)

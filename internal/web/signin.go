@@ -101,7 +101,7 @@ var userSignIn = signIn{
 	frozenPath:      "/frozen",
 
 	loginPath:          "/login",
-	home:               "/account",
+	home:               securityCenterPath, // what protects the account, and what to turn on next
 	signedOutFlash:     flashSignedOut,
 	loginTemplate:      "login",
 	loginForm:          loginForm,

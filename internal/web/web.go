@@ -43,14 +43,21 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/wardenhq/warden/internal/account"
+	"github.com/wardenhq/warden/internal/cases"
 	"github.com/wardenhq/warden/internal/login"
 	"github.com/wardenhq/warden/internal/mfa"
+	"github.com/wardenhq/warden/internal/money"
+	"github.com/wardenhq/warden/internal/monitor"
+	"github.com/wardenhq/warden/internal/ratelimit"
 	"github.com/wardenhq/warden/internal/session"
 	"github.com/wardenhq/warden/internal/staff"
+	"github.com/wardenhq/warden/internal/verification"
+	"github.com/wardenhq/warden/internal/withdrawal"
 )
 
 //go:embed templates/*.html
@@ -81,6 +88,19 @@ type Config struct {
 	// MFA is the second-factor service: security settings, login challenges,
 	// step-up, and the enrolment every staff member must make.
 	MFA *mfa.Service
+	// Verification runs the verification wizard, the limits page, the
+	// console's review queue and the 2FA reset.
+	Verification *verification.Service
+	// Currency is the reference currency limits are shown in.
+	Currency money.Currency
+	// Withdrawals runs the address book, the withdraw form and its history.
+	Withdrawals *withdrawal.Service
+	// Monitoring runs the console's alert queue and rules pages
+	// (monitoring.go); nil leaves them out.
+	Monitoring *monitor.Service
+	// Cases runs the report of a compromised account (/account/report) and
+	// the console's case queue (cases.go); nil leaves them out.
+	Cases *cases.Service
 	// Audit is where the account pages read the activity list, the console
 	// a user's login decisions; *store.Store implements it.
 	Audit AuditStore
@@ -123,14 +143,27 @@ type Pages struct {
 	loginLimit  func(r *http.Request) (time.Duration, error)
 	// allows tells whether a staff role holds an admin scope: staff.Allows.
 	allows func(role, scope string) bool
+
+	// verification runs the verification pages (verification.go); nil
+	// leaves them out. currency is what limits are shown in.
+	verification *verification.Service
+	currency     money.Currency
+	// withdrawals runs the withdrawal pages; nil leaves them out.
+	withdrawals *withdrawal.Service
+	// monitoring runs the alert queue and the rules pages; nil leaves them out.
+	monitoring *monitor.Service
+	// cases runs the report page and the case queue; nil leaves them out.
+	cases *cases.Service
+	// driftLimiter bounds the help's drift checks per account (help.go).
+	driftLimiter *ratelimit.Limiter
 }
 
-// layoutFile is the base layout that every page is drawn in; partialsFile
-// holds the templates pages share (form fields, error summaries).
-const (
-	layoutFile   = "layout.html"
-	partialsFile = "forms.html"
-)
+// layoutFile is the base layout that every page is drawn in; partialFiles
+// hold the templates pages share (form fields, error summaries, the upload
+// forms of the verification pages).
+const layoutFile = "layout.html"
+
+var partialFiles = []string{"forms.html", "verification-parts.html", "withdrawals-parts.html", "console-alerts-parts.html"}
 
 // New parses the embedded templates and hashes the static files. It fails
 // when a template does not parse, or when Dev is set without a Mailbox.
@@ -159,6 +192,21 @@ func New(cfg Config) (*Pages, error) {
 		supportURL:  strings.TrimSpace(cfg.SupportURL),
 		loginLimit:  cfg.LoginLimit,
 		allows:      staff.Allows,
+
+		verification: cfg.Verification,
+		currency:     cfg.Currency,
+		withdrawals:  cfg.Withdrawals,
+		monitoring:   cfg.Monitoring,
+		cases:        cfg.Cases,
+	}
+	if p.accounts == nil {
+		p.verification = nil // its pages need the account pages
+		p.withdrawals = nil  // and so do these
+		p.monitoring = nil
+		p.cases = nil
+	}
+	if p.currency.Code == "" {
+		p.currency = money.Currency{Code: "USD", Decimals: 2}
 	}
 	if p.requestInfo == nil {
 		p.requestInfo = connectionInfo
@@ -179,6 +227,9 @@ func New(cfg Config) (*Pages, error) {
 	}
 	if !p.dev {
 		p.mailbox = nil
+	}
+	if p.audit != nil {
+		p.driftLimiter = newDriftLimiter(p.audit, p.now)
 	}
 	var err error
 	if p.assets, err = loadAssets(); err != nil {
@@ -201,14 +252,25 @@ func (p *Pages) parseTemplates() error {
 		"rfc3339":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"utc":        func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 		"ago":        func(t time.Time) string { return ago(p.now(), t) },
+		// verificationOn tells whether the verification pages (and the 2FA
+		// reset) are served.
+		"verificationOn": func() bool { return p.verification != nil },
+		// withdrawalsOn tells whether the withdrawal pages are served.
+		"withdrawalsOn": func() bool { return p.withdrawals != nil },
+		// casesOn tells whether a compromised account can be reported (cases.go).
+		"casesOn": func() bool { return p.cases != nil },
+	}
+	shared := []string{"templates/" + layoutFile}
+	for _, f := range partialFiles {
+		shared = append(shared, "templates/"+f)
 	}
 	for _, file := range files {
 		base := path.Base(file)
-		if base == layoutFile || base == partialsFile {
+		if base == layoutFile || slices.Contains(partialFiles, base) {
 			continue
 		}
 		name := strings.TrimSuffix(base, ".html")
-		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/"+layoutFile, "templates/"+partialsFile, file)
+		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, append(slices.Clone(shared), file)...)
 		if err != nil {
 			return fmt.Errorf("web: parse template %s: %w", base, err)
 		}
@@ -227,10 +289,25 @@ func (p *Pages) parseTemplates() error {
 func (p *Pages) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /{$}", p.home)
 	mux.HandleFunc("GET /static/", p.serveStatic)
+	mux.HandleFunc("GET "+helpPath, p.helpPage)
 	if p.accounts != nil {
 		p.registerAccountPages(mux)
+		p.registerSecurityPages(mux)
 		p.registerConsolePages(mux)
 		p.registerMFAPages(mux)
+		if p.verification != nil {
+			p.registerVerificationPages(mux)
+		}
+		if p.withdrawals != nil {
+			p.registerWithdrawalPages(mux)
+		}
+		if p.monitoring != nil {
+			p.registerMonitoringPages(mux)
+		}
+		if p.cases != nil {
+			p.registerCasePages(mux)
+		}
+		p.registerDashboardPages(mux)
 	}
 	if p.dev {
 		mux.HandleFunc("GET /dev/mailbox", p.mailboxList)
@@ -269,7 +346,14 @@ type view struct {
 	Staff   *member
 	// SupportURL is where users reach support, "" when not configured.
 	SupportURL string
-	Data       any
+	// Reset is the user's 2FA reset in progress, shown on the account and
+	// security pages with a way to cancel it (verification.go); nil for none.
+	Reset *resetBanner
+	// Paused says why the user's withdrawals are paused and what lifts
+	// that, on the account and withdraw pages (monitoring.go); nil when
+	// they are not.
+	Paused *pausedNotice
+	Data   any
 }
 
 func (p *Pages) nav(r *http.Request, u *member) []navLink {
@@ -280,13 +364,29 @@ func (p *Pages) nav(r *http.Request, u *member) []navLink {
 	switch {
 	case p.accounts == nil:
 	case u != nil:
-		links = append(links, navLink{Label: "Account", Href: "/account"}, navLink{Label: "Log out", Href: "/logout", Post: true})
+		links = append(links, navLink{Label: "Security", Href: securityCenterPath}, navLink{Label: "Account", Href: "/account"})
+		if p.verification != nil {
+			links = append(links, navLink{Label: "Verification", Href: verificationPath}, navLink{Label: "Limits", Href: limitsPath})
+		}
+		if p.withdrawals != nil {
+			links = append(links, navLink{Label: "Withdraw", Href: withdrawPath}, navLink{Label: "Withdrawals", Href: withdrawalsPath},
+				navLink{Label: "Addresses", Href: addressesPath})
+		}
+		links = append(links, navLink{Label: "Help", Href: helpPath}, navLink{Label: "Log out", Href: "/logout", Post: true})
 	default:
-		links = append(links, navLink{Label: "Log in", Href: "/login"}, navLink{Label: "Sign up", Href: "/signup"})
+		links = append(links, navLink{Label: "Help", Href: helpPath}, navLink{Label: "Log in", Href: "/login"}, navLink{Label: "Sign up", Href: "/signup"})
 	}
-	for i := range links {
-		l := &links[i]
-		l.Current = r.URL.Path == l.Href || (l.Href != "/" && strings.HasPrefix(r.URL.Path, l.Href+"/"))
+	// The page is the entry whose address is the longest match: the
+	// security center (/account/security-center) is not under Account.
+	best := -1
+	for i, l := range links {
+		if !l.Post && (r.URL.Path == l.Href || (l.Href != "/" && strings.HasPrefix(r.URL.Path, l.Href+"/"))) &&
+			(best < 0 || len(l.Href) > len(links[best].Href)) {
+			best = i
+		}
+	}
+	if best >= 0 {
+		links[best].Current = true
 	}
 	return links
 }
@@ -317,6 +417,12 @@ func (p *Pages) Render(w http.ResponseWriter, r *http.Request, status int, page 
 	} else {
 		v.User = p.viewer(userSignIn, r)
 		v.Nav = p.nav(r, v.User)
+		if v.User != nil && (page == "account" || page == "account-security" || page == "security-center") {
+			v.Reset = p.resetBannerOf(r, v.User)
+		}
+		if v.User != nil && (page == "account" || page == "withdraw" || page == "security-center") {
+			v.Paused = p.pausedNoticeOf(r, v.User)
+		}
 	}
 	var buf bytes.Buffer
 	err := t.ExecuteTemplate(&buf, "layout", v)

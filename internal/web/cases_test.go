@@ -1,0 +1,291 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wardenhq/warden/internal/account"
+	"github.com/wardenhq/warden/internal/cases"
+	"github.com/wardenhq/warden/internal/keyring"
+	"github.com/wardenhq/warden/internal/mfa"
+	"github.com/wardenhq/warden/internal/money"
+	"github.com/wardenhq/warden/internal/monitor"
+	"github.com/wardenhq/warden/internal/staff"
+	"github.com/wardenhq/warden/internal/store"
+	"github.com/wardenhq/warden/internal/verification"
+	"github.com/wardenhq/warden/internal/web"
+	"github.com/wardenhq/warden/internal/withdrawal"
+)
+
+// caseSite is a site with every page on, as `warden serve` wires it:
+// withdrawals, verification, monitoring and cases.
+type caseSite struct {
+	*monSite
+	cases *cases.Service
+}
+
+func newCaseSite(t *testing.T) *caseSite {
+	t.Helper()
+	var wd *withdrawal.Service
+	var mon *monitor.Service
+	var cs *cases.Service
+	usd := money.Currency{Code: "USD", Decimals: 2}
+	s := newSiteConfig(t, "http://warden.test", nil, func(c *web.Config) {
+		st := c.Audit.(*store.Store)
+		wd = &withdrawal.Service{
+			Transact: func(ctx context.Context, fn func(withdrawal.Tx) error) error {
+				return st.Write(ctx, func(tx *store.Tx) error { return fn(tx) })
+			},
+			View: func(ctx context.Context, fn func(withdrawal.Tx) error) error {
+				return st.Read(ctx, func(tx *store.Tx) error { return fn(tx) })
+			},
+			Accounts: c.Accounts, MFA: c.MFA, Assets: testCatalog(), Tiers: verification.DefaultTiers(),
+			Currency: usd, Policy: testPolicy(), Now: time.Now,
+		}
+		wd.Policy.RequireSecondFactor = false
+		keys, err := keyring.New(bytes.Repeat([]byte{7}, keyring.KeySize))
+		if err != nil {
+			t.Fatal(err)
+		}
+		factors := c.MFA
+		c.Verification = &verification.Service{
+			Transact: func(ctx context.Context, fn func(verification.Tx) error) error {
+				return st.Write(ctx, func(tx *store.Tx) error { return fn(tx) })
+			},
+			View: func(ctx context.Context, fn func(verification.Tx) error) error {
+				return st.Read(ctx, func(tx *store.Tx) error { return fn(tx) })
+			},
+			Accounts: c.Accounts, Keys: keys, Now: time.Now,
+			Policy: verification.Policy{Tiers: verification.DefaultTiers(), AdultAge: 18, Retention: 90 * 24 * time.Hour,
+				ResetWait: 48 * time.Hour, ResetReminder: 24 * time.Hour},
+			Factors: func(ctx context.Context, tx verification.Tx, a account.Account, now time.Time) (account.Account, error) {
+				return factors.RemoveAllFactors(ctx, tx.(mfa.Tx), a.ID, now)
+			},
+		}
+		mon = &monitor.Service{
+			Transact: func(ctx context.Context, fn func(monitor.Tx) error) error {
+				return st.Write(ctx, func(tx *store.Tx) error { return fn(tx) })
+			},
+			View: func(ctx context.Context, fn func(monitor.Tx) error) error {
+				return st.Read(ctx, func(tx *store.Tx) error { return fn(tx) })
+			},
+			Accounts: c.Accounts, Actor: ruleActor{accounts: c.Accounts, withdrawals: wd},
+			Currency: usd, SyncTimeout: 2 * time.Second, Now: time.Now,
+		}
+		cs = &cases.Service{
+			Transact: func(ctx context.Context, fn func(cases.Tx) error) error {
+				return st.Write(ctx, func(tx *store.Tx) error { return fn(tx) })
+			},
+			View: func(ctx context.Context, fn func(cases.Tx) error) error {
+				return st.Read(ctx, func(tx *store.Tx) error { return fn(tx) })
+			},
+			Accounts: c.Accounts, Assets: testCatalog(), Currency: usd, Policy: cases.DefaultPolicy(), Now: time.Now,
+		}
+		c.Withdrawals, c.Monitoring, c.Currency, c.Cases = wd, mon, usd, cs
+	})
+	m := &caseSite{monSite: &monSite{wdSite: &wdSite{site: s, wd: wd}, mon: mon}, cases: cs}
+	m.prices()
+	return m
+}
+
+func (s *caseSite) openCases(userID string) []cases.Case {
+	s.t.Helper()
+	list, err := s.cases.List(context.Background(), cases.Filter{AccountID: userID, Status: cases.StatusOpen})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return list
+}
+
+// caseCookie is the browser's access token to its report, sent to /account/report only.
+func (c *client) caseCookie() *http.Cookie { return c.cookieAt("/account/report", "warden_case") }
+
+// TestReportFromAccountFreezesAndOpensCase: a signed-in user reports with
+// the form; the account is frozen, the session ends, a case is opened
+// with their words and their recent logins; the browser follows the case
+// without a session, and adds to it.
+func TestReportFromAccountFreezesAndOpensCase(t *testing.T) {
+	t.Parallel()
+	s := newCaseSite(t)
+	const email = "rae@example.com"
+	s.signedUp(email)
+	c := s.loggedIn(email, goodPassword)
+	user := s.accountOf(email)
+
+	expect(t, "freeze page links the report", c.get("/account/freeze"), 200, `href="/account/report"`)
+	res := c.get("/account/report")
+	expect(t, "report page", res, 200, "Report a compromised account", `<form method="post" action="/account/report" id="report-form" novalidate>`,
+		`id="report-statement"`, "Freeze my account and report", "What freezing does")
+	absent(t, "report page", res, `id="case"`)
+	expect(t, "empty report", c.post("/account/report", "statement", "  "), 422, "Say in a few words what happened.")
+	if s.accountOf(email).Frozen() {
+		t.Fatal("a refused report froze the account")
+	}
+	expect(t, "too long", c.post("/account/report", "statement", strings.Repeat("x", cases.MaxStatement+1)), 422, "Write at most 4000 characters.")
+
+	session := c.cookie("warden_session").Value
+	res = c.post("/account/report", "statement", "I never logged in from Lima <script>.")
+	expect(t, "report", res, 303, "/account/report")
+	for _, h := range res.header.Values("Set-Cookie") {
+		if strings.HasPrefix(h, "warden_case=") && (!strings.Contains(h, "HttpOnly") || !strings.Contains(h, "Path=/account/report")) {
+			t.Errorf("case cookie: %s", h)
+		}
+	}
+	if !s.accountOf(email).Frozen() {
+		t.Fatal("the report did not freeze the account")
+	}
+	if c.cookie("warden_session") != nil || s.resolves(session) {
+		t.Error("the session survived the report")
+	}
+	if ck := c.caseCookie(); ck == nil || !strings.HasPrefix(ck.Value, cases.AccessPrefix) {
+		t.Fatalf("case cookie: %+v", ck)
+	}
+	res = c.get("/account/report")
+	expect(t, "report state", res, 200, "We received your report.", `<span class="badge warning">Open</span>`,
+		"I never logged in from Lima &lt;script&gt;.", "Add to your report")
+	absent(t, "report state", res, "<script>.")
+	open := s.openCases(user.ID)
+	if len(open) != 1 || open[0].ReportCount != 1 || !open[0].Froze {
+		t.Fatalf("open cases: %+v", open)
+	}
+	got, _ := s.cases.Get(context.Background(), open[0].ID)
+	if snap := got.Reports[0].Snapshot; len(snap.Logins) == 0 || snap.Logins[0].Outcome != "succeeded" || len(snap.Sessions) != 1 || snap.WasFrozen {
+		t.Errorf("snapshot: %+v", snap)
+	}
+	var subjects []string
+	for _, e := range s.emails(email) {
+		subjects = append(subjects, e.Subject)
+	}
+	if !strings.Contains(strings.Join(subjects, "|"), "We received your report") {
+		t.Errorf("emails: %v", subjects)
+	}
+
+	// The browser adds to the open case with its cookie; another browser cannot.
+	expect(t, "add", c.post("/account/report", "statement", "Also a withdrawal I did not ask for."), 303, "/account/report")
+	expect(t, "added", c.get("/account/report"), 200, "Your words were added to your report.", "Also a withdrawal I did not ask for.")
+	if open := s.openCases(user.ID); len(open) != 1 || open[0].ReportCount != 2 {
+		t.Fatalf("after adding: %+v", open)
+	}
+	stranger := s.client()
+	res = stranger.get("/account/report")
+	expect(t, "stranger", res, 200, "we need to know that it is yours", `href="/login"`)
+	absent(t, "stranger", res, `id="report-form"`, "Lima")
+	expect(t, "stranger reports", stranger.post("/account/report", "statement", "hello"), 400, "could not tell that this report comes from the account")
+	stranger.setCookie("/account/report", "warden_case", "wcr_forged")
+	expect(t, "forged cookie", stranger.get("/account/report"), 200, "we need to know that it is yours")
+}
+
+// TestReportFromFreezeLink: the "this wasn't me" landing page freezes and
+// reports in one step with its token; the plain freeze leads to the frozen
+// page, whose form reports once with the grant the freeze handed out.
+func TestReportFromFreezeLink(t *testing.T) {
+	t.Parallel()
+	s := newCaseSite(t)
+	const email = "sol@example.com"
+	s.signedUp(email)
+	c := s.loggedIn(email, goodPassword)
+	expect(t, "set code", c.post("/account/anti-phishing", "code", "GREEN TEA"), 303)
+	link := s.link(email, "/freeze")
+	token := tokenOf(link)
+
+	expect(t, "landing", c.get(link), 200, `<form method="post" action="/freeze">`, `id="freeze-report"`,
+		`<input type="hidden" name="token" value="`+token+`">`, "Freeze my account and report")
+	other := s.client() // the link opened on another device, without a session
+	expect(t, "empty words keep the token", other.post("/account/report", "token", token, "statement", ""), 422,
+		"Say in a few words what happened.", `<input type="hidden" name="token" value="`+token+`">`)
+	expect(t, "report by link", other.post("/account/report", "token", token, "statement", "I got a login alert from Peru."), 303, "/account/report")
+	user := s.accountOf(email)
+	if !user.Frozen() {
+		t.Fatal("not frozen")
+	}
+	expect(t, "state", other.get("/account/report"), 200, "I got a login alert from Peru.", "Open")
+	expect(t, "link spent", s.client().post("/account/report", "token", token, "statement", "again"), 400)
+	expect(t, "link spent for freezing too", s.client().post("/freeze", "token", token), 400)
+	open := s.openCases(user.ID)
+	if len(open) != 1 {
+		t.Fatalf("cases: %+v", open)
+	}
+	got, _ := s.cases.Get(context.Background(), open[0].ID)
+	if got.Reports[0].Via != cases.ViaFreezeLink || !got.Reports[0].Froze {
+		t.Errorf("report: %+v", got.Reports[0])
+	}
+
+	// A second user freezes with the plain button, then reports from the frozen page.
+	const email2 = "tam@example.com"
+	s.signedUp(email2)
+	c2 := s.loggedIn(email2, goodPassword)
+	expect(t, "set code", c2.post("/account/anti-phishing", "code", "BLUE TEA"), 303)
+	freezer := s.client()
+	expect(t, "freeze", freezer.post("/freeze", "token", tokenOf(s.link(email2, "/freeze"))), 303, "/frozen")
+	expect(t, "frozen page", freezer.get("/frozen"), 200, `id="frozen-report"`, `<form method="post" action="/account/report" novalidate>`)
+	expect(t, "report page with the grant", freezer.get("/account/report"), 200, `id="report-form"`, "Send the report")
+	expect(t, "report", freezer.post("/account/report", "statement", "Not me."), 303, "/account/report")
+	if ck := freezer.cookieAt("/account/report", "warden_report"); ck != nil {
+		t.Error("the spent grant's cookie stayed")
+	}
+	user2 := s.accountOf(email2)
+	if open := s.openCases(user2.ID); len(open) != 1 {
+		t.Fatalf("cases of the second user: %+v", open)
+	}
+	got, _ = s.cases.Get(context.Background(), s.openCases(user2.ID)[0].ID)
+	if got.Reports[0].Via != cases.ViaGrant || got.Reports[0].Froze {
+		t.Errorf("report from the frozen page: %+v", got.Reports[0])
+	}
+	// Someone sent to /frozen by a refused login is pointed to the page.
+	expect(t, "frozen help", s.client().get("/frozen"), 200, `id="report-link"`)
+}
+
+// TestConsoleCases: compliance sees the queue and the case with the
+// user's words and the snapshot, and resolves it with a note the user then
+// reads; support reads but does not resolve.
+func TestConsoleCases(t *testing.T) {
+	t.Parallel()
+	s := newCaseSite(t)
+	const email = "uma@example.com"
+	s.signedUp(email)
+	c := s.loggedIn(email, goodPassword)
+	expect(t, "report", c.post("/account/report", "statement", "My phone was stolen yesterday."), 303, "/account/report")
+	user := s.accountOf(email)
+	caseID := s.openCases(user.ID)[0].ID
+
+	officer, _ := s.staffLoggedIn("cy@ops.example", staff.RoleCompliance)
+	expect(t, "console home", officer.get("/console"), 200, `<a href="/console/cases">Cases</a>`, `id="cases-queue"`,
+		`<strong>1</strong> open case:`, `<a href="/console/dashboard">Dashboard</a>`)
+	res := officer.get("/console/cases")
+	expect(t, "queue", res, 200, `<a href="/console/cases" aria-current="page">Cases</a>`, `<option value="open" selected>`,
+		`<a href="/console/cases/`+caseID+`" class="queue-item">`+email+`</a>`, "My phone was stolen yesterday.", "Froze the account")
+	res = officer.get("/console/cases/" + caseID)
+	expect(t, "detail", res, 200, `<h1 id="case-user">`+email+`</h1>`, "My phone was stolen yesterday.", `<span class="badge danger">Frozen</span>`,
+		`class="snapshot-logins"`, "Allowed", `class="snapshot-sessions"`, "Signed in", `id="resolve-form"`, `id="resolution-compromised"`,
+		`href="/console/users/`+user.ID+`"`)
+	expect(t, "missing case", officer.get("/console/cases/cas_nope"), 404)
+
+	support, _ := s.staffLoggedIn("sam@ops.example", staff.RoleSupport)
+	expect(t, "support queue", support.get("/console/cases"), 200, caseID)
+	res = support.get("/console/cases/" + caseID)
+	expect(t, "support detail", res, 200, "My phone was stolen yesterday.")
+	absent(t, "support detail", res, `id="resolve-form"`)
+	expect(t, "support resolves", support.post("/console/cases/"+caseID+"/resolve", "resolution", "compromised", "note", "x"), 403)
+
+	expect(t, "no note", officer.post("/console/cases/"+caseID+"/resolve", "resolution", "compromised", "note", ""), 422,
+		"Write a note to the user", `id="resolution-compromised" name="resolution" value="compromised" required checked`)
+	expect(t, "no outcome", officer.post("/console/cases/"+caseID+"/resolve", "note", "Hi"), 422, "Choose what you found.")
+	expect(t, "resolve", officer.post("/console/cases/"+caseID+"/resolve", "resolution", "compromised",
+		"note", "We confirmed someone used your stolen phone. Call us to unfreeze.", "internal_note", "ticket 77"), 303, "/console/cases")
+	expect(t, "resolved notice", officer.get("/console/cases"), 200, "The case was resolved.", `id="cases-empty"`)
+	res = officer.get("/console/cases/" + caseID)
+	expect(t, "resolved detail", res, 200, "Compromised", "cy@ops.example", "ticket 77", "We confirmed someone used your stolen phone.")
+	absent(t, "resolved detail", res, `id="resolve-form"`)
+	expect(t, "resolve again", officer.post("/console/cases/"+caseID+"/resolve", "resolution", "inconclusive", "note", "again"), 303,
+		"/console/cases/"+caseID)
+
+	// The user reads the outcome and staff's note to them, not the internal one.
+	res = c.get("/account/report")
+	expect(t, "user sees it", res, 200, `<span class="badge success">Resolved</span>`, "Someone else did get into your account.",
+		"We confirmed someone used your stolen phone. Call us to unfreeze.", "Report again")
+	absent(t, "user sees it", res, "ticket 77")
+}
