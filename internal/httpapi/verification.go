@@ -127,17 +127,20 @@ type resetSummary struct {
 }
 
 type verificationOverview struct {
-	Tier              int               `json:"tier"`
-	Status            string            `json:"status"`
-	Requirements      []string          `json:"requirements"`
-	NextTier          *tierView         `json:"next_tier"`
-	PersonalInfoSaved bool              `json:"personal_info_saved"`
-	PersonalInfo      *personalInfoBody `json:"personal_info,omitempty"`
-	Documents         []documentView    `json:"documents"`
-	Resubmit          []string          `json:"resubmit"`
-	Reason            string            `json:"reason"`
-	SubmittedAt       *time.Time        `json:"submitted_at,omitempty"`
-	MFAReset          *resetSummary     `json:"mfa_reset,omitempty"`
+	Tier         int       `json:"tier"`
+	Status       string    `json:"status"`
+	Requirements []string  `json:"requirements"`
+	NextTier     *tierView `json:"next_tier"`
+	// ReverificationRequired: a restriction waits for a verification and no
+	// reviewed tier lies above, so next_tier is the user's own tier again.
+	ReverificationRequired bool              `json:"reverification_required"`
+	PersonalInfoSaved      bool              `json:"personal_info_saved"`
+	PersonalInfo           *personalInfoBody `json:"personal_info,omitempty"`
+	Documents              []documentView    `json:"documents"`
+	Resubmit               []string          `json:"resubmit"`
+	Reason                 string            `json:"reason"`
+	SubmittedAt            *time.Time        `json:"submitted_at,omitempty"`
+	MFAReset               *resetSummary     `json:"mfa_reset,omitempty"`
 }
 
 // viewOverview shows the user their verification. The personal information
@@ -145,7 +148,7 @@ type verificationOverview struct {
 // that was not approved is history, and its information is not carried over.
 func (a *API) viewOverview(o verification.Overview) (verificationOverview, error) {
 	out := verificationOverview{Tier: o.Tier, Status: o.Status, Requirements: nonNil(o.Requirements),
-		Documents: viewDocuments(o.Documents), Resubmit: []string{}}
+		Documents: viewDocuments(o.Documents), Resubmit: []string{}, ReverificationRequired: o.Reverify}
 	if o.NextTier != nil {
 		t := a.viewTier(*o.NextTier)
 		out.NextTier = &t

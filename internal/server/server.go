@@ -319,6 +319,12 @@ func (s *Server) assemble(ctx context.Context) error {
 	verifications.Approved = func(ctx context.Context, tx verification.Tx, a account.Account, now time.Time) error {
 		return withdrawal.LiftOnVerification(ctx, tx.(withdrawal.Tx), accounts, a, now)
 	}
+	verifications.AwaitsVerification = func(ctx context.Context, tx verification.Tx, a account.Account, now time.Time) (bool, error) {
+		if len(a.Restrictions) == 0 {
+			return false, nil // the account row says when there is any restriction to read
+		}
+		return withdrawal.AwaitsVerification(ctx, tx.(withdrawal.Tx), a.ID, now)
+	}
 	providers := map[string]verification.Provider{}
 	for name, secret := range cfg.KYCProviders {
 		providers[name] = verification.HMACProvider{ID: name, Secret: secret, Tolerance: cfg.KYCProviderTolerance}

@@ -167,8 +167,15 @@ type Service struct {
 	// Factors removes the second factors when a 2FA reset takes effect.
 	Factors func(ctx context.Context, tx Tx, a account.Account, now time.Time) (account.Account, error)
 	// Approved, if set, runs in the transaction of every approved tier
-	// verification (it lifts the restrictions that wait for one).
+	// verification that was reviewed (it lifts the restrictions that wait
+	// for one: personal information alone, granted on submission, proves
+	// too little to lift them).
 	Approved func(ctx context.Context, tx Tx, a account.Account, now time.Time) error
+	// AwaitsVerification, if set, tells whether something waits for the
+	// account to verify again (a restriction that a verification lifts).
+	// At the highest tier, or any tier reached by review, the account may
+	// then verify again at its own tier.
+	AwaitsVerification func(ctx context.Context, tx Tx, a account.Account, now time.Time) (bool, error)
 }
 
 // The errors of the service; the API maps them to its codes.
@@ -246,10 +253,16 @@ type Overview struct {
 	// wizard leads there (a lower tier on the way is granted on submission
 	// if it needs no review).
 	Requirements []string
-	NextTier     *Tier
-	Current      Verification
-	HasInfo      bool
-	Documents    []Document // current (not replaced) ones
+	// NextTier is the tier to verify for: the first above Tier, or Tier
+	// itself when Reverify.
+	NextTier *Tier
+	// Reverify: something awaits a verification (a restriction) and there
+	// is no reviewed tier above, so the account verifies again at its own
+	// tier, with fresh documents.
+	Reverify  bool
+	Current   Verification
+	HasInfo   bool
+	Documents []Document // current (not replaced) ones
 	// Reset is the account's 2FA reset, if one is open or waiting.
 	Reset *Verification
 }
@@ -314,6 +327,28 @@ func ValidDocument(kind, side string) bool {
 	return false
 }
 
+// reverifyTier is the tier an account verifies for next: the first tier
+// above its own; or, when something awaits a verification and no reviewed
+// tier lies above, its own tier again (if that one is reviewed). Nil when
+// there is nothing to verify for.
+func (s *Service) reverifyTier(ctx context.Context, tx Tx, a account.Account, now time.Time) (*Tier, bool, error) {
+	next := s.Policy.nextTier(a.VerificationTier)
+	for t := next; t != nil; t = s.Policy.nextTier(t.Level) {
+		if reviewed(*t) {
+			return next, false, nil // climbing there is the verification awaited
+		}
+	}
+	own := s.Policy.TierByLevel(a.VerificationTier)
+	if s.AwaitsVerification == nil || !reviewed(own) {
+		return next, false, nil
+	}
+	awaits, err := s.AwaitsVerification(ctx, tx, a, now)
+	if err != nil || !awaits {
+		return next, false, err
+	}
+	return &own, true, nil
+}
+
 // nextTier is the first configured tier above level.
 func (p Policy) nextTier(level int) *Tier {
 	var next *Tier
@@ -369,7 +404,9 @@ func (s *Service) overview(ctx context.Context, tx Tx, accountID string) (Overvi
 		}
 		o.Documents = current(docs)
 	}
-	o.NextTier = s.Policy.nextTier(a.VerificationTier)
+	if o.NextTier, o.Reverify, err = s.reverifyTier(ctx, tx, a, s.now()); err != nil {
+		return Overview{}, err
+	}
 	if o.NextTier != nil {
 		got := have(a, o.Current, o.Documents)
 		if o.Current.Final() {
@@ -383,6 +420,9 @@ func (s *Service) overview(ctx context.Context, tx Tx, accountID string) (Overvi
 			}
 		}
 		o.Requirements = Missing(s.Policy.topTier(), got)
+		if o.Reverify {
+			o.Requirements = Missing(*o.NextTier, got)
+		}
 	}
 	r, err := tx.LatestVerification(ctx, accountID, PurposeMFAReset, "")
 	if err == nil && r.CompletedAt.IsZero() && r.CancelledAt.IsZero() && r.Status != StatusRejected {
@@ -573,8 +613,11 @@ func (s *Service) Submit(ctx context.Context, a account.Account, m account.Meta)
 	var stale []string // sessions carrying the old tier
 	err := s.Transact(ctx, func(tx Tx) error {
 		v, err := tx.LatestVerification(ctx, a.ID, PurposeTier, "")
+		next, reverify, rerr := s.reverifyTier(ctx, tx, a, now)
+		if rerr != nil {
+			return rerr
+		}
 		if isNotFound(err) || (err == nil && v.Final()) {
-			next := s.Policy.nextTier(a.VerificationTier)
 			var missing []string
 			if next != nil {
 				missing = Missing(*next, have(a, Verification{}, nil))
@@ -598,9 +641,12 @@ func (s *Service) Submit(ctx context.Context, a account.Account, m account.Meta)
 				target = t.Level
 			}
 		}
+		if target < 0 && reverify && len(Missing(*next, got)) == 0 {
+			target = next.Level
+		}
 		if target < 0 {
 			var missing []string
-			if next := s.Policy.nextTier(a.VerificationTier); next != nil {
+			if next != nil {
 				missing = Missing(*next, got)
 			}
 			return &IncompleteError{Missing: missing}
@@ -884,7 +930,7 @@ func (s *Service) decide(ctx context.Context, tx Tx, v Verification, event, reas
 			return err
 		}
 	}
-	if v.Purpose == PurposeTier && event == EventApprove && s.Approved != nil {
+	if v.Purpose == PurposeTier && event == EventApprove && s.Approved != nil && reviewed(s.Policy.TierByLevel(v.TargetTier)) {
 		if err := s.Approved(ctx, tx, a, now); err != nil {
 			return err
 		}

@@ -29,6 +29,7 @@ import (
 	"github.com/wardenhq/warden/internal/store"
 	"github.com/wardenhq/warden/internal/totp/rfc6238"
 	"github.com/wardenhq/warden/internal/verification"
+	"github.com/wardenhq/warden/internal/withdrawal"
 )
 
 var t0 = time.Date(2031, time.March, 4, 5, 6, 10, 0, time.UTC)
@@ -619,4 +620,110 @@ func totpCode(t *testing.T, secret string, at time.Time) string {
 		t.Fatal(err)
 	}
 	return code
+}
+
+// withRestrictions wires the withdrawal restrictions into the service as
+// internal/server does, and returns the service that sets them.
+func (e *env) withRestrictions() *withdrawal.Service {
+	st := e.store
+	wd := &withdrawal.Service{
+		Transact: func(ctx context.Context, fn func(withdrawal.Tx) error) error {
+			return st.Write(ctx, func(tx *store.Tx) error { return fn(tx) })
+		},
+		View: func(ctx context.Context, fn func(withdrawal.Tx) error) error {
+			return st.Read(ctx, func(tx *store.Tx) error { return fn(tx) })
+		},
+		Accounts: e.accounts, Now: e.clock.Now,
+	}
+	e.svc.Approved = func(ctx context.Context, tx verification.Tx, a account.Account, now time.Time) error {
+		return withdrawal.LiftOnVerification(ctx, tx.(withdrawal.Tx), e.accounts, a, now)
+	}
+	e.svc.AwaitsVerification = func(ctx context.Context, tx verification.Tx, a account.Account, now time.Time) (bool, error) {
+		return withdrawal.AwaitsVerification(ctx, tx.(withdrawal.Tx), a.ID, now)
+	}
+	return wd
+}
+
+// A restriction that waits for a verification is lifted only by a reviewed
+// one; at the highest tier, the account verifies again at its own tier
+// with fresh documents, rather than waiting for staff.
+func TestRestrictionLiftedByVerifyingAgain(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, e *env) {
+		wd := e.withRestrictions()
+		restrict := func(a account.Account) {
+			t.Helper()
+			if _, err := wd.Restrict(e.ctx, a.ID, withdrawal.NewRestriction{Kind: "withdrawals", Reason: "monitoring rule big_hold",
+				LiftOn: "verification"}, account.Meta{Actor: "monitoring"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		restricted := func(a account.Account) bool {
+			t.Helper()
+			rs, err := wd.Restrictions(e.ctx, a.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(rs) > 0
+		}
+
+		// Personal information alone (tier 1, granted unreviewed) does not lift it.
+		bea := e.user("bea@example.com")
+		restrict(bea)
+		if _, err := e.svc.SavePersonalInfo(e.ctx, bea, info, meta); err != nil {
+			t.Fatal(err)
+		}
+		if o, err := e.svc.Submit(e.ctx, bea, meta); err != nil || o.Tier != 1 || o.Reverify {
+			t.Fatalf("tier 1: %+v, %v", o, err)
+		}
+		if !restricted(bea) {
+			t.Fatal("an unreviewed tier lifted the restriction")
+		}
+
+		// At the top tier, without a restriction, there is nothing to verify.
+		ada := e.user("ada@example.com")
+		if err := e.store.Write(e.ctx, func(tx *store.Tx) error {
+			_, err := tx.UpdateAccount(e.ctx, ada.ID, func(old account.Account) (account.Account, error) {
+				old.VerificationTier = 2
+				return old, nil
+			})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if o, err := e.svc.Overview(e.ctx, ada.ID); err != nil || o.NextTier != nil || o.Reverify {
+			t.Fatalf("top tier, unrestricted: %+v, %v", o, err)
+		}
+		restrict(ada)
+		ada = e.reload(ada)
+		o, err := e.svc.Overview(e.ctx, ada.ID)
+		if err != nil || !o.Reverify || o.NextTier == nil || o.NextTier.Level != 2 ||
+			!slices.Equal(o.Requirements, []string{verification.RequirePersonalInfo, verification.RequireIDDocument, verification.RequireSelfie}) {
+			t.Fatalf("top tier, restricted: %+v, %v", o, err)
+		}
+		if _, err := e.svc.Submit(e.ctx, ada, meta); !errors.Is(err, verification.ErrIncomplete) {
+			t.Fatalf("submitting nothing: %v", err)
+		}
+		if _, err := e.svc.SavePersonalInfo(e.ctx, ada, info, meta); err != nil {
+			t.Fatal(err)
+		}
+		e.upload(ada, verification.PurposeTier, verification.KindPassport, "")
+		e.upload(ada, verification.PurposeTier, verification.KindSelfie, "")
+		o, err = e.svc.Submit(e.ctx, ada, meta)
+		if err != nil || o.Status != verification.StatusPendingReview || o.Current.TargetTier != 2 {
+			t.Fatalf("submitting again at tier 2: %+v, %v", o, err)
+		}
+		if !restricted(ada) {
+			t.Fatal("submitting lifted the restriction before review")
+		}
+		if _, err := e.svc.Decide(e.ctx, o.Current.ID, verification.Decision{Event: verification.EventApprove}, reviewer); err != nil {
+			t.Fatal(err)
+		}
+		if restricted(ada) || e.reload(ada).VerificationTier != 2 || len(e.reload(ada).Restrictions) != 0 {
+			t.Fatalf("after approval: restricted %v, account %+v", restricted(ada), e.reload(ada))
+		}
+		if o, _ := e.svc.Overview(e.ctx, ada.ID); o.Reverify || o.NextTier != nil {
+			t.Fatalf("lifted, still asked to verify: %+v", o)
+		}
+	})
 }

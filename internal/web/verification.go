@@ -619,7 +619,10 @@ type verificationData struct {
 	Tier   tierView
 	Next   *tierView
 	Target *tierView
-	Status string // the verification's
+	// Reverify: a pause on withdrawals waits for the user to verify again
+	// at their own tier (Next is then that tier).
+	Reverify bool
+	Status   string // the verification's
 	// Verification is the latest tier verification.
 	Verification verification.Verification
 	// Resubmit names what a reviewer asked for again; Reason is theirs.
@@ -691,7 +694,10 @@ func (p *Pages) loadWizard(r *http.Request, u *member) (wizard, error) {
 	z := wizard{account: a, overview: o}
 	z.have, z.docs = progress(a, o)
 	ts := p.tiers()
-	if len(ts) > 0 && ts[len(ts)-1].Level > o.Tier {
+	switch {
+	case o.Reverify:
+		z.needs = verification.Missing(*o.NextTier, z.have)
+	case len(ts) > 0 && ts[len(ts)-1].Level > o.Tier:
 		z.needs = verification.Missing(ts[len(ts)-1], z.have)
 	}
 	if !o.Current.Final() {
@@ -757,6 +763,9 @@ func (p *Pages) verificationView(r *http.Request, z wizard, step, kind string) (
 			tv := p.tierView(t, o.Tier)
 			d.Target = &tv
 		}
+	}
+	if d.Reverify = o.Reverify; o.Reverify && d.Target == nil && len(verification.Missing(*o.NextTier, z.have)) == 0 {
+		d.Target = d.Next
 	}
 	if o.NextTier != nil {
 		d.Missing = requirementsInWords(verification.Missing(*o.NextTier, z.have))

@@ -203,6 +203,16 @@ func (s *Service) Restrictions(ctx context.Context, accountID string) ([]Restric
 	return out, err
 }
 
+// AwaitsVerification tells whether a restriction in force on the account
+// waits for a verification to lift it.
+func AwaitsVerification(ctx context.Context, tx Tx, accountID string, now time.Time) (bool, error) {
+	rs, err := tx.RestrictionsOf(ctx, accountID)
+	if err != nil {
+		return false, err
+	}
+	return slices.ContainsFunc(rs, func(r Restriction) bool { return r.LiftOn == "verification" && r.ActiveAt(now) }), nil
+}
+
 // LiftOnVerification lifts the account's restrictions that a verification
 // lifts; the verification service calls it in its approval's transaction.
 func LiftOnVerification(ctx context.Context, tx Tx, accounts *account.Service, a account.Account, now time.Time) error {
