@@ -1,10 +1,18 @@
-// Package cases keeps the cases staff investigate: today, a user's report
-// that their account is compromised. A report freezes the account (if it is
-// not frozen yet) and opens a case in the same transaction, with the user's
-// words and a snapshot of what Warden knew of the account at that moment:
-// its recent logins with their risk decisions, its devices, its sessions and
-// its withdrawals. Staff resolve the case with a note meant for the user,
-// who follows its state on the report page or through the API.
+// Package cases keeps the cases staff investigate, of two kinds.
+//
+// A user's report that their account is compromised (KindUserReport)
+// freezes the account (if it is not frozen yet) and opens a case in the
+// same transaction, with the user's words and a snapshot of what Warden
+// knew of the account at that moment: its recent logins with their risk
+// decisions, its devices, its sessions and its withdrawals. Staff resolve
+// the case with a note meant for the user, who follows its state on the
+// report page or through the API.
+//
+// Monitoring alerts grouped for investigation (KindAlerts): the monitor
+// opens one when a rule acts on an account (restrict, freeze) or fires at
+// high severity, and staff can open one from any alert; while it is open,
+// the user's new alerts join it. Resolving it as a true or false positive
+// resolves its open alerts the same way. The user is not told of it.
 //
 // A report while the user's case is still open is added to that case (with
 // its own snapshot) rather than opening another one: staff see one case per
@@ -24,6 +32,7 @@ package cases
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/wardenhq/warden/internal/account"
@@ -36,6 +45,8 @@ import (
 const (
 	// KindUserReport is a user's report of a compromised account.
 	KindUserReport = "user_report"
+	// KindAlerts is a user's monitoring alerts, grouped for investigation.
+	KindAlerts = "alerts"
 )
 
 // Statuses of a case.
@@ -54,8 +65,25 @@ const (
 	ResolutionInconclusive = "inconclusive"
 )
 
-// Resolutions lists the resolutions in the order forms offer them.
+// Resolutions of an alerts case, which its open alerts take too.
+const (
+	ResolutionTruePositive  = "true_positive"
+	ResolutionFalsePositive = "false_positive"
+)
+
+// Resolutions lists a report's resolutions in the order forms offer them.
 var Resolutions = []string{ResolutionCompromised, ResolutionNotCompromised, ResolutionInconclusive}
+
+// AlertResolutions lists an alerts case's resolutions, in the same order.
+var AlertResolutions = []string{ResolutionTruePositive, ResolutionFalsePositive}
+
+// ResolutionsOf lists the resolutions a case of kind takes.
+func ResolutionsOf(kind string) []string {
+	if kind == KindAlerts {
+		return AlertResolutions
+	}
+	return Resolutions
+}
 
 // How a report reached Warden.
 const (
@@ -87,8 +115,9 @@ type Case struct {
 	Status    string
 	// Froze: one of its reports froze the account (it was not frozen before).
 	Froze bool
-	// Resolution and UserNote are staff's conclusion; UserNote is written
-	// for the user and shown to them, InternalNote is for staff only.
+	// Resolution and UserNote are staff's conclusion. A report's UserNote
+	// is written for the user and shown to them; an alerts case's is the
+	// note its alerts were resolved with. InternalNote is for staff only.
 	Resolution   string
 	UserNote     string
 	InternalNote string
@@ -100,8 +129,27 @@ type Case struct {
 	// is read (not in listings, which fill ReportCount).
 	Reports     []Report
 	ReportCount int
-	// Summary is the first report's statement, in listings.
+	// Alerts are an alerts case's alerts, oldest first; filled when one
+	// case is read (listings fill AlertCount).
+	Alerts     []CaseAlert
+	AlertCount int
+	// Summary is the first report's statement, or the first alert's rule
+	// description, in listings.
 	Summary string
+}
+
+// CaseAlert is a monitoring alert as an alerts case shows it.
+type CaseAlert struct {
+	ID          string
+	RuleID      string
+	EventID     string
+	EventType   string
+	Action      string
+	Severity    string
+	Description string
+	Status      string
+	Resolution  string
+	CreatedAt   time.Time
 }
 
 // Open tells whether the case waits for staff.
@@ -193,6 +241,7 @@ type SnapshotWithdrawal struct {
 type Filter struct {
 	Status    string // "" for every status
 	AccountID string // "" for every account
+	Kind      string // "" for every kind
 	Limit     int
 }
 
@@ -217,6 +266,9 @@ type Tx interface {
 	InsertCaseReport(ctx context.Context, r Report) error
 	// Cases lists cases (without their reports), newest first.
 	Cases(ctx context.Context, f Filter) ([]Case, error)
+	// ResolveCaseAlerts resolves the case's open alerts with resolution
+	// and note, by actor at now; it returns how many it resolved.
+	ResolveCaseAlerts(ctx context.Context, caseID, resolution, note, actor string, now time.Time) (int, error)
 	// CountCases counts cases with status ("" for all).
 	CountCases(ctx context.Context, status string) (int, error)
 
@@ -232,7 +284,7 @@ var (
 	ErrNoCase = errors.New("no such case")
 	// ErrResolved: the case was resolved already.
 	ErrResolved = errors.New("case already resolved")
-	// ErrBadResolution: not one of Resolutions.
+	// ErrBadResolution: not one of the case kind's resolutions (ResolutionsOf).
 	ErrBadResolution = errors.New("unknown resolution")
 	// ErrNoteMissing, ErrNoteTooLong: the note to the user is required,
 	// at most MaxNote characters (the internal note too).
@@ -255,12 +307,7 @@ func isNotFound(err error) bool {
 	return errors.As(err, &nf) && nf.NotFound()
 }
 
-// ValidResolution tells whether r is one of Resolutions.
-func ValidResolution(r string) bool {
-	for _, x := range Resolutions {
-		if x == r {
-			return true
-		}
-	}
-	return false
+// ValidResolution tells whether r is a resolution of a case of kind.
+func ValidResolution(kind, r string) bool {
+	return slices.Contains(ResolutionsOf(kind), r)
 }

@@ -358,14 +358,14 @@ func (s *Service) GrantValid(ctx context.Context, grant string) bool {
 	return err == nil
 }
 
-// Resolve closes an open case with a resolution and a note for the user
-// (emailed to them and shown on their report page), and an optional note
-// for staff. It changes nothing else: unfreezing is its own action, after
-// the owner's identity is checked.
+// Resolve closes an open case with one of its kind's resolutions
+// (ResolutionsOf) and a note, and an optional note for staff. A report's
+// note is for the user: it is emailed to them and shown on their report
+// page. An alerts case's note goes onto each of its open alerts, which take
+// its resolution; the user is not told. Nothing else changes: unfreezing
+// or lifting a restriction is its own action, after the owner's identity
+// is checked.
 func (s *Service) Resolve(ctx context.Context, caseID, resolution, note, internalNote string, m account.Meta) (Case, error) {
-	if !ValidResolution(resolution) {
-		return Case{}, ErrBadResolution
-	}
 	note, internalNote = strings.TrimSpace(note), strings.TrimSpace(internalNote)
 	switch {
 	case note == "":
@@ -379,6 +379,9 @@ func (s *Service) Resolve(ctx context.Context, caseID, resolution, note, interna
 	err := s.Transact(ctx, func(tx Tx) error {
 		var err error
 		c, err = tx.UpdateCase(ctx, caseID, func(old Case) (Case, error) {
+			if !ValidResolution(old.Kind, resolution) {
+				return old, ErrBadResolution
+			}
 			if !old.Open() {
 				return old, ErrResolved
 			}
@@ -396,20 +399,21 @@ func (s *Service) Resolve(ctx context.Context, caseID, resolution, note, interna
 		if err != nil {
 			return err
 		}
-		if err := s.Accounts.Record(ctx, tx, a, "case.resolved", m, now, map[string]any{
-			"case_id": c.ID, "resolution": resolution,
-		}); err != nil {
+		details := map[string]any{"case_id": c.ID, "kind": c.Kind, "resolution": resolution}
+		if c.Kind == KindAlerts {
+			n, err := tx.ResolveCaseAlerts(ctx, c.ID, resolution, note, m.Actor, now)
+			if err != nil {
+				return err
+			}
+			details["alerts_resolved"] = n
+		}
+		if err := s.Accounts.Record(ctx, tx, a, "case.resolved", m, now, details); err != nil {
 			return err
 		}
-		lines := []string{"Our security team has reviewed your report. Their answer:", note}
-		if a.Frozen() {
-			lines = append(lines, "Your account is still frozen. If you have not done so yet, contact support: they will check who you are and unfreeze it.")
-		}
-		if err := s.Accounts.Notify(ctx, tx, a, "account_notice", map[string]any{
-			"subject": "Your report was reviewed", "lines": lines,
-			"action_url": s.Accounts.BaseURL + "/account/report", "action_label": "See your report",
-		}, false, now); err != nil {
-			return err
+		if c.Kind == KindUserReport {
+			if err := s.tellReporter(ctx, tx, a, note, now); err != nil {
+				return err
+			}
 		}
 		c, err = tx.CaseByID(ctx, c.ID)
 		return err
@@ -419,6 +423,18 @@ func (s *Service) Resolve(ctx context.Context, caseID, resolution, note, interna
 	}
 	s.Accounts.AfterCommit(nil)
 	return c, nil
+}
+
+// tellReporter emails the user who reported their account staff's answer.
+func (s *Service) tellReporter(ctx context.Context, tx Tx, a account.Account, note string, now time.Time) error {
+	lines := []string{"Our security team has reviewed your report. Their answer:", note}
+	if a.Frozen() {
+		lines = append(lines, "Your account is still frozen. If you have not done so yet, contact support: they will check who you are and unfreeze it.")
+	}
+	return s.Accounts.Notify(ctx, tx, a, "account_notice", map[string]any{
+		"subject": "Your report was reviewed", "lines": lines,
+		"action_url": s.Accounts.BaseURL + "/account/report", "action_label": "See your report",
+	}, false, now)
 }
 
 // Get reads a case with its reports.
@@ -502,6 +518,10 @@ func ResolutionWords(r string) string {
 		return "Not compromised: nothing shows anyone else got in"
 	case ResolutionInconclusive:
 		return "Inconclusive"
+	case ResolutionTruePositive:
+		return "True positive: the alerts caught real abuse"
+	case ResolutionFalsePositive:
+		return "False positive: the activity was legitimate"
 	}
 	return r
 }

@@ -239,6 +239,7 @@ func (a *API) routeTable() []Route {
 		{Method: "POST", Path: "/admin/v1/rules/backtest", Scope: "rules:write", handle: a.backtestRules},
 		{Method: "GET", Path: "/admin/v1/alerts", Scope: "alerts:read", handle: a.listAlerts},
 		{Method: "POST", Path: "/admin/v1/alerts/{id}/resolve", Scope: "alerts:write", handle: a.resolveAlert},
+		{Method: "POST", Path: "/admin/v1/alerts/{id}/case", Scope: "alerts:write", handle: a.investigateAlert},
 		{Method: "GET", Path: "/admin/v1/cases", Scope: "alerts:read", handle: a.listCases},
 		{Method: "GET", Path: "/admin/v1/cases/{id}", Scope: "alerts:read", handle: a.getCase},
 		{Method: "POST", Path: "/admin/v1/cases/{id}/resolve", Scope: "alerts:write", handle: a.resolveCase},

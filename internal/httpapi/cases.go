@@ -17,7 +17,8 @@ import (
 // me" freeze token from a security email, or with the access token an
 // earlier report returned (which also reads the case: GET with the
 // X-Warden-Case-Token header). Staff list, read and resolve cases with the
-// alerts scopes.
+// alerts scopes: a user's report, or a user's monitoring alerts grouped for
+// investigation (kind alerts), which the user never sees.
 
 // CaseTokenHeader carries a report's access token on GET /v1/account/report.
 const CaseTokenHeader = "X-Warden-Case-Token"
@@ -49,9 +50,11 @@ func casesProblem(err error) error {
 	case errors.Is(err, cases.ErrResolved):
 		return NewProblem(http.StatusConflict, "case_resolved", "this case was resolved already; its resolution stays as it was")
 	case errors.Is(err, cases.ErrBadResolution):
-		return errValidation(FieldError{Field: "resolution", Code: "invalid", Detail: "one of " + strings.Join(cases.Resolutions, ", ")})
+		return errValidation(FieldError{Field: "resolution", Code: "invalid", Detail: "a report takes one of " + strings.Join(cases.Resolutions, ", ") +
+			"; an alerts case one of " + strings.Join(cases.AlertResolutions, ", ")})
 	case errors.Is(err, cases.ErrNoteMissing):
-		return errValidation(FieldError{Field: "note", Code: "required", Detail: "a note for the user: it is emailed to them and shown on their report"})
+		return errValidation(FieldError{Field: "note", Code: "required", Detail: "a report's note is for the user: it is emailed to them and shown on their report; " +
+			"an alerts case's note is recorded on each of its open alerts"})
 	case errors.Is(err, cases.ErrNoteTooLong):
 		return errValidation(FieldError{Field: "note", Code: "too_long", Detail: "at most 2000 characters each, note and internal_note"})
 	}
@@ -203,38 +206,71 @@ type caseReportView struct {
 	AccessExpiresAt time.Time      `json:"access_expires_at"`
 }
 
-type caseView struct {
-	ID           string           `json:"id"`
-	UserID       string           `json:"user_id"`
-	Kind         string           `json:"kind"`
-	Status       string           `json:"status"`
-	Froze        bool             `json:"froze"`
-	Resolution   string           `json:"resolution,omitempty"`
-	Note         string           `json:"note,omitempty"`
-	InternalNote string           `json:"internal_note,omitempty"`
-	ResolvedBy   string           `json:"resolved_by,omitempty"`
-	CreatedAt    time.Time        `json:"created_at"`
-	UpdatedAt    time.Time        `json:"updated_at"`
-	ResolvedAt   *time.Time       `json:"resolved_at,omitempty"`
-	ReportCount  int              `json:"report_count"`
-	Reports      []caseReportView `json:"reports,omitempty"`
+// caseAlertView is an alert of an alerts case.
+type caseAlertView struct {
+	ID          string    `json:"id"`
+	RuleID      string    `json:"rule_id"`
+	EventID     string    `json:"event_id"`
+	EventType   string    `json:"event_type"`
+	Action      string    `json:"action"`
+	Severity    string    `json:"severity"`
+	Description string    `json:"description"`
+	Status      string    `json:"status"`
+	Resolution  string    `json:"resolution,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
 }
 
-func viewCase(c cases.Case) caseView {
+type caseView struct {
+	ID     string `json:"id"`
+	UserID string `json:"user_id"`
+	Kind   string `json:"kind"`
+	Status string `json:"status"`
+	Froze  bool   `json:"froze"`
+	// Resolution is one of the kind's (cases.ResolutionsOf). Note is a
+	// report's note to the user, or the note an alerts case's alerts were
+	// resolved with.
+	Resolution   string     `json:"resolution,omitempty"`
+	Note         string     `json:"note,omitempty"`
+	InternalNote string     `json:"internal_note,omitempty"`
+	ResolvedBy   string     `json:"resolved_by,omitempty"`
+	CreatedAt    time.Time  `json:"created_at"`
+	UpdatedAt    time.Time  `json:"updated_at"`
+	ResolvedAt   *time.Time `json:"resolved_at,omitempty"`
+	ReportCount  int        `json:"report_count"`
+	AlertCount   int        `json:"alert_count"`
+	// Reports and Alerts are filled when one case is read (Alerts, for
+	// an alerts case, even when empty).
+	Reports []caseReportView `json:"reports,omitempty"`
+	Alerts  *[]caseAlertView `json:"alerts,omitempty"`
+}
+
+// viewCase shows a case; one (not a listing's) shows its reports or alerts.
+func viewCase(c cases.Case, one bool) caseView {
 	v := caseView{ID: c.ID, UserID: c.AccountID, Kind: c.Kind, Status: c.Status, Froze: c.Froze, Resolution: c.Resolution,
 		Note: c.UserNote, InternalNote: c.InternalNote, ResolvedBy: c.ResolvedBy, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
-		ResolvedAt: timePtr(c.ResolvedAt), ReportCount: c.ReportCount}
+		ResolvedAt: timePtr(c.ResolvedAt), ReportCount: c.ReportCount, AlertCount: c.AlertCount}
 	for _, r := range c.Reports {
 		v.Reports = append(v.Reports, caseReportView{ID: r.ID, Statement: r.Statement, Via: r.Via, IP: r.IP, UserAgent: r.UserAgent,
 			Froze: r.Froze, CreatedAt: r.CreatedAt, Snapshot: r.Snapshot, AccessExpiresAt: r.AccessExpiresAt})
 	}
+	if one && (c.Kind == cases.KindAlerts || len(c.Alerts) > 0) {
+		alerts := make([]caseAlertView, 0, len(c.Alerts))
+		for _, a := range c.Alerts {
+			alerts = append(alerts, caseAlertView{ID: a.ID, RuleID: a.RuleID, EventID: a.EventID, EventType: a.EventType, Action: a.Action,
+				Severity: a.Severity, Description: a.Description, Status: a.Status, Resolution: a.Resolution, CreatedAt: a.CreatedAt})
+		}
+		v.Alerts = &alerts
+	}
 	return v
 }
 
-var caseStatuses = []string{cases.StatusOpen, cases.StatusResolved}
+var (
+	caseStatuses = []string{cases.StatusOpen, cases.StatusResolved}
+	caseKinds    = []string{cases.KindUserReport, cases.KindAlerts}
+)
 
-// listCases lists cases, newest first, by status and user, without their
-// reports (report_count says how many).
+// listCases lists cases, newest first, by status, kind and user, without
+// their reports or alerts (report_count and alert_count say how many).
 func (a *API) listCases(w http.ResponseWriter, r *http.Request) error {
 	svc, p := a.casesService()
 	if p != nil {
@@ -242,9 +278,12 @@ func (a *API) listCases(w http.ResponseWriter, r *http.Request) error {
 	}
 	q := r.URL.Query()
 	var fe fieldErrors
-	f := cases.Filter{Status: q.Get("status"), AccountID: q.Get("user_id")}
+	f := cases.Filter{Status: q.Get("status"), AccountID: q.Get("user_id"), Kind: q.Get("kind")}
 	if f.Status != "" && !slices.Contains(caseStatuses, f.Status) {
 		fe.add("status", "invalid", "one of "+strings.Join(caseStatuses, ", "))
+	}
+	if f.Kind != "" && !slices.Contains(caseKinds, f.Kind) {
+		fe.add("kind", "invalid", "one of "+strings.Join(caseKinds, ", "))
 	}
 	if len(f.AccountID) > 100 {
 		fe.add("user_id", "too_long", "a user id")
@@ -259,13 +298,13 @@ func (a *API) listCases(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := make([]caseView, 0, len(list))
 	for _, c := range list {
-		out = append(out, viewCase(c))
+		out = append(out, viewCase(c, false))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"cases": out})
 	return nil
 }
 
-// getCase shows a case with its reports and their snapshots.
+// getCase shows a case with its reports and their snapshots, or its alerts.
 func (a *API) getCase(w http.ResponseWriter, r *http.Request) error {
 	svc, p := a.casesService()
 	if p != nil {
@@ -279,20 +318,23 @@ func (a *API) getCase(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return casesProblem(err)
 	}
-	writeJSON(w, http.StatusOK, viewCase(c))
+	writeJSON(w, http.StatusOK, viewCase(c, true))
 	return nil
 }
 
 type resolveCaseRequest struct {
 	Resolution string `json:"resolution"`
-	// Note is for the user: emailed to them and shown on their report.
+	// Note is, for a report, for the user: emailed to them and shown on
+	// their report. For an alerts case, each of its open alerts takes it.
 	Note string `json:"note"`
 	// InternalNote is for staff only.
 	InternalNote string `json:"internal_note"`
 }
 
-// resolveCase closes a case with a resolution and a note for the user;
-// audited under the admin key. It lifts no freeze: unfreezing is
+// resolveCase closes a case with a resolution of its kind and a note;
+// audited under the admin key. A report's note goes to the user; an alerts
+// case resolves its open alerts with its resolution and note, and the user
+// is not told. It lifts no freeze or restriction: unfreezing is
 // POST /admin/v1/users/{id}/unfreeze, once the owner is identified.
 func (a *API) resolveCase(w http.ResponseWriter, r *http.Request) error {
 	svc, p := a.casesService()
@@ -307,6 +349,6 @@ func (a *API) resolveCase(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return casesProblem(err)
 	}
-	writeJSON(w, http.StatusOK, viewCase(c))
+	writeJSON(w, http.StatusOK, viewCase(c, true))
 	return nil
 }

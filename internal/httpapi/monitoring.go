@@ -18,8 +18,8 @@ import (
 
 // Transaction monitoring, the platform's side: its events fed in batches,
 // the rules (CEL, versioned, every change audited) read, replaced and
-// replayed over stored events, and the alerts the rules raised, listed and
-// resolved by staff.
+// replayed over stored events, and the alerts the rules raised, listed,
+// resolved, and put into their user's alerts case by staff.
 
 // maxEventsBody bounds POST /admin/v1/events: a full batch of 1,000 events
 // with attributes of up to 4 KiB each can exceed the usual 1 MiB.
@@ -385,13 +385,15 @@ type alertView struct {
 	ResolvedBy  string         `json:"resolved_by,omitempty"`
 	CreatedAt   time.Time      `json:"created_at"`
 	ResolvedAt  *time.Time     `json:"resolved_at,omitempty"`
+	// CaseID is the alerts case it is in, absent while in none.
+	CaseID string `json:"case_id,omitempty"`
 }
 
 func viewAlert(al monitor.Alert) alertView {
 	v := alertView{ID: al.ID, RuleID: al.RuleID, RuleVersion: al.RuleVersion, EventID: al.EventID, EventType: al.EventType,
 		UserID: al.UserID, Action: al.Action, Severity: al.Severity, Mode: al.Mode, Description: al.Description,
 		Aggregates: al.Aggregates, Context: al.Context, Status: al.Status, Resolution: al.Resolution, Note: al.Note,
-		ResolvedBy: al.ResolvedBy, CreatedAt: al.CreatedAt, ResolvedAt: timePtr(al.ResolvedAt)}
+		ResolvedBy: al.ResolvedBy, CreatedAt: al.CreatedAt, ResolvedAt: timePtr(al.ResolvedAt), CaseID: al.CaseID}
 	if v.Aggregates == nil {
 		v.Aggregates = map[string]any{}
 	}
@@ -403,7 +405,7 @@ func viewAlert(al monitor.Alert) alertView {
 
 var alertStatuses = []string{monitor.AlertOpen, monitor.AlertResolved}
 
-// listAlerts lists alerts, newest first, by status, user and rule.
+// listAlerts lists alerts, newest first, by status, user, rule and case.
 func (a *API) listAlerts(w http.ResponseWriter, r *http.Request) error {
 	svc, p := a.monitoring()
 	if p != nil {
@@ -411,7 +413,7 @@ func (a *API) listAlerts(w http.ResponseWriter, r *http.Request) error {
 	}
 	q := r.URL.Query()
 	var fe fieldErrors
-	f := monitor.AlertFilter{Status: q.Get("status"), UserID: q.Get("user_id"), RuleID: q.Get("rule_id")}
+	f := monitor.AlertFilter{Status: q.Get("status"), UserID: q.Get("user_id"), RuleID: q.Get("rule_id"), CaseID: q.Get("case_id")}
 	if f.Status != "" && !slices.Contains(alertStatuses, f.Status) {
 		fe.add("status", "invalid", "one of "+strings.Join(alertStatuses, ", "))
 	}
@@ -420,6 +422,9 @@ func (a *API) listAlerts(w http.ResponseWriter, r *http.Request) error {
 	}
 	if len(f.RuleID) > 64 {
 		fe.add("rule_id", "too_long", "a rule id")
+	}
+	if len(f.CaseID) > 100 {
+		fe.add("case_id", "too_long", "a case id")
 	}
 	f.Limit = listLimit(r, &fe)
 	if p := fe.problem(); p != nil {
@@ -471,5 +476,31 @@ func (a *API) resolveAlert(w http.ResponseWriter, r *http.Request) error {
 		return monitorProblem(err)
 	}
 	writeJSON(w, http.StatusOK, viewAlert(al))
+	return nil
+}
+
+// investigateAlert puts an alert into its user's alerts case, opening one
+// (with the user's other open alerts of active rules that are in no case)
+// when none is open, and answers the case's id. An alert already in a case
+// answers that case, so a retry is harmless. The case's opening is audited
+// as case.opened under the admin key.
+func (a *API) investigateAlert(w http.ResponseWriter, r *http.Request) error {
+	svc, p := a.monitoring()
+	if p != nil {
+		return p
+	}
+	id := r.PathValue("id")
+	if len(id) > 100 {
+		return errNotFound("alert")
+	}
+	caseID, err := svc.Investigate(r.Context(), id, a.adminMeta(r))
+	switch {
+	case errors.Is(err, monitor.ErrAlertResolved):
+		return NewProblem(http.StatusConflict, "alert_resolved",
+			"this alert was resolved outside any case: there is nothing left to investigate in it")
+	case err != nil:
+		return monitorProblem(err)
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"case_id": caseID})
 	return nil
 }

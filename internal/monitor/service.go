@@ -16,6 +16,7 @@ import (
 
 	"github.com/wardenhq/warden/internal/account"
 	"github.com/wardenhq/warden/internal/audit"
+	"github.com/wardenhq/warden/internal/cases"
 	"github.com/wardenhq/warden/internal/id"
 	"github.com/wardenhq/warden/internal/money"
 	"github.com/wardenhq/warden/internal/notify"
@@ -60,22 +61,24 @@ type Alert struct {
 	ResolvedBy  string
 	CreatedAt   time.Time
 	ResolvedAt  time.Time
+	// CaseID is the alerts case it joined, "" while it is in none.
+	CaseID string
 }
 
 // Alert statuses and resolutions.
 const (
 	AlertOpen          = "open"
 	AlertResolved      = "resolved"
-	TruePositive       = "true_positive"
-	FalsePositive      = "false_positive"
+	TruePositive       = cases.ResolutionTruePositive
+	FalsePositive      = cases.ResolutionFalsePositive
 	ruleSetCacheWindow = time.Second
 )
 
 // AlertFilter selects alerts, newest first.
 type AlertFilter struct {
-	Status, UserID, RuleID string
-	Since                  time.Time
-	Limit                  int
+	Status, UserID, RuleID, CaseID string
+	Since                          time.Time
+	Limit                          int
 }
 
 // RuleSetVersion is one stored version of the rules.
@@ -111,6 +114,12 @@ type Tx interface {
 	LatestRuleSet(ctx context.Context) (RuleSetVersion, error)
 	InsertRuleSet(ctx context.Context, v RuleSetVersion) error
 	DevicesOf(ctx context.Context, accountID string) ([]session.Device, error)
+
+	// What grouping alerts into cases needs (investigation.go).
+	Lock(ctx context.Context, subject string) error
+	OpenCaseOf(ctx context.Context, accountID, kind string) (cases.Case, error)
+	InsertCase(ctx context.Context, c cases.Case) error
+	OpenAlertsOutsideCases(ctx context.Context, userID string) ([]Alert, error)
 }
 
 // Actor carries out a rule's action on an account, in the rule's
@@ -463,10 +472,17 @@ func (s *Service) evaluate(ctx context.Context, tx Tx, e Event, now time.Time) (
 		defer cancel()
 	}
 	out := Evaluate(ectx, rules, e, u, agg)
+	caseID, err := caseFor(ctx, tx, e.UserID, out.Hits, now)
+	if err != nil {
+		return out, nil, err
+	}
 	for _, h := range out.Hits {
 		a := Alert{ID: id.New("alr"), RuleID: h.Rule.ID, RuleVersion: version, EventID: e.ID, EventType: e.Type, UserID: e.UserID,
 			Action: h.Rule.Action, Severity: h.Rule.Severity, Mode: h.Rule.Mode, Description: h.Rule.Description,
 			Aggregates: h.Values, Context: map[string]any{"event": eventMap(e), "user": u}, Status: AlertOpen, CreatedAt: now}
+		if h.Rule.Mode == ModeActive {
+			a.CaseID = caseID
+		}
 		if err := tx.InsertAlert(ctx, a); err != nil {
 			return out, nil, err
 		}
@@ -615,6 +631,20 @@ func (s *Service) setAside(ctx context.Context, e StoredEvent, cause error) erro
 			Action: ActionAlert, Severity: "high", Mode: ModeActive, Description: "The rules could not evaluate this event: " + cause.Error(),
 			Status: AlertOpen, CreatedAt: now})
 	})
+}
+
+// Alert reads one alert; ErrNoAlert when there is none.
+func (s *Service) Alert(ctx context.Context, alertID string) (Alert, error) {
+	var a Alert
+	err := s.View(ctx, func(tx Tx) error {
+		var err error
+		a, err = tx.AlertByID(ctx, alertID)
+		return err
+	})
+	if isNotFound(err) {
+		return Alert{}, ErrNoAlert
+	}
+	return a, err
 }
 
 // ListAlerts lists alerts, newest first.

@@ -6,17 +6,21 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/wardenhq/warden/internal/cases"
+	"github.com/wardenhq/warden/internal/monitor"
 )
 
 const caseColumns = `id, account_id, kind, status, froze, resolution, user_note, internal_note, resolved_by,
 	created_at, updated_at, resolved_at`
 
-// caseListColumns are caseColumns, the number of the case's reports and
-// the first one's statement.
+// caseListColumns are caseColumns, the number of the case's reports and of
+// its alerts, and the first report's statement or the first alert's rule.
 const caseListColumns = caseColumns + `, (SELECT COUNT(*) FROM case_reports r WHERE r.case_id = cases.id),
-	COALESCE((SELECT r.statement FROM case_reports r WHERE r.case_id = cases.id ORDER BY r.created_at, r.id LIMIT 1), '')`
+	(SELECT COUNT(*) FROM alerts a WHERE a.case_id = cases.id),
+	COALESCE((SELECT r.statement FROM case_reports r WHERE r.case_id = cases.id ORDER BY r.created_at, r.id LIMIT 1),
+		(SELECT a.rule_id || CASE WHEN a.description = '' THEN '' ELSE ': ' || a.description END FROM alerts a WHERE a.case_id = cases.id ORDER BY a.created_at, a.id LIMIT 1), '')`
 
 func scanCase(row rowScanner, more ...any) (cases.Case, error) {
 	var c cases.Case
@@ -32,10 +36,10 @@ func scanCase(row rowScanner, more ...any) (cases.Case, error) {
 }
 
 func scanListedCase(row rowScanner) (cases.Case, error) {
-	var n int
+	var reports, alerts int
 	var summary string
-	c, err := scanCase(row, &n, &summary)
-	c.ReportCount, c.Summary = n, summary
+	c, err := scanCase(row, &reports, &alerts, &summary)
+	c.ReportCount, c.AlertCount, c.Summary = reports, alerts, summary
 	return c, err
 }
 
@@ -89,7 +93,7 @@ func (tx *Tx) UpdateCase(ctx context.Context, id string, fn func(old cases.Case)
 		return cases.Case{}, err
 	}
 	c.ID, c.AccountID, c.Kind, c.CreatedAt = old.ID, old.AccountID, old.Kind, old.CreatedAt
-	c.Reports, c.ReportCount = nil, 0
+	c.Reports, c.ReportCount, c.Alerts, c.AlertCount = nil, 0, nil, 0
 	return c, tx.execOne(ctx, "update case "+id, `UPDATE cases SET status = $2, froze = $3, resolution = $4, user_note = $5,
 			internal_note = $6, resolved_by = $7, updated_at = $8, resolved_at = $9
 		WHERE id = $1`,
@@ -104,7 +108,7 @@ func (tx *Tx) oneCase(ctx context.Context, what, query string, args ...any) (cas
 	return c, err
 }
 
-// withReports reads a case's reports into it, oldest first.
+// withReports reads a case's reports and alerts into it, oldest first.
 func (tx *Tx) withReports(ctx context.Context, c cases.Case) (cases.Case, error) {
 	reports, err := queryAll(ctx, tx.q, "list case reports", scanCaseReport, `SELECT `+caseReportColumns+` FROM case_reports
 		WHERE case_id = $1 ORDER BY created_at, id`, c.ID)
@@ -112,7 +116,50 @@ func (tx *Tx) withReports(ctx context.Context, c cases.Case) (cases.Case, error)
 		return c, err
 	}
 	c.Reports, c.ReportCount = reports, len(reports)
+	alerts, err := queryAll(ctx, tx.q, "list case alerts", scanCaseAlert, `SELECT `+caseAlertColumns+` FROM alerts
+		WHERE case_id = $1 ORDER BY created_at, id`, c.ID)
+	if err != nil {
+		return c, err
+	}
+	c.Alerts, c.AlertCount = alerts, len(alerts)
 	return c, nil
+}
+
+const caseAlertColumns = `id, rule_id, event_id, event_type, action, severity, description, status, resolution, created_at`
+
+func scanCaseAlert(row rowScanner) (cases.CaseAlert, error) {
+	var a cases.CaseAlert
+	var created int64
+	err := row.Scan(&a.ID, &a.RuleID, &a.EventID, &a.EventType, &a.Action, &a.Severity, &a.Description, &a.Status, &a.Resolution, &created)
+	a.CreatedAt = fromMicros(created)
+	return a, err
+}
+
+// ResolveCaseAlerts resolves the case's open alerts, each under its lock
+// (as UpdateAlert takes it), and returns how many it resolved.
+func (tx *Tx) ResolveCaseAlerts(ctx context.Context, caseID, resolution, note, actor string, now time.Time) (int, error) {
+	ids, err := queryAll(ctx, tx.q, "list open alerts of case "+caseID, func(row rowScanner) (string, error) {
+		var id string
+		return id, row.Scan(&id)
+	}, `SELECT id FROM alerts WHERE case_id = $1 AND status = $2 ORDER BY id`, caseID, monitor.AlertOpen)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, id := range ids {
+		if err := tx.Lock(ctx, "alert:"+id); err != nil {
+			return n, err
+		}
+		res, err := tx.q.ExecContext(ctx, `UPDATE alerts SET status = $2, resolution = $3, note = $4, resolved_by = $5, resolved_at = $6
+			WHERE id = $1 AND status = $7`, id, monitor.AlertResolved, resolution, note, actor, micros(now), monitor.AlertOpen)
+		if err != nil {
+			return n, fmt.Errorf("resolve alert %s of case %s: %w", id, caseID, err)
+		}
+		if k, err := res.RowsAffected(); err == nil {
+			n += int(k)
+		}
+	}
+	return n, nil
 }
 
 // CaseByID reads a case with its reports.
@@ -179,6 +226,9 @@ func (tx *Tx) Cases(ctx context.Context, f cases.Filter) ([]cases.Case, error) {
 	}
 	if f.AccountID != "" {
 		where = append(where, "account_id = "+placeholders(&args, f.AccountID))
+	}
+	if f.Kind != "" {
+		where = append(where, "kind = "+placeholders(&args, f.Kind))
 	}
 	query := `SELECT ` + caseListColumns + ` FROM cases`
 	if len(where) > 0 {

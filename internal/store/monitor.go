@@ -259,14 +259,14 @@ func (tx *Tx) CountEvents(ctx context.Context, from, to time.Time) (int, error) 
 // Alerts.
 
 const alertColumns = `id, rule_id, rule_version, event_id, event_type, user_id, action, severity, mode, description,
-	aggregates, context, status, resolution, note, resolved_by, created_at, resolved_at`
+	aggregates, context, status, resolution, note, resolved_by, created_at, resolved_at, case_id`
 
 func scanAlert(row rowScanner) (monitor.Alert, error) {
 	var a monitor.Alert
 	var aggregates, alertContext string
 	var created, resolved int64
 	err := row.Scan(&a.ID, &a.RuleID, &a.RuleVersion, &a.EventID, &a.EventType, &a.UserID, &a.Action, &a.Severity, &a.Mode,
-		&a.Description, &aggregates, &alertContext, &a.Status, &a.Resolution, &a.Note, &a.ResolvedBy, &created, &resolved)
+		&a.Description, &aggregates, &alertContext, &a.Status, &a.Resolution, &a.Note, &a.ResolvedBy, &created, &resolved, &a.CaseID)
 	if isNoRows(err) {
 		return a, ErrNotFound
 	}
@@ -294,9 +294,9 @@ func (tx *Tx) InsertAlert(ctx context.Context, a monitor.Alert) error {
 		return fmt.Errorf("insert alert: context: %w", err)
 	}
 	_, err = tx.q.ExecContext(ctx, `INSERT INTO alerts (`+alertColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
 		a.ID, a.RuleID, a.RuleVersion, a.EventID, a.EventType, a.UserID, a.Action, a.Severity, a.Mode, a.Description,
-		aggregates, alertContext, a.Status, a.Resolution, a.Note, a.ResolvedBy, micros(a.CreatedAt), micros(a.ResolvedAt))
+		aggregates, alertContext, a.Status, a.Resolution, a.Note, a.ResolvedBy, micros(a.CreatedAt), micros(a.ResolvedAt), a.CaseID)
 	if err != nil {
 		return fmt.Errorf("insert alert: %w", err)
 	}
@@ -305,8 +305,8 @@ func (tx *Tx) InsertAlert(ctx context.Context, a monitor.Alert) error {
 
 // UpdateAlert is read-modify-write of an alert under its lock: fn sees the
 // current row and returns the new one (or an error, which changes nothing).
-// Only its handling changes (status, resolution, note, resolver and
-// resolution time); what fired stays as inserted.
+// Only its handling changes (status, resolution, note, resolver, resolution
+// time and case); what fired stays as inserted.
 func (tx *Tx) UpdateAlert(ctx context.Context, id string, fn func(old monitor.Alert) (monitor.Alert, error)) (monitor.Alert, error) {
 	if err := tx.Lock(ctx, "alert:"+id); err != nil {
 		return monitor.Alert{}, err
@@ -321,10 +321,11 @@ func (tx *Tx) UpdateAlert(ctx context.Context, id string, fn func(old monitor.Al
 	}
 	a := old
 	a.Status, a.Resolution, a.Note, a.ResolvedBy, a.ResolvedAt = changed.Status, changed.Resolution, changed.Note, changed.ResolvedBy, changed.ResolvedAt
+	a.CaseID = changed.CaseID
 	return a, tx.execOne(ctx, "update alert "+id, `UPDATE alerts SET status = $2, resolution = $3, note = $4,
-			resolved_by = $5, resolved_at = $6
+			resolved_by = $5, resolved_at = $6, case_id = $7
 		WHERE id = $1`,
-		id, a.Status, a.Resolution, a.Note, a.ResolvedBy, micros(a.ResolvedAt))
+		id, a.Status, a.Resolution, a.Note, a.ResolvedBy, micros(a.ResolvedAt), a.CaseID)
 }
 
 // AlertByID finds an alert by id.
@@ -348,7 +349,7 @@ func (tx *Tx) Alerts(ctx context.Context, f monitor.AlertFilter) ([]monitor.Aler
 	limit = min(limit, 1000)
 	var args []any
 	var where []string
-	for _, c := range []struct{ column, value string }{{"status", f.Status}, {"user_id", f.UserID}, {"rule_id", f.RuleID}} {
+	for _, c := range []struct{ column, value string }{{"status", f.Status}, {"user_id", f.UserID}, {"rule_id", f.RuleID}, {"case_id", f.CaseID}} {
 		if c.value != "" {
 			where = append(where, c.column+" = "+placeholders(&args, c.value))
 		}
@@ -364,6 +365,13 @@ func (tx *Tx) Alerts(ctx context.Context, f monitor.AlertFilter) ([]monitor.Aler
 	args = append(args, limit)
 	query += fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT $%d`, len(args))
 	return queryAll(ctx, tx.q, "list alerts", scanAlert, query, args...)
+}
+
+// OpenAlertsOutsideCases lists the user's open alerts that are in no case,
+// oldest first.
+func (tx *Tx) OpenAlertsOutsideCases(ctx context.Context, userID string) ([]monitor.Alert, error) {
+	return queryAll(ctx, tx.q, "list open alerts outside cases", scanAlert, `SELECT `+alertColumns+` FROM alerts
+		WHERE user_id = $1 AND status = $2 AND case_id = '' ORDER BY created_at, id`, userID, monitor.AlertOpen)
 }
 
 // Rule sets.

@@ -12,6 +12,7 @@ import (
 	"github.com/wardenhq/warden/internal/account"
 	"github.com/wardenhq/warden/internal/cases"
 	"github.com/wardenhq/warden/internal/login"
+	"github.com/wardenhq/warden/internal/monitor"
 	"github.com/wardenhq/warden/internal/session"
 	"github.com/wardenhq/warden/internal/store"
 )
@@ -36,11 +37,16 @@ import (
 //         (stored hashed on the report, 30 days) kept in a cookie sent to
 //         /account/report only (caseCookie), which reads the case and adds
 //         to it.
-//   - /console/cases is the staff console's case queue (alerts:read), and
-//     /console/cases/{id} one case with the user's words and the snapshot of
-//     the account taken at each report: logins with their risk decisions,
-//     devices, sessions, withdrawals; roles with alerts:write resolve it
-//     with a note for the user and one for staff.
+//   - /console/cases is the staff console's case queue (alerts:read), of
+//     both kinds: users' reports, and users' monitoring alerts grouped for
+//     investigation (opened by monitoring, or from an alert's page).
+//     /console/cases/{id} is one case. A report shows the user's words and
+//     the snapshot of the account taken at each report: logins with their
+//     risk decisions, devices, sessions, withdrawals; roles with
+//     alerts:write resolve it with a note for the user and one for staff.
+//     An alerts case lists its alerts; it is resolved as a true or false
+//     positive with a note that each of its open alerts takes, and the user
+//     is not told.
 
 // Paths and cookies of the case pages.
 const (
@@ -84,6 +90,8 @@ const (
 	flashReportAdded    = "report_added"
 	flashCaseResolved   = "case_resolved"
 	flashCaseStale      = "case_stale"
+	// flashAlertsCaseResolved: an alerts case, whose user is not told.
+	flashAlertsCaseResolved = "alerts_case_resolved"
 )
 
 func init() {
@@ -92,6 +100,8 @@ func init() {
 		flashReportAdded:    {"success", "Your words were added to your report. Our security team sees them with the rest."},
 		flashCaseResolved:   {"success", "The case was resolved. The user was emailed your note, and sees it on their report page."},
 		flashCaseStale:      {"info", "This case had already been resolved, so nothing was done. Its resolution is below."},
+		flashAlertsCaseResolved: {"success", "The case was resolved, and each of its open alerts with it, with your note. " +
+			"The user is not told."},
 	} {
 		notices[code] = n
 	}
@@ -325,33 +335,57 @@ var caseQueueStatuses = []statusOption{
 	{Value: "all", Label: "All"},
 }
 
+// caseQueueKinds filter the queue by kind ("" for both).
+var caseQueueKinds = []statusOption{
+	{Value: "", Label: "Every kind"},
+	{Value: cases.KindUserReport, Label: "User reports"},
+	{Value: cases.KindAlerts, Label: "Alerts"},
+}
+
+// caseKindWords names a case's kind in the queue and on its page.
+var caseKindWords = map[string]string{
+	cases.KindUserReport: "User report",
+	cases.KindAlerts:     "Alerts",
+}
+
 var caseResolutionWords = map[string]string{
 	cases.ResolutionCompromised:    "Compromised",
 	cases.ResolutionNotCompromised: "Not compromised",
 	cases.ResolutionInconclusive:   "Inconclusive",
+	cases.ResolutionTruePositive:   "True positive",
+	cases.ResolutionFalsePositive:  "False positive",
 }
 
 type caseRow struct {
 	ID, UserID, Email string
-	Open              bool
-	Froze             bool
-	Resolution        string
-	Reports           int
-	// First is the beginning of the first statement (in the queue).
+	Kind              string
+	KindText          string
+	// Alerts: an alerts case (whose user is not told of it).
+	Alerts     bool
+	Open       bool
+	Froze      bool
+	Resolution string
+	Reports    int
+	AlertCount int
+	// First is the beginning of the first statement, or the first alert's
+	// rule and description (in the queue).
 	First     string
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
 
 func caseRowOf(c cases.Case, emails map[string]string) caseRow {
-	return caseRow{ID: c.ID, UserID: c.AccountID, Email: emails[c.AccountID], Open: c.Open(), Froze: c.Froze,
-		Resolution: caseResolutionWords[c.Resolution], Reports: c.ReportCount, First: excerpt(c.Summary, 140), CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+	return caseRow{ID: c.ID, UserID: c.AccountID, Email: emails[c.AccountID], Kind: c.Kind, KindText: cmpOr(caseKindWords[c.Kind], c.Kind),
+		Alerts: c.Kind == cases.KindAlerts, Open: c.Open(), Froze: c.Froze, Resolution: caseResolutionWords[c.Resolution],
+		Reports: c.ReportCount, AlertCount: c.AlertCount, First: excerpt(c.Summary, 140), CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
 }
 
 type consoleCasesData struct {
 	Status      string
 	Label       string
 	Statuses    []statusOption
+	Kind        string // the kind filter, "" for both
+	Kinds       []statusOption
 	Rows        []caseRow
 	CanReadUser bool
 	Truncated   bool
@@ -359,11 +393,16 @@ type consoleCasesData struct {
 }
 
 func (p *Pages) consoleCases(w http.ResponseWriter, r *http.Request, s *member) {
-	status := r.URL.Query().Get("status")
+	q := r.URL.Query()
+	status := q.Get("status")
 	if !slices.ContainsFunc(caseQueueStatuses, func(o statusOption) bool { return o.Value == status }) {
 		status = cases.StatusOpen
 	}
-	d := consoleCasesData{Status: status, Limit: caseQueueLimit, CanReadUser: p.allows(s.Account.StaffRole, scopeUsersRead)}
+	kind := q.Get("kind")
+	if !slices.ContainsFunc(caseQueueKinds, func(o statusOption) bool { return o.Value == kind }) {
+		kind = ""
+	}
+	d := consoleCasesData{Status: status, Kind: kind, Limit: caseQueueLimit, CanReadUser: p.allows(s.Account.StaffRole, scopeUsersRead)}
 	for _, o := range caseQueueStatuses {
 		o.Selected = o.Value == status
 		if o.Selected {
@@ -371,7 +410,11 @@ func (p *Pages) consoleCases(w http.ResponseWriter, r *http.Request, s *member) 
 		}
 		d.Statuses = append(d.Statuses, o)
 	}
-	f := cases.Filter{Status: status, Limit: caseQueueLimit + 1}
+	for _, o := range caseQueueKinds {
+		o.Selected = o.Value == kind
+		d.Kinds = append(d.Kinds, o)
+	}
+	f := cases.Filter{Status: status, Kind: kind, Limit: caseQueueLimit + 1}
 	if status == "all" {
 		f.Status = ""
 	}
@@ -443,9 +486,30 @@ var decisionWords = map[string]string{
 	login.OutcomeLocked:     "Refused: locked",
 }
 
+// caseAlertRow is an alert of an alerts case, as its page lists it.
+type caseAlertRow struct {
+	ID, RuleID, Description string
+	Severity, SeverityBadge string
+	Action, ActionText      string
+	EventID, EventType      string
+	Open                    bool
+	Resolution              string // in words, "" while open
+	CreatedAt               time.Time
+}
+
+func caseAlertRowOf(a cases.CaseAlert) caseAlertRow {
+	return caseAlertRow{ID: a.ID, RuleID: a.RuleID, Description: a.Description, Severity: a.Severity, SeverityBadge: severityBadges[a.Severity],
+		Action: a.Action, ActionText: cmpOr(actionWords[a.Action], a.Action), EventID: a.EventID, EventType: a.EventType,
+		Open: a.Status != monitor.AlertResolved, Resolution: caseResolutionWords[a.Resolution], CreatedAt: a.CreatedAt}
+}
+
 type consoleCaseData struct {
 	C           caseRow
 	CanReadUser bool
+	// Alerts are an alerts case's alerts, oldest first; CanAlerts links
+	// them to their pages.
+	Alerts    []caseAlertRow
+	CanAlerts bool
 	// CanWithdrawals links the snapshot's withdrawals to their pages.
 	CanWithdrawals bool
 	// Frozen tells whether the account is frozen now.
@@ -460,7 +524,17 @@ type consoleCaseData struct {
 	Outcomes   []checkOption
 }
 
-func resolveCaseForm() *form {
+// resolveCaseForm is the resolve form of a case of kind.
+func resolveCaseForm(kind string) *form {
+	if kind == cases.KindAlerts {
+		return newForm(
+			&field{ID: "resolution-" + cases.ResolutionTruePositive, Name: "resolution", Label: "Outcome", Required: true},
+			&field{ID: "case-note", Name: "note", Label: "Note", Type: "textarea", Required: true, MaxLength: cases.MaxNote,
+				Hint: "What you checked and what you found. Recorded on each of its open alerts, which take the same outcome. The user is not told."},
+			&field{ID: "case-internal-note", Name: "internal_note", Label: "Note for staff (optional)", Type: "textarea", MaxLength: cases.MaxNote,
+				Hint: "Ticket numbers, what to watch next. Kept with the case."},
+		)
+	}
 	return newForm(
 		&field{ID: "resolution-" + cases.ResolutionCompromised, Name: "resolution", Label: "Outcome", Required: true},
 		&field{ID: "case-note", Name: "note", Label: "Note to the user", Type: "textarea", Required: true, MaxLength: cases.MaxNote,
@@ -474,6 +548,20 @@ var caseOutcomes = []checkOption{
 	{Value: cases.ResolutionCompromised, Label: "Compromised: someone else got into the account"},
 	{Value: cases.ResolutionNotCompromised, Label: "Not compromised: nothing shows anyone else got in"},
 	{Value: cases.ResolutionInconclusive, Label: "Inconclusive"},
+}
+
+// alertsCaseOutcomes are an alerts case's outcomes, which its open alerts take.
+var alertsCaseOutcomes = []checkOption{
+	{Value: cases.ResolutionTruePositive, Label: "True positive: the alerts caught real abuse"},
+	{Value: cases.ResolutionFalsePositive, Label: "False positive: the activity was legitimate"},
+}
+
+// outcomesOf lists the outcomes a case of kind is resolved with.
+func outcomesOf(kind string) []checkOption {
+	if kind == cases.KindAlerts {
+		return slices.Clone(alertsCaseOutcomes)
+	}
+	return slices.Clone(caseOutcomes)
 }
 
 // loadCase reads a case for its page; ok is false when it already answered.
@@ -513,8 +601,11 @@ func (p *Pages) loadCase(w http.ResponseWriter, r *http.Request, s *member) (con
 	}
 	d = consoleCaseData{C: caseRowOf(c, map[string]string{c.AccountID: user.Email}), CanReadUser: p.allows(s.Account.StaffRole, scopeUsersRead),
 		CanWithdrawals: p.canSeeWithdrawals(s), Frozen: user.Frozen(), ResolvedAt: c.ResolvedAt, Resolution: caseResolutionWords[c.Resolution],
-		UserNote: c.UserNote, Internal: c.InternalNote}
-	d.C.Reports = len(c.Reports)
+		UserNote: c.UserNote, Internal: c.InternalNote, CanAlerts: p.monitoring != nil}
+	d.C.Reports, d.C.AlertCount = len(c.Reports), len(c.Alerts)
+	for _, a := range c.Alerts {
+		d.Alerts = append(d.Alerts, caseAlertRowOf(a))
+	}
 	if c.ResolvedBy != "" {
 		d.ResolvedBy = actorWords(c.ResolvedBy, emails)
 	}
@@ -528,8 +619,8 @@ func (p *Pages) loadCase(w http.ResponseWriter, r *http.Request, s *member) (con
 		d.Reports = append(d.Reports, row)
 	}
 	if d.C.Open && p.allows(s.Account.StaffRole, scopeAlertsWrite) {
-		d.Form = resolveCaseForm()
-		d.Outcomes = slices.Clone(caseOutcomes)
+		d.Form = resolveCaseForm(c.Kind)
+		d.Outcomes = outcomesOf(c.Kind)
 	}
 	return d, true
 }
@@ -554,10 +645,12 @@ func (p *Pages) consoleResolveCase(w http.ResponseWriter, r *http.Request, s *me
 	}
 	f := d.Form
 	resolution := r.PostFormValue("resolution")
-	if cases.ValidResolution(resolution) {
+	if cases.ValidResolution(d.C.Kind, resolution) {
 		for i := range d.Outcomes {
 			d.Outcomes[i].Checked = d.Outcomes[i].Value == resolution
 		}
+	} else if d.C.Alerts {
+		f.fail("resolution", "Choose whether the alerts were a true or a false positive.")
 	} else {
 		f.fail("resolution", "Choose what you found.")
 	}
@@ -570,6 +663,8 @@ func (p *Pages) consoleResolveCase(w http.ResponseWriter, r *http.Request, s *me
 		f.F("internal_note").Value = internal
 	}
 	switch {
+	case note == "" && d.C.Alerts:
+		f.fail("note", "Write a note: what you checked and what you found.")
 	case note == "":
 		f.fail("note", "Write a note to the user: what you found and what happens next.")
 	case !noteOK || utf8.RuneCountInString(note) > cases.MaxNote || !utf8.ValidString(note):
@@ -585,6 +680,8 @@ func (p *Pages) consoleResolveCase(w http.ResponseWriter, r *http.Request, s *me
 	}
 	_, err := p.cases.Resolve(r.Context(), d.C.ID, resolution, note, internal, p.staffMeta(r, s))
 	switch {
+	case err == nil && d.C.Alerts:
+		p.redirect(w, r, consoleCasesPath, flashAlertsCaseResolved)
 	case err == nil:
 		p.redirect(w, r, consoleCasesPath, flashCaseResolved)
 	case errors.Is(err, cases.ErrResolved):

@@ -289,3 +289,209 @@ func TestConsoleCases(t *testing.T) {
 		"We confirmed someone used your stolen phone. Call us to unfreeze.", "Report again")
 	absent(t, "user sees it", res, "ticket 77")
 }
+
+// TestConsoleAlertsCase: monitoring opens an alerts case when a rule
+// restricts an account; the queue tells the kinds apart and filters by
+// kind; the case lists its alerts and is resolved as a true or false
+// positive, which resolves its alerts with the note and tells the user
+// nothing.
+func TestConsoleAlertsCase(t *testing.T) {
+	t.Parallel()
+	s := newCaseSite(t)
+	ctx := context.Background()
+	const email, reporter = "vic@example.com", "wes@example.com"
+	s.signedUp(email)
+	a := s.guessedLogin(email) // failed_logins_then_success restricts: a case opens
+	if a.CaseID == "" {
+		t.Fatalf("the restricting alert is in no case: %+v", a)
+	}
+	caseID := a.CaseID
+	s.signedUp(reporter)
+	expect(t, "report", s.loggedIn(reporter, goodPassword).post("/account/report", "statement", "Someone changed my email."), 303, "/account/report")
+	reportID := s.openCases(s.accountOf(reporter).ID)[0].ID
+
+	officer, officerAccount := s.staffLoggedIn("cy@ops.example", staff.RoleCompliance)
+	expect(t, "console home", officer.get("/console"), 200, `<strong>2</strong> open cases`)
+	for _, tc := range []struct {
+		name, query   string
+		want, notWant []string
+	}{
+		{"every kind", "", []string{
+			`<option value="" selected>Every kind</option>`,
+			`<tr class="case-row" data-case="` + caseID + `" data-kind="alerts">`,
+			`<td class="case-kind"><span class="badge info">Alerts</span></td>`,
+			"failed_logins_then_success: A login that succeeds after five or more failures",
+			`<td class="case-count">1 alert</td>`,
+			`<tr class="case-row" data-case="` + reportID + `" data-kind="user_report">`,
+			`<td class="case-kind"><span class="badge">User report</span></td>`,
+			"Someone changed my email.", `<td class="case-count">1 report</td>`,
+		}, nil},
+		{"alerts", "?kind=alerts", []string{`<option value="alerts" selected>Alerts</option>`, `data-case="` + caseID + `"`},
+			[]string{reportID, "Someone changed my email."}},
+		{"reports", "?kind=user_report", []string{`<option value="user_report" selected>User reports</option>`, `data-case="` + reportID + `"`},
+			[]string{caseID, "failed_logins_then_success"}},
+		{"unknown kind", "?kind=nonsense", []string{`<option value="" selected>Every kind</option>`, caseID, reportID}, nil},
+		{"resolved alerts", "?kind=alerts&status=resolved", []string{`id="cases-empty"`, "no alerts case is resolved"}, []string{caseID}},
+	} {
+		res := officer.get("/console/cases" + tc.query)
+		expect(t, tc.name, res, 200, tc.want...)
+		absent(t, tc.name, res, tc.notWant...)
+	}
+
+	// The case lists its alerts; its form is an alerts case's.
+	page := "/console/cases/" + caseID
+	res := officer.get(page)
+	expect(t, "detail", res, 200, "Case: alerts for investigation", `<h1 id="case-user">`+email+`</h1>`, "1 alert.",
+		`<dd id="case-kind">Alerts <span class="small muted">(the user is not told of this case)</span></dd>`,
+		`<table id="case-alerts">`, `<tr class="case-alert" data-alert="`+a.ID+`">`,
+		`<a href="/console/alerts/`+a.ID+`" class="queue-item">failed_logins_then_success</a>`,
+		`<span class="badge warning">high</span>`, "Restrict withdrawals", "<code>login_succeeded</code>", a.EventID,
+		`id="resolve-form"`, `id="resolution-true_positive"`, `id="resolution-false_positive"`,
+		"True positive: the alerts caught real abuse", "False positive: the activity was legitimate",
+		"Recorded on each of its open alerts", `id="resolve-alerts-hint"`, "The user\n      is not told.")
+	absent(t, "detail", res, `id="resolution-compromised"`, "Note to the user", "emailed", `class="case-report"`)
+	// A report keeps its own page.
+	res = officer.get("/console/cases/" + reportID)
+	expect(t, "report detail", res, 200, "Case: reported compromised account", `id="resolution-compromised"`, "Note to the user")
+	absent(t, "report detail", res, `id="case-alerts"`, `id="resolution-true_positive"`)
+
+	support, _ := s.staffLoggedIn("sam@ops.example", staff.RoleSupport)
+	res = support.get(page)
+	expect(t, "support detail", res, 200, `id="case-alerts"`, a.ID)
+	absent(t, "support detail", res, `id="resolve-form"`)
+	expect(t, "support resolves", support.post(page+"/resolve", "resolution", "true_positive", "note", "x"), 403)
+
+	// The alert's page links to its case and offers no other.
+	res = officer.get("/console/alerts/" + a.ID)
+	expect(t, "alert page", res, 200, `<dd id="alert-case"><a href="/console/cases/`+caseID+`">`+caseID+`</a></dd>`)
+	absent(t, "alert page", res, `id="open-case"`)
+
+	expect(t, "a report's outcome", officer.post(page+"/resolve", "resolution", "compromised", "note", "x"), 422,
+		"Choose whether the alerts were a true or a false positive.")
+	expect(t, "no note", officer.post(page+"/resolve", "resolution", "true_positive", "note", " "), 422,
+		"Write a note: what you checked and what you found.", `value="true_positive" required checked`)
+	mails := len(s.emails(email))
+	const note = "Password guessed from a botnet; the user confirmed on a call and changed it."
+	expect(t, "resolve", officer.post(page+"/resolve", "resolution", "true_positive", "note", note, "internal_note", "ticket 88"), 303, "/console/cases")
+	expect(t, "resolved notice", officer.get("/console/cases?kind=alerts"), 200,
+		"The case was resolved, and each of its open alerts with it, with your note. The user is not told.", `id="cases-empty"`)
+	if n := len(s.emails(email)); n != mails {
+		t.Errorf("the user was emailed about an alerts case: %d emails, %d before", n, mails)
+	}
+	got, err := s.mon.ListAlerts(ctx, monitor.AlertFilter{CaseID: caseID})
+	if err != nil || len(got) != 1 || got[0].Status != monitor.AlertResolved || got[0].Resolution != monitor.TruePositive ||
+		got[0].Note != note || got[0].ResolvedBy != "staff:"+officerAccount.ID {
+		t.Fatalf("the case's alert after resolving: %+v %v", got, err)
+	}
+	res = officer.get(page)
+	expect(t, "resolved detail", res, 200, `<span class="badge success">Resolved</span> True positive`, "by cy@ops.example",
+		`<dd id="case-resolution-note">`+note, "ticket 88", `<span class="badge success">Resolved</span><br><span class="small muted">True positive</span>`)
+	absent(t, "resolved detail", res, `id="resolve-form"`, "Note to the user")
+	expect(t, "alert resolved", officer.get("/console/alerts/"+a.ID), 200, `<span class="badge success">Resolved</span> True positive`,
+		"Note: "+note, `id="alert-case"`)
+	expect(t, "resolve again", officer.post(page+"/resolve", "resolution", "false_positive", "note", "again"), 303, page)
+	// The report is still open.
+	if open := s.openCases(s.accountOf(reporter).ID); len(open) != 1 {
+		t.Fatalf("the report: %+v", open)
+	}
+}
+
+// depositWatch raises a medium alert for a big deposit: it opens no case.
+const depositWatch = `rules:
+  - id: big_deposit
+    description: A deposit above 5,000.
+    event_types: [deposit]
+    condition: event.value > 5000.0
+    action: alert
+    severity: medium
+`
+
+// TestConsoleOpenCaseFromAlert: an open alert in no case has an "Open a
+// case" button for roles that may write alerts; it puts the alert into its
+// user's alerts case and leads there, the same case every time.
+func TestConsoleOpenCaseFromAlert(t *testing.T) {
+	t.Parallel()
+	s := newCaseSite(t)
+	ctx := context.Background()
+	if _, err := s.mon.PutRules(ctx, []byte(depositWatch), account.Meta{Actor: "admin_key:test"}); err != nil {
+		t.Fatal(err)
+	}
+	deposit := func(email, id string) monitor.Alert {
+		t.Helper()
+		s.signedUp(email)
+		userID := s.accountOf(email).ID
+		s.ingest(monitor.EventInput{ID: id, UserID: userID, Type: "deposit", Asset: "BTC", Amount: "0.1", ReferenceValue: "6000.00",
+			OccurredAt: time.Now().Add(-time.Minute)})
+		list, err := s.mon.ListAlerts(ctx, monitor.AlertFilter{UserID: userID})
+		if err != nil || len(list) != 1 || list[0].CaseID != "" {
+			t.Fatalf("alerts of %s: %+v %v", email, list, err)
+		}
+		return list[0]
+	}
+	a := deposit("xia@example.com", "dep-xia")
+	alertPage := "/console/alerts/" + a.ID
+
+	support, _ := s.staffLoggedIn("sam@ops.example", staff.RoleSupport)
+	res := support.get(alertPage)
+	expect(t, "support alert page", res, 200, `<h1 id="alert-rule">big_deposit</h1>`)
+	absent(t, "support alert page", res, `id="open-case"`, `id="alert-case"`)
+	expect(t, "support opens a case", support.post(alertPage+"/case"), 403)
+
+	officer, officerAccount := s.staffLoggedIn("cy@ops.example", staff.RoleCompliance)
+	res = officer.get(alertPage)
+	expect(t, "alert page", res, 200, `<form method="post" action="/console/alerts/`+a.ID+`/case" id="open-case-form">`,
+		`<button type="submit" class="secondary" id="open-case">Open a case</button>`)
+	absent(t, "alert page", res, `id="alert-case"`)
+	officer.site = "cross-site"
+	expect(t, "cross-site", officer.post(alertPage+"/case"), 403)
+	officer.site = "same-origin"
+	if l, _ := s.cases.List(ctx, cases.Filter{Kind: cases.KindAlerts}); len(l) != 0 {
+		t.Fatalf("cases after refused posts: %+v", l)
+	}
+
+	res = officer.post(alertPage + "/case")
+	if res.status != 303 {
+		t.Fatalf("open a case: %d %s", res.status, res.body)
+	}
+	open := s.openCases(a.UserID)
+	if len(open) != 1 || open[0].Kind != cases.KindAlerts || open[0].AlertCount != 1 {
+		t.Fatalf("cases after opening one: %+v", open)
+	}
+	casePage := "/console/cases/" + open[0].ID
+	if loc := res.header.Get("Location"); loc != casePage {
+		t.Fatalf("led to %q, want %q", loc, casePage)
+	}
+	expect(t, "case page", officer.get(casePage), 200, "The alert is in this case now.", "Case: alerts for investigation",
+		`<a href="/console/alerts/`+a.ID+`" class="queue-item">big_deposit</a>`, `<span class="badge info">medium</span>`, "Alert only",
+		`id="resolution-true_positive"`)
+	expect(t, "again", officer.post(alertPage+"/case"), 303, casePage)
+	if open := s.openCases(a.UserID); len(open) != 1 {
+		t.Fatalf("cases after asking again: %+v", open)
+	}
+	res = officer.get(alertPage)
+	expect(t, "alert page in a case", res, 200, `<dd id="alert-case"><a href="/console/cases/`+open[0].ID+`">`)
+	absent(t, "alert page in a case", res, `id="open-case"`)
+	var opened bool
+	if err := s.store.Read(ctx, func(tx *store.Tx) error {
+		recs, err := tx.ListAuditRecords(ctx, store.AuditFilter{Limit: 100})
+		for _, r := range recs {
+			opened = opened || r.Action == "case.opened" && r.Actor == "staff:"+officerAccount.ID && r.UserID == a.UserID
+		}
+		return err
+	}); err != nil || !opened {
+		t.Errorf("no case.opened by the officer in the audit log (%v)", err)
+	}
+
+	// An alert resolved on its own has nothing left to investigate.
+	b := deposit("yan@example.com", "dep-yan")
+	if _, err := s.mon.ResolveAlert(ctx, b.ID, monitor.FalsePositive, "Salary.", account.Meta{Actor: "admin_key:test"}); err != nil {
+		t.Fatal(err)
+	}
+	absent(t, "resolved alert page", officer.get("/console/alerts/"+b.ID), `id="open-case"`, `id="alert-case"`)
+	expect(t, "case for a resolved alert", officer.post("/console/alerts/"+b.ID+"/case"), 303, "/console/alerts/"+b.ID)
+	expect(t, "notice", officer.get("/console/alerts/"+b.ID), 200, "nothing left to investigate in it")
+	if l := s.openCases(b.UserID); len(l) != 0 {
+		t.Fatalf("a case for a resolved alert: %+v", l)
+	}
+	expect(t, "unknown alert", officer.post("/console/alerts/alr_nope/case"), 404)
+}

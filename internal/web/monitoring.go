@@ -32,7 +32,10 @@ import (
 //     /console/alerts/{id} shows one with the event that fired it, the
 //     aggregate values that made it fire and the user as the rules saw them,
 //     and a form to resolve it as a true or false positive with a note.
-//     Roles with alerts:read see them, alerts:write resolve them.
+//     Roles with alerts:read see them, alerts:write resolve them. An alert
+//     in a case links to it; an open one in none has a button that puts it
+//     into its user's alerts case (opening one if none is open) and leads
+//     there (POST /console/alerts/{id}/case, alerts:write).
 //   - /console/rules shows the rules in force (their version, who made it
 //     and when) and their YAML in a textarea. Roles with rules:write save a
 //     changed text as the next version (a text that does not check is
@@ -85,6 +88,7 @@ func (p *Pages) registerMonitoringPages(mux *http.ServeMux) {
 	mux.HandleFunc("GET /console/alerts", staffWith(scopeAlertsRead, p.consoleAlerts))
 	mux.HandleFunc("GET /console/alerts/{id}", staffWith(scopeAlertsRead, p.consoleAlert))
 	mux.Handle("POST /console/alerts/{id}/resolve", p.post(staffWith(scopeAlertsWrite, p.consoleResolveAlert)))
+	mux.Handle("POST /console/alerts/{id}/case", p.post(staffWith(scopeAlertsWrite, p.consoleInvestigateAlert)))
 	mux.HandleFunc("GET /console/rules", staffWith(scopeAlertsRead, p.consoleRules))
 	mux.Handle("POST /console/rules", p.postRules(staffWith(scopeRulesWrite, p.consoleSaveRules)))
 	mux.Handle("POST /console/rules/backtest", p.postRules(staffWith(scopeRulesWrite, p.consoleBacktest)))
@@ -121,6 +125,8 @@ const (
 	flashAlertTrue      = "alert_true_positive"
 	flashAlertFalse     = "alert_false_positive"
 	flashAlertStale     = "alert_stale"
+	flashAlertInCase    = "alert_in_case"
+	flashAlertNoCase    = "alert_no_case"
 	flashRulesSaved     = "rules_saved"
 	flashRulesUnchanged = "rules_unchanged"
 )
@@ -130,6 +136,8 @@ func init() {
 		flashAlertTrue:      {"success", "The alert was resolved as a true positive. Your note is kept with it and in the audit log."},
 		flashAlertFalse:     {"success", "The alert was resolved as a false positive. Your note is kept with it and in the audit log."},
 		flashAlertStale:     {"info", "This alert had already been resolved, so nothing was done. Its resolution is below."},
+		flashAlertInCase:    {"success", "The alert is in this case now. Resolving the case resolves each of its open alerts with it."},
+		flashAlertNoCase:    {"info", "This alert was resolved before it joined a case, so there is nothing left to investigate in it."},
 		flashRulesSaved:     {"success", "The rules were saved as a new version. Every node uses them within a second."},
 		flashRulesUnchanged: {"info", "The text was the same as the rules in force, so no new version was made."},
 	} {
@@ -269,13 +277,16 @@ type alertRow struct {
 	Open        bool
 	Resolution  string // in words, "" while open
 	CreatedAt   time.Time
+	// CaseID is the alerts case it is in, "" for none.
+	CaseID string
 }
 
 func alertRowOf(a monitor.Alert, emails map[string]string) alertRow {
 	return alertRow{ID: a.ID, RuleID: a.RuleID, Description: a.Description, Severity: a.Severity, SeverityBadge: severityBadges[a.Severity],
 		Action: a.Action, ActionText: cmpOr(actionWords[a.Action], a.Action), Shadow: a.Mode == monitor.ModeShadow,
 		UserID: a.UserID, Email: emails[a.UserID], EventID: a.EventID, EventType: a.EventType, Values: aggregateValues(a.Aggregates),
-		RuleVersion: a.RuleVersion, Open: a.Status != monitor.AlertResolved, Resolution: resolutionWords[a.Resolution], CreatedAt: a.CreatedAt}
+		RuleVersion: a.RuleVersion, Open: a.Status != monitor.AlertResolved, Resolution: resolutionWords[a.Resolution], CreatedAt: a.CreatedAt,
+		CaseID: a.CaseID}
 }
 
 // alertTable is a list of alerts ("alert-table" in console-alerts-parts.html).
@@ -415,6 +426,11 @@ type consoleAlertData struct {
 	// Form resolves it, when open and the role may.
 	Form     *form
 	Outcomes []checkOption
+	// CaseLink: the case pages are served, so A.CaseID links to its page.
+	// CanOpenCase: the alert is open and in no case, and the role may put
+	// it into one.
+	CaseLink    bool
+	CanOpenCase bool
 }
 
 func resolveAlertForm() *form {
@@ -616,6 +632,8 @@ func (p *Pages) loadAlert(w http.ResponseWriter, r *http.Request, s *member) (co
 		d.Form = resolveAlertForm()
 		d.Outcomes = slices.Clone(resolutionOptions)
 	}
+	d.CaseLink = p.cases != nil
+	d.CanOpenCase = d.CaseLink && d.A.CaseID == "" && d.Form != nil
 	return d, true
 }
 
@@ -683,6 +701,28 @@ func (p *Pages) consoleResolveAlert(w http.ResponseWriter, r *http.Request, s *m
 		p.Render(w, r, http.StatusUnprocessableEntity, "console-alerts-detail", d)
 	default:
 		p.internalError(w, r, "resolve alert", err)
+	}
+}
+
+// consoleInvestigateAlert puts the alert into its user's alerts case,
+// opening one if none is open, and leads to the case. An alert already in a
+// case leads to that case.
+func (p *Pages) consoleInvestigateAlert(w http.ResponseWriter, r *http.Request, s *member) {
+	alertID := r.PathValue("id")
+	if p.cases == nil || alertID == "" || len(alertID) > maxTokenLen {
+		p.NotFound(w, r)
+		return
+	}
+	caseID, err := p.monitoring.Investigate(r.Context(), alertID, p.staffMeta(r, s))
+	switch {
+	case err == nil:
+		p.redirect(w, r, consoleCasesPath+"/"+url.PathEscape(caseID), flashAlertInCase)
+	case errors.Is(err, monitor.ErrAlertResolved):
+		p.redirect(w, r, consoleAlertsPath+"/"+url.PathEscape(alertID), flashAlertNoCase)
+	case errors.Is(err, monitor.ErrNoAlert):
+		p.renderError(w, r, http.StatusNotFound, "There is no alert with this id. Open it from the queue.")
+	default:
+		p.internalError(w, r, "open a case for an alert", err)
 	}
 }
 

@@ -84,6 +84,13 @@ func newMonitorSite(t *testing.T) *monSite {
 			Factors: func(ctx context.Context, tx verification.Tx, a account.Account, now time.Time) (account.Account, error) {
 				return factors.RemoveAllFactors(ctx, tx.(mfa.Tx), a.ID, now)
 			},
+			// As internal/server wires them.
+			Approved: func(ctx context.Context, tx verification.Tx, a account.Account, now time.Time) error {
+				return withdrawal.LiftOnVerification(ctx, tx.(withdrawal.Tx), c.Accounts, a, now)
+			},
+			AwaitsVerification: func(ctx context.Context, tx verification.Tx, a account.Account, now time.Time) (bool, error) {
+				return withdrawal.AwaitsVerification(ctx, tx.(withdrawal.Tx), a.ID, now)
+			},
 		}
 		mon = &monitor.Service{
 			Transact: func(ctx context.Context, fn func(monitor.Tx) error) error {
@@ -207,6 +214,14 @@ func TestConsoleAlertQueueAndResolve(t *testing.T) {
 		`<a href="/console/users/`+a.UserID+`">`+email+`</a>`, esc(`count("login_failed", 1h) = 5`),
 		"<dt>Verification tier</dt>", "<dt>Two-factor authentication</dt>", "<code>ip</code>", "198.51.100.23",
 		`action="/console/alerts/`+a.ID+`/resolve"`, `id="resolution-true_positive"`, `id="resolution-false_positive"`, `id="resolve-note"`)
+	// The rule restricted the account, so the alert is in an alerts case;
+	// without the case pages it is named, not linked, and none is offered.
+	if a.CaseID == "" {
+		t.Fatalf("a restricting alert in no case: %+v", a)
+	}
+	expect(t, "detail's case", res, 200, `<dd id="alert-case"><code>`+a.CaseID+`</code></dd>`)
+	absent(t, "detail's case", res, `id="open-case"`, `href="/console/cases/`)
+	expect(t, "no case pages", officer.post(page+"/case"), 404)
 
 	// A note and an outcome are both required.
 	expect(t, "no note", officer.post(page+"/resolve", "resolution", "false_positive", "note", "  "), 422,
@@ -459,12 +474,16 @@ func TestWithdrawalsPausedNotice(t *testing.T) {
 		"(in 24 h); nothing needs doing.", "Our team will contact you about it.")
 	absent(t, "three pauses", res, "Chargeback 1234", "Sanctions screening", "failed_logins_then_success")
 
-	// At the top tier there is no verification left to complete: only our
-	// team lifts the rule's pause.
+	// At the top tier the rule's pause is lifted by verifying again, with a
+	// current ID and a new selfie.
 	s.setTier(email, 2)
 	res = c.get("/account")
-	expect(t, "top tier", res, 200, "Our team will contact you about it.", "(in 24 h); nothing needs doing.")
-	absent(t, "top tier", res, "Completing identity verification", `id="paused-verify"`)
+	expect(t, "top tier", res, 200, "Completing identity verification lifts it.", `id="paused-verify"`,
+		"Our team will contact you about it.", "(in 24 h); nothing needs doing.")
+	res = c.get("/verification")
+	expect(t, "verify again", res, 200, `<dd id="reverify">`, "verify your identity\n    again for tier 2",
+		"Still needed: Personal information, Government ID, Selfie.")
+	absent(t, "verify again", res, `id="next-tier"`)
 
 	// Lifted, the notice goes.
 	all, _ := s.wd.Restrictions(ctx, a.UserID)
