@@ -171,40 +171,16 @@ func (w *warden) withdrawer(t *testing.T, c *client.Client, email string) (*clie
 	if err != nil {
 		t.Fatal(err)
 	}
-	au := &authenticator{secret: setup.Secret}
-	codes, err := u.ConfirmTOTP(ctx, au.code(t))
+	au := &authenticator{rfc6238.Authenticator{Secret: setup.Secret}}
+	codes, err := u.ConfirmTOTP(ctx, au.Take(t))
 	if err != nil || len(codes) != 10 {
 		t.Fatalf("confirm TOTP: %v, %v", codes, err)
 	}
 	return u, au
 }
 
-// authenticator is the user's authenticator app: it gives a code of a new
-// time step each time (Warden takes each step once), waiting when the next
-// one is not accepted yet.
-type authenticator struct {
-	mu     sync.Mutex
-	secret string
-	last   int64
-}
-
-func (au *authenticator) code(t *testing.T) string {
-	t.Helper()
-	au.mu.Lock()
-	defer au.mu.Unlock()
-	for {
-		now := time.Now().Unix() / 30
-		if step := max(now, au.last+1); step <= now+1 {
-			au.last = step
-			c, err := rfc6238.Code(au.secret, time.Unix(step*30, 0))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return c
-		}
-		time.Sleep(time.Until(time.Unix((now+1)*30, 0)) + 50*time.Millisecond)
-	}
-}
+// authenticator is the user's authenticator app.
+type authenticator struct{ rfc6238.Authenticator }
 
 // --- transports that misbehave on purpose ---
 

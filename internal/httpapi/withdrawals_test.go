@@ -64,42 +64,19 @@ func startWithdrawalNode(t *testing.T, dbURL string, shared ...*smtptest.Server)
 	return &kycNode{base: n.Base, srv: n.Server, mail: n.Mail, devs: map[string]string{}, store: n.Server.Store()}
 }
 
-// authenticator is the user's authenticator app: it gives a code of a new
-// time step each time (the server takes each step once), waiting when the
-// next one is not accepted yet.
+// authenticator is the user's authenticator app, with the recovery codes
+// saved when it was turned on.
 type authenticator struct {
-	mu       sync.Mutex
-	secret   string
-	last     int64
+	rfc6238.Authenticator
 	recovery []string
-}
-
-func (au *authenticator) code(t *testing.T) string {
-	t.Helper()
-	au.mu.Lock()
-	defer au.mu.Unlock()
-	for {
-		now := time.Now().Unix() / 30
-		// The current step and the next are accepted whatever the server's
-		// clock says within a second of ours.
-		if step := max(now, au.last+1); step <= now+1 {
-			au.last = step
-			c, err := rfc6238.Code(au.secret, time.Unix(step*30, 0))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return c
-		}
-		time.Sleep(time.Until(time.Unix((now+1)*30, 0)) + 50*time.Millisecond)
-	}
 }
 
 // enrol turns an authenticator app on; the session is stepped up by it.
 func (n *kycNode) enrol(t *testing.T, session string) *authenticator {
 	t.Helper()
 	begin := n.call(t, "POST", "/v1/mfa/totp", nil, bearer(session)...).expect(t, 200, "")
-	au := &authenticator{secret: begin.body["secret"].(string)}
-	r := n.call(t, "POST", "/v1/mfa/totp/confirm", map[string]string{"code": au.code(t)}, bearer(session)...).expect(t, 200, "")
+	au := &authenticator{Authenticator: rfc6238.Authenticator{Secret: begin.body["secret"].(string)}}
+	r := n.call(t, "POST", "/v1/mfa/totp/confirm", map[string]string{"code": au.Take(t)}, bearer(session)...).expect(t, 200, "")
 	au.recovery = asStrings(r.body["recovery_codes"])
 	return au
 }
@@ -346,7 +323,7 @@ func withdrawalFlow(t *testing.T, n *kycNode) {
 	n.call(t, "POST", "/v1/addresses/"+addrID+"/confirm", map[string]string{"token": token, "code": "000000"}, auth...).expect(t, 400, "invalid_code")
 	n.call(t, "POST", "/v1/addresses/adr_nothing/confirm", map[string]string{"token": token, "code": "123456"}, auth...).expect(t, 404, "not_found")
 	n.call(t, "POST", "/v1/addresses/"+addrID+"/confirm", map[string]string{"token": token}, auth...).expect(t, 400, "validation_failed")
-	confirmed := n.call(t, "POST", "/v1/addresses/"+addrID+"/confirm", map[string]string{"token": token, "code": au.code(t)}, auth...).expect(t, 200, "").body
+	confirmed := n.call(t, "POST", "/v1/addresses/"+addrID+"/confirm", map[string]string{"token": token, "code": au.Take(t)}, auth...).expect(t, 200, "").body
 	if confirmed["status"] != "on_hold" || confirmed["available_at"] == nil {
 		t.Fatalf("address confirmed: %v", confirmed)
 	}
@@ -391,7 +368,7 @@ func withdrawalFlow(t *testing.T, n *kycNode) {
 
 	// Confirmed with a code, then the email's link: approved.
 	n.call(t, "POST", "/v1/withdrawals/"+wid+"/confirm", map[string]string{"code": "000000"}, auth...).expect(t, 400, "invalid_code")
-	c := n.call(t, "POST", "/v1/withdrawals/"+wid+"/confirm", map[string]string{"code": au.code(t)}, auth...).expect(t, 200, "").body
+	c := n.call(t, "POST", "/v1/withdrawals/"+wid+"/confirm", map[string]string{"code": au.Take(t)}, auth...).expect(t, 200, "").body
 	if c["status"] != "awaiting_confirmation" || !slices.Equal(asStrings(c["pending"]), []string{"email"}) {
 		t.Fatalf("after the code: %v", c)
 	}
@@ -612,7 +589,7 @@ func withdrawalBadInput(t *testing.T, n *kycNode) {
 		t.Fatalf("cancelled: %v", cancelled)
 	}
 	n.call(t, "DELETE", "/v1/withdrawals/"+w1, nil, auth...).expect(t, 409, "withdrawal_not_pending")
-	n.call(t, "POST", "/v1/withdrawals/"+w1+"/confirm", map[string]string{"code": au.code(t)}, auth...).expect(t, 409, "withdrawal_not_pending")
+	n.call(t, "POST", "/v1/withdrawals/"+w1+"/confirm", map[string]string{"code": au.Take(t)}, auth...).expect(t, 409, "withdrawal_not_pending")
 	n.call(t, "POST", "/v1/withdrawal-confirmations", map[string]string{"token": tok1}).expect(t, 400, "invalid_token")
 	if used := n.used24h(t, session); used != "120.00" {
 		t.Fatalf("used %s after the cancel, want 120.00", used)
