@@ -473,18 +473,20 @@ type Alert struct {
 	ResolvedBy string     `json:"resolved_by"`
 	CreatedAt  time.Time  `json:"created_at"`
 	ResolvedAt *time.Time `json:"resolved_at"`
+	// CaseID is the alerts case it is in, "" while in none.
+	CaseID string `json:"case_id"`
 }
 
 // AlertFilter narrows ListAlerts.
 type AlertFilter struct {
-	Status, UserID, RuleID string
-	Limit                  int
+	Status, UserID, RuleID, CaseID string
+	Limit                          int
 }
 
 // ListAlerts lists alerts, newest first (GET /admin/v1/alerts, scope alerts:read).
 func (c *Client) ListAlerts(ctx context.Context, f AlertFilter) ([]Alert, error) {
 	q := url.Values{}
-	for k, v := range map[string]string{"status": f.Status, "user_id": f.UserID, "rule_id": f.RuleID} {
+	for k, v := range map[string]string{"status": f.Status, "user_id": f.UserID, "rule_id": f.RuleID, "case_id": f.CaseID} {
 		if v != "" {
 			q.Set(k, v)
 		}
@@ -514,6 +516,133 @@ func (c *Client) ResolveAlert(ctx context.Context, id, resolution, note string) 
 		return nil, err
 	}
 	return &out, nil
+}
+
+// --- cases ---
+
+// Kinds of case.
+const (
+	CaseUserReport = "user_report" // a user's report of a compromised account
+	CaseAlerts     = "alerts"      // a user's alerts grouped for investigation
+)
+
+// Case resolutions: a report's; an alerts case takes TruePositive or
+// FalsePositive, which its open alerts take too.
+const (
+	Compromised    = "compromised"
+	NotCompromised = "not_compromised"
+	Inconclusive   = "inconclusive"
+)
+
+// Case is a case for staff: a user's report, or alerts grouped for investigation.
+type Case struct {
+	ID     string `json:"id"`
+	UserID string `json:"user_id"`
+	Kind   string `json:"kind"`
+	// Status is open or resolved.
+	Status string `json:"status"`
+	// Froze: one of its reports froze the account.
+	Froze      bool   `json:"froze"`
+	Resolution string `json:"resolution"`
+	// Note is a report's note to the user, or the note an alerts case's
+	// alerts were resolved with; InternalNote is for staff only.
+	Note         string     `json:"note"`
+	InternalNote string     `json:"internal_note"`
+	ResolvedBy   string     `json:"resolved_by"`
+	CreatedAt    time.Time  `json:"created_at"`
+	UpdatedAt    time.Time  `json:"updated_at"`
+	ResolvedAt   *time.Time `json:"resolved_at"`
+	ReportCount  int        `json:"report_count"`
+	AlertCount   int        `json:"alert_count"`
+	// Reports (with the snapshot of the account each took) and Alerts are
+	// filled by GetCase, not in listings.
+	Reports []CaseReport `json:"reports"`
+	Alerts  []CaseAlert  `json:"alerts"`
+}
+
+// CaseReport is one report of a user-report case.
+type CaseReport struct {
+	ID        string `json:"id"`
+	Statement string `json:"statement"`
+	// Via is how it reached Warden: session, freeze_link, report_link or case_link.
+	Via       string `json:"via"`
+	IP        string `json:"ip"`
+	UserAgent string `json:"user_agent"`
+	Froze     bool   `json:"froze"`
+	// Snapshot is what Warden knew of the account then: logins with their
+	// risk decisions, devices, sessions and withdrawals.
+	Snapshot  map[string]any `json:"snapshot"`
+	CreatedAt time.Time      `json:"created_at"`
+}
+
+// CaseAlert is an alert of an alerts case.
+type CaseAlert struct {
+	ID          string    `json:"id"`
+	RuleID      string    `json:"rule_id"`
+	EventID     string    `json:"event_id"`
+	EventType   string    `json:"event_type"`
+	Action      string    `json:"action"`
+	Severity    string    `json:"severity"`
+	Description string    `json:"description"`
+	Status      string    `json:"status"`
+	Resolution  string    `json:"resolution"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// CaseFilter narrows ListCases.
+type CaseFilter struct {
+	Status, Kind, UserID string
+	Limit                int
+}
+
+// ListCases lists cases, newest first (GET /admin/v1/cases, scope alerts:read).
+func (c *Client) ListCases(ctx context.Context, f CaseFilter) ([]Case, error) {
+	q := url.Values{}
+	for k, v := range map[string]string{"status": f.Status, "kind": f.Kind, "user_id": f.UserID} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if f.Limit > 0 {
+		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	var out struct {
+		Cases []Case `json:"cases"`
+	}
+	_, err := c.admin(ctx, call{method: "GET", path: "/admin/v1/cases", query: q, retry: true}, &out)
+	return out.Cases, err
+}
+
+// GetCase reads a case with its reports or alerts (GET /admin/v1/cases/{id}).
+func (c *Client) GetCase(ctx context.Context, id string) (*Case, error) {
+	var out Case
+	if _, err := c.admin(ctx, call{method: "GET", path: pathf("/admin/v1/cases/%s", id), retry: true}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// ResolveCase closes a case with one of its kind's resolutions and a note:
+// a report's note is emailed to the user; an alerts case's goes onto each
+// of its open alerts (POST /admin/v1/cases/{id}/resolve, scope alerts:write).
+func (c *Client) ResolveCase(ctx context.Context, id, resolution, note, internalNote string) (*Case, error) {
+	var out Case
+	if _, err := c.admin(ctx, call{method: "POST", path: pathf("/admin/v1/cases/%s/resolve", id),
+		body: map[string]string{"resolution": resolution, "note": note, "internal_note": internalNote}}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// InvestigateAlert puts an alert into its user's alerts case, opening one
+// if none is open, and returns the case's id; asking again returns the
+// same case, so it is retried (POST /admin/v1/alerts/{id}/case, scope alerts:write).
+func (c *Client) InvestigateAlert(ctx context.Context, alertID string) (string, error) {
+	var out struct {
+		CaseID string `json:"case_id"`
+	}
+	_, err := c.admin(ctx, call{method: "POST", path: pathf("/admin/v1/alerts/%s/case", alertID), retry: true}, &out)
+	return out.CaseID, err
 }
 
 // --- users ---

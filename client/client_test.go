@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -15,6 +17,8 @@ import (
 	"time"
 
 	"github.com/wardenhq/warden/client"
+	"github.com/wardenhq/warden/internal/server/servertest"
+	"github.com/wardenhq/warden/internal/store/storetest"
 )
 
 const btcAddress = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"
@@ -428,7 +432,7 @@ func withdrawals(t *testing.T, w *warden) {
 	if _, err := u.ConfirmWithdrawal(ctx, wd.ID, "000000"); !errors.Is(err, client.ErrInvalidCode) {
 		t.Fatalf("wrong code: %v", err)
 	}
-	c, err := u.ConfirmWithdrawal(ctx, wd.ID, au.code(t))
+	c, err := u.ConfirmWithdrawal(ctx, wd.ID, au.Take(t))
 	if err != nil || c.Status != client.StatusAwaitingConfirmation || !slices.Equal(c.Pending, []string{"email"}) {
 		t.Fatalf("after the code: %+v %v", c, err)
 	}
@@ -521,4 +525,110 @@ func withdrawals(t *testing.T, w *warden) {
 	}
 	raw, _ := json.Marshal(hook.Data)
 	t.Logf("withdrawal.approved data: %s", raw)
+}
+
+// caseRules make every deposit an alert: a high-severity one above 1,000
+// (which opens an alerts case), a low one below.
+const caseRules = `rules:
+  - id: big_deposit
+    description: A deposit above 1,000.
+    event_types: [deposit]
+    condition: event.value > 1000.0
+    action: alert
+    severity: high
+  - id: small_deposit
+    event_types: [deposit]
+    condition: event.value <= 1000.0
+    action: alert
+    severity: low
+`
+
+// TestCases: alerts grouped into a case, read, opened from an alert and
+// resolved through the client, against a Warden running those rules.
+func TestCases(t *testing.T) {
+	t.Parallel()
+	rules := filepath.Join(t.TempDir(), "rules.yaml")
+	if err := os.WriteFile(rules, []byte(caseRules), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, dbURL := storetest.SQLiteURL(t)
+	n := servertest.Start(t, dbURL, testAdminKey, nil, map[string]string{"WARDEN_RULES_FILE": rules,
+		"WARDEN_RATE_REGISTER_PER_IP": "1000/1m"})
+	w := &warden{base: n.Base, mail: n.Mail}
+	ctx := context.Background()
+	wc := w.admin(t)
+	who, err := w.signUp(t, wc, "case@example.com").Session(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := who.User.ID
+	deposit := func(id, value string) client.Alert {
+		t.Helper()
+		if _, err := wc.SendEvents(ctx, []client.Event{{ID: id, UserID: user, Type: "deposit", Asset: "BTC", Amount: "0.1",
+			ReferenceValue: value, OccurredAt: time.Now().Add(-time.Second)}}); err != nil {
+			t.Fatal(err)
+		}
+		// Platform events are evaluated as they arrive, by a loop.
+		for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			alerts, err := wc.ListAlerts(ctx, client.AlertFilter{UserID: user})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, a := range alerts {
+				if a.EventID == id {
+					return a
+				}
+			}
+		}
+		t.Fatalf("no alert for %s", id)
+		return client.Alert{}
+	}
+
+	small := deposit("dep-1", "50.00")
+	if small.CaseID != "" {
+		t.Fatalf("a low alert opened case %s", small.CaseID)
+	}
+	big := deposit("dep-2", "5000.00")
+	if big.CaseID == "" {
+		t.Fatal("a high-severity alert opened no case")
+	}
+	if id, err := wc.InvestigateAlert(ctx, small.ID); err != nil || id != big.CaseID {
+		t.Fatalf("investigating the earlier alert: %q, %v (want %s: it joined the case)", id, err, big.CaseID)
+	}
+	if _, err := wc.InvestigateAlert(ctx, "alr_nothing"); !errors.Is(err, client.ErrNotFound) {
+		t.Fatalf("investigating a made-up alert: %v", err)
+	}
+	list, err := wc.ListCases(ctx, client.CaseFilter{Kind: client.CaseAlerts, Status: "open"})
+	if err != nil || len(list) != 1 || list[0].ID != big.CaseID || list[0].AlertCount != 2 || list[0].UserID != user {
+		t.Fatalf("open alerts cases: %+v, %v", list, err)
+	}
+	if reports, err := wc.ListCases(ctx, client.CaseFilter{Kind: client.CaseUserReport}); err != nil || len(reports) != 0 {
+		t.Fatalf("report cases: %+v, %v", reports, err)
+	}
+	c, err := wc.GetCase(ctx, big.CaseID)
+	if err != nil || c.Kind != client.CaseAlerts || len(c.Alerts) != 2 || c.Alerts[0].ID != small.ID || c.Alerts[1].RuleID != "big_deposit" {
+		t.Fatalf("case: %+v, %v", c, err)
+	}
+	var e *client.Error
+	if _, err := wc.ResolveCase(ctx, c.ID, client.Compromised, "n", ""); !errors.Is(err, client.ErrValidationFailed) || !errors.As(err, &e) {
+		t.Fatalf("a report's resolution on an alerts case: %v", err)
+	} else if _, ok := e.Field("resolution"); !ok {
+		t.Fatalf("field errors: %+v", e.Fields)
+	}
+	resolved, err := wc.ResolveCase(ctx, c.ID, client.TruePositive, "structuring, reported", "filed SAR 42")
+	if err != nil || resolved.Status != "resolved" || resolved.Resolution != client.TruePositive || resolved.InternalNote != "filed SAR 42" {
+		t.Fatalf("resolve: %+v, %v", resolved, err)
+	}
+	if _, err := wc.ResolveCase(ctx, c.ID, client.TruePositive, "again", ""); !errors.Is(err, client.ErrCaseResolved) {
+		t.Fatalf("resolving twice: %v", err)
+	}
+	alerts, err := wc.ListAlerts(ctx, client.AlertFilter{CaseID: c.ID})
+	if err != nil || len(alerts) != 2 {
+		t.Fatalf("the case's alerts: %+v, %v", alerts, err)
+	}
+	for _, a := range alerts {
+		if a.Status != "resolved" || a.Resolution != client.TruePositive || a.Note != "structuring, reported" {
+			t.Fatalf("alert %s after its case: %+v", a.ID, a)
+		}
+	}
 }

@@ -165,6 +165,7 @@ const (
 	ErrWithdrawalNotPending ErrCode = "withdrawal_not_pending"
 	ErrVerificationDecided  ErrCode = "verification_decided"
 	ErrAlertResolved        ErrCode = "alert_resolved"
+	ErrCaseResolved         ErrCode = "case_resolved"
 	ErrBatchTooLarge        ErrCode = "batch_too_large"
 )
 
