@@ -1,7 +1,6 @@
 package web_test
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"strings"
@@ -10,15 +9,10 @@ import (
 
 	"github.com/wardenhq/warden/internal/account"
 	"github.com/wardenhq/warden/internal/cases"
-	"github.com/wardenhq/warden/internal/keyring"
-	"github.com/wardenhq/warden/internal/mfa"
-	"github.com/wardenhq/warden/internal/money"
 	"github.com/wardenhq/warden/internal/monitor"
 	"github.com/wardenhq/warden/internal/staff"
 	"github.com/wardenhq/warden/internal/store"
-	"github.com/wardenhq/warden/internal/verification"
 	"github.com/wardenhq/warden/internal/web"
-	"github.com/wardenhq/warden/internal/withdrawal"
 )
 
 // caseSite is a site with every page on, as `warden serve` wires it:
@@ -30,52 +24,8 @@ type caseSite struct {
 
 func newCaseSite(t *testing.T) *caseSite {
 	t.Helper()
-	var wd *withdrawal.Service
-	var mon *monitor.Service
 	var cs *cases.Service
-	usd := money.Currency{Code: "USD", Decimals: 2}
-	s := newSiteConfig(t, "http://warden.test", nil, func(c *web.Config) {
-		st := c.Audit.(*store.Store)
-		wd = &withdrawal.Service{
-			Transact: func(ctx context.Context, fn func(withdrawal.Tx) error) error {
-				return st.Write(ctx, func(tx *store.Tx) error { return fn(tx) })
-			},
-			View: func(ctx context.Context, fn func(withdrawal.Tx) error) error {
-				return st.Read(ctx, func(tx *store.Tx) error { return fn(tx) })
-			},
-			Accounts: c.Accounts, MFA: c.MFA, Assets: testCatalog(), Tiers: verification.DefaultTiers(),
-			Currency: usd, Policy: testPolicy(), Now: time.Now,
-		}
-		wd.Policy.RequireSecondFactor = false
-		keys, err := keyring.New(bytes.Repeat([]byte{7}, keyring.KeySize))
-		if err != nil {
-			t.Fatal(err)
-		}
-		factors := c.MFA
-		c.Verification = &verification.Service{
-			Transact: func(ctx context.Context, fn func(verification.Tx) error) error {
-				return st.Write(ctx, func(tx *store.Tx) error { return fn(tx) })
-			},
-			View: func(ctx context.Context, fn func(verification.Tx) error) error {
-				return st.Read(ctx, func(tx *store.Tx) error { return fn(tx) })
-			},
-			Accounts: c.Accounts, Keys: keys, Now: time.Now,
-			Policy: verification.Policy{Tiers: verification.DefaultTiers(), AdultAge: 18, Retention: 90 * 24 * time.Hour,
-				ResetWait: 48 * time.Hour, ResetReminder: 24 * time.Hour},
-			Factors: func(ctx context.Context, tx verification.Tx, a account.Account, now time.Time) (account.Account, error) {
-				return factors.RemoveAllFactors(ctx, tx.(mfa.Tx), a.ID, now)
-			},
-		}
-		mon = &monitor.Service{
-			Transact: func(ctx context.Context, fn func(monitor.Tx) error) error {
-				return st.Write(ctx, func(tx *store.Tx) error { return fn(tx) })
-			},
-			View: func(ctx context.Context, fn func(monitor.Tx) error) error {
-				return st.Read(ctx, func(tx *store.Tx) error { return fn(tx) })
-			},
-			Accounts: c.Accounts, Actor: ruleActor{accounts: c.Accounts, withdrawals: wd},
-			Currency: usd, SyncTimeout: 2 * time.Second, Now: time.Now,
-		}
+	m := newMonitorSiteWith(t, func(c *web.Config, st *store.Store) {
 		cs = &cases.Service{
 			Transact: func(ctx context.Context, fn func(cases.Tx) error) error {
 				return st.Write(ctx, func(tx *store.Tx) error { return fn(tx) })
@@ -83,13 +33,11 @@ func newCaseSite(t *testing.T) *caseSite {
 			View: func(ctx context.Context, fn func(cases.Tx) error) error {
 				return st.Read(ctx, func(tx *store.Tx) error { return fn(tx) })
 			},
-			Accounts: c.Accounts, Assets: testCatalog(), Currency: usd, Policy: cases.DefaultPolicy(), Now: time.Now,
+			Accounts: c.Accounts, Assets: testCatalog(), Currency: c.Currency, Policy: cases.DefaultPolicy(), Now: time.Now,
 		}
-		c.Withdrawals, c.Monitoring, c.Currency, c.Cases = wd, mon, usd, cs
+		c.Cases = cs
 	})
-	m := &caseSite{monSite: &monSite{wdSite: &wdSite{site: s, wd: wd}, mon: mon}, cases: cs}
-	m.prices()
-	return m
+	return &caseSite{monSite: m, cases: cs}
 }
 
 func (s *caseSite) openCases(userID string) []cases.Case {

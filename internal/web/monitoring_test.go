@@ -1,7 +1,6 @@
 package web_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"html"
@@ -12,9 +11,7 @@ import (
 	"time"
 
 	"github.com/wardenhq/warden/internal/account"
-	"github.com/wardenhq/warden/internal/keyring"
-	"github.com/wardenhq/warden/internal/mfa"
-	"github.com/wardenhq/warden/internal/money"
+	"github.com/wardenhq/warden/internal/document"
 	"github.com/wardenhq/warden/internal/monitor"
 	"github.com/wardenhq/warden/internal/staff"
 	"github.com/wardenhq/warden/internal/store"
@@ -48,49 +45,27 @@ func (r ruleActor) Freeze(ctx context.Context, tx monitor.Tx, accountID, reason 
 	return r.accounts.FreezeIn(ctx, tx, accountID, reason, account.Meta{Actor: "system:monitor"}, now)
 }
 
-func newMonitorSite(t *testing.T) *monSite {
+// newMonitorSite serves the withdrawal, verification and monitoring pages,
+// their services wired to each other as `warden serve` wires them.
+func newMonitorSite(t *testing.T) *monSite { return newMonitorSiteWith(t, nil) }
+
+// newMonitorSiteWith is newMonitorSite with more of the configuration set
+// by configure, last: the cases' site adds its service so.
+func newMonitorSiteWith(t *testing.T, configure func(c *web.Config, st *store.Store)) *monSite {
 	t.Helper()
 	var wd *withdrawal.Service
 	var mon *monitor.Service
-	usd := money.Currency{Code: "USD", Decimals: 2}
 	s := newSiteConfig(t, "http://warden.test", nil, func(c *web.Config) {
 		st := c.Audit.(*store.Store)
-		wd = &withdrawal.Service{
-			Transact: func(ctx context.Context, fn func(withdrawal.Tx) error) error {
-				return st.Write(ctx, func(tx *store.Tx) error { return fn(tx) })
-			},
-			View: func(ctx context.Context, fn func(withdrawal.Tx) error) error {
-				return st.Read(ctx, func(tx *store.Tx) error { return fn(tx) })
-			},
-			Accounts: c.Accounts, MFA: c.MFA, Assets: testCatalog(), Tiers: verification.DefaultTiers(),
-			Currency: usd, Policy: testPolicy(), Now: time.Now,
-		}
+		wd = testWithdrawals(c, st)
 		wd.Policy.RequireSecondFactor = false
-		keys, err := keyring.New(bytes.Repeat([]byte{7}, keyring.KeySize))
-		if err != nil {
-			t.Fatal(err)
+		kyc := testVerification(t, c, st, document.Limits{})
+		// As internal/server wires them.
+		kyc.Approved = func(ctx context.Context, tx verification.Tx, a account.Account, now time.Time) error {
+			return withdrawal.LiftOnVerification(ctx, tx.(withdrawal.Tx), c.Accounts, a, now)
 		}
-		factors := c.MFA
-		c.Verification = &verification.Service{
-			Transact: func(ctx context.Context, fn func(verification.Tx) error) error {
-				return st.Write(ctx, func(tx *store.Tx) error { return fn(tx) })
-			},
-			View: func(ctx context.Context, fn func(verification.Tx) error) error {
-				return st.Read(ctx, func(tx *store.Tx) error { return fn(tx) })
-			},
-			Accounts: c.Accounts, Keys: keys, Now: time.Now,
-			Policy: verification.Policy{Tiers: verification.DefaultTiers(), AdultAge: 18, Retention: 90 * 24 * time.Hour,
-				ResetWait: 48 * time.Hour, ResetReminder: 24 * time.Hour},
-			Factors: func(ctx context.Context, tx verification.Tx, a account.Account, now time.Time) (account.Account, error) {
-				return factors.RemoveAllFactors(ctx, tx.(mfa.Tx), a.ID, now)
-			},
-			// As internal/server wires them.
-			Approved: func(ctx context.Context, tx verification.Tx, a account.Account, now time.Time) error {
-				return withdrawal.LiftOnVerification(ctx, tx.(withdrawal.Tx), c.Accounts, a, now)
-			},
-			AwaitsVerification: func(ctx context.Context, tx verification.Tx, a account.Account, now time.Time) (bool, error) {
-				return withdrawal.AwaitsVerification(ctx, tx.(withdrawal.Tx), a.ID, now)
-			},
+		kyc.AwaitsVerification = func(ctx context.Context, tx verification.Tx, a account.Account, now time.Time) (bool, error) {
+			return withdrawal.AwaitsVerification(ctx, tx.(withdrawal.Tx), a.ID, now)
 		}
 		mon = &monitor.Service{
 			Transact: func(ctx context.Context, fn func(monitor.Tx) error) error {
@@ -100,9 +75,12 @@ func newMonitorSite(t *testing.T) *monSite {
 				return st.Read(ctx, func(tx *store.Tx) error { return fn(tx) })
 			},
 			Accounts: c.Accounts, Actor: ruleActor{accounts: c.Accounts, withdrawals: wd},
-			Currency: usd, SyncTimeout: 2 * time.Second, Now: time.Now,
+			Currency: wd.Currency, SyncTimeout: 2 * time.Second, Now: time.Now,
 		}
-		c.Withdrawals, c.Monitoring, c.Currency = wd, mon, usd
+		c.Withdrawals, c.Verification, c.Monitoring, c.Currency = wd, kyc, mon, wd.Currency
+		if configure != nil {
+			configure(c, st)
+		}
 	})
 	m := &monSite{wdSite: &wdSite{site: s, wd: wd}, mon: mon}
 	m.prices()

@@ -41,32 +41,39 @@ func newKYCSite(t *testing.T, limits document.Limits) *kycSite {
 	t.Helper()
 	var kyc *verification.Service
 	s := newSiteConfig(t, "http://warden.test", nil, func(c *web.Config) {
-		st := c.Audit.(*store.Store)
-		keys, err := keyring.New(bytes.Repeat([]byte{7}, keyring.KeySize))
-		if err != nil {
-			t.Fatal(err)
-		}
-		factors := c.MFA
-		kyc = &verification.Service{
-			Transact: func(ctx context.Context, fn func(verification.Tx) error) error {
-				return st.Write(ctx, func(tx *store.Tx) error { return fn(tx) })
-			},
-			View: func(ctx context.Context, fn func(verification.Tx) error) error {
-				return st.Read(ctx, func(tx *store.Tx) error { return fn(tx) })
-			},
-			Accounts: c.Accounts, Keys: keys, Now: time.Now,
-			Policy: verification.Policy{
-				Tiers: verification.DefaultTiers(), AdultAge: 18, Limits: limits,
-				Retention: 90 * 24 * time.Hour, ResetWait: 48 * time.Hour, ResetReminder: 24 * time.Hour,
-			},
-			Factors: func(ctx context.Context, tx verification.Tx, a account.Account, now time.Time) (account.Account, error) {
-				return factors.RemoveAllFactors(ctx, tx.(mfa.Tx), a.ID, now)
-			},
-		}
+		kyc = testVerification(t, c, c.Audit.(*store.Store), limits)
 		c.Verification = kyc
 		c.Currency = money.Currency{Code: "USD", Decimals: 2}
 	})
 	return &kycSite{site: s, kyc: kyc}
+}
+
+// testVerification is the verification service of the test sites on the
+// site's store st: the default tiers, the given document limits, a fixed
+// key, and a 2FA reset that removes the factors of c's MFA service.
+func testVerification(t *testing.T, c *web.Config, st *store.Store, limits document.Limits) *verification.Service {
+	t.Helper()
+	keys, err := keyring.New(bytes.Repeat([]byte{7}, keyring.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	factors := c.MFA
+	return &verification.Service{
+		Transact: func(ctx context.Context, fn func(verification.Tx) error) error {
+			return st.Write(ctx, func(tx *store.Tx) error { return fn(tx) })
+		},
+		View: func(ctx context.Context, fn func(verification.Tx) error) error {
+			return st.Read(ctx, func(tx *store.Tx) error { return fn(tx) })
+		},
+		Accounts: c.Accounts, Keys: keys, Now: time.Now,
+		Policy: verification.Policy{
+			Tiers: verification.DefaultTiers(), AdultAge: 18, Limits: limits,
+			Retention: 90 * 24 * time.Hour, ResetWait: 48 * time.Hour, ResetReminder: 24 * time.Hour,
+		},
+		Factors: func(ctx context.Context, tx verification.Tx, a account.Account, now time.Time) (account.Account, error) {
+			return factors.RemoveAllFactors(ctx, tx.(mfa.Tx), a.ID, now)
+		},
+	}
 }
 
 // testJPEG and testPNG make small real images, as a phone would send.

@@ -53,6 +53,21 @@ func testPolicy() withdrawal.Policy {
 		RequireSecondFactor: true, RequireEmail: true, PriceMaxAge: 10 * time.Minute, MaxMFAFailures: 5}
 }
 
+// testWithdrawals is the withdrawal service of the test sites on the site's
+// store st: testCatalog, the default tiers, testPolicy, values in USD.
+func testWithdrawals(c *web.Config, st *store.Store) *withdrawal.Service {
+	return &withdrawal.Service{
+		Transact: func(ctx context.Context, fn func(withdrawal.Tx) error) error {
+			return st.Write(ctx, func(tx *store.Tx) error { return fn(tx) })
+		},
+		View: func(ctx context.Context, fn func(withdrawal.Tx) error) error {
+			return st.Read(ctx, func(tx *store.Tx) error { return fn(tx) })
+		},
+		Accounts: c.Accounts, MFA: c.MFA, Assets: testCatalog(), Tiers: verification.DefaultTiers(),
+		Currency: money.Currency{Code: "USD", Decimals: 2}, Policy: testPolicy(), Now: time.Now,
+	}
+}
+
 // newWithdrawalSite serves the pages with a withdrawal service on the
 // site's store, the default tiers, testCatalog and the policy as configure
 // leaves it; prices are fed: 1 BTC = 60,000.00 USD, 1 ETH = 3,000.00, 1 XRP = 0.50.
@@ -60,17 +75,7 @@ func newWithdrawalSite(t *testing.T, configure func(*withdrawal.Service)) *wdSit
 	t.Helper()
 	var svc *withdrawal.Service
 	s := newSiteConfig(t, "http://warden.test", nil, func(c *web.Config) {
-		st := c.Audit.(*store.Store)
-		svc = &withdrawal.Service{
-			Transact: func(ctx context.Context, fn func(withdrawal.Tx) error) error {
-				return st.Write(ctx, func(tx *store.Tx) error { return fn(tx) })
-			},
-			View: func(ctx context.Context, fn func(withdrawal.Tx) error) error {
-				return st.Read(ctx, func(tx *store.Tx) error { return fn(tx) })
-			},
-			Accounts: c.Accounts, MFA: c.MFA, Assets: testCatalog(), Tiers: verification.DefaultTiers(),
-			Currency: money.Currency{Code: "USD", Decimals: 2}, Policy: testPolicy(), Now: time.Now,
-		}
+		svc = testWithdrawals(c, c.Audit.(*store.Store))
 		if configure != nil {
 			configure(svc)
 		}
