@@ -43,13 +43,7 @@ func TestNew(t *testing.T) {
 // the error mapping of refusals, and the admin view of the user.
 func TestSessionsAndUsers(t *testing.T) {
 	t.Parallel()
-	for name, open := range databases {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			_, dbURL := open(t)
-			sessionsAndUsers(t, startWarden(t, dbURL))
-		})
-	}
+	servertest.EachDatabase(t, func(t *testing.T, dbURL string) { sessionsAndUsers(t, startWarden(t, dbURL)) })
 }
 
 func sessionsAndUsers(t *testing.T, w *warden) {
@@ -120,7 +114,7 @@ func sessionsAndUsers(t *testing.T, w *warden) {
 	if !errors.Is(err, client.ErrConfirmationPending) || !errors.As(err, &e) || e.Status != 409 || !slices.Equal(e.Pending, []string{"email"}) {
 		t.Fatalf("answer before the email link: %v", err)
 	}
-	if err := other.ConfirmDevice(ctx, w.token(t, email, "from a new device", deviceLink, 0)); err != nil {
+	if err := other.ConfirmDevice(ctx, w.EmailLinkToken(t, email, "from a new device", "/confirm-device")); err != nil {
 		t.Fatal(err)
 	}
 	res, err = other.AnswerChallenge(ctx, res.Challenge.ID, client.Proof{Method: client.MethodEmail})
@@ -205,7 +199,7 @@ func sessionsAndUsers(t *testing.T, w *warden) {
 	}
 
 	// A key without the scope gets insufficient_scope; a wrong key unauthenticated.
-	bad, _ := client.New(w.base, client.WithAdminKey("wdn_made_up_key_0123456789"))
+	bad, _ := client.New(w.Base, client.WithAdminKey("wdn_made_up_key_0123456789"))
 	if _, err := bad.Introspect(ctx, "x"); !errors.Is(err, client.ErrUnauthenticated) {
 		t.Fatalf("introspect with a made-up key: %v", err)
 	}
@@ -283,13 +277,7 @@ func TestEvents(t *testing.T) {
 // system's side: the signed webhook verified by VerifyWebhook, and the completion.
 func TestWithdrawals(t *testing.T) {
 	t.Parallel()
-	for name, open := range databases {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			_, dbURL := open(t)
-			withdrawals(t, startWarden(t, dbURL))
-		})
-	}
+	servertest.EachDatabase(t, func(t *testing.T, dbURL string) { withdrawals(t, startWarden(t, dbURL)) })
 }
 
 func withdrawals(t *testing.T, w *warden) {
@@ -439,7 +427,7 @@ func withdrawals(t *testing.T, w *warden) {
 	if _, err := u.ConfirmWithdrawalEmail(ctx, "wwc_forged"); !errors.Is(err, client.ErrInvalidToken) {
 		t.Fatalf("forged token: %v", err)
 	}
-	ok, err := u.ConfirmWithdrawalEmail(ctx, w.token(t, email, "Confirm your withdrawal", withdrawalLink, 0))
+	ok, err := u.ConfirmWithdrawalEmail(ctx, w.EmailLinkToken(t, email, "Confirm your withdrawal", "/withdrawals/confirm"))
 	if err != nil || ok.Status != client.StatusApproved || ok.ApprovedAt == nil {
 		t.Fatalf("after the email link: %+v %v", ok, err)
 	}
@@ -554,7 +542,7 @@ func TestCases(t *testing.T) {
 	_, dbURL := storetest.SQLiteURL(t)
 	n := servertest.Start(t, dbURL, testAdminKey, nil, map[string]string{"WARDEN_RULES_FILE": rules,
 		"WARDEN_RATE_REGISTER_PER_IP": "1000/1m"})
-	w := &warden{base: n.Base, mail: n.Mail}
+	w := &warden{n}
 	ctx := context.Background()
 	wc := w.admin(t)
 	who, err := w.signUp(t, wc, "case@example.com").Session(ctx)

@@ -1,15 +1,9 @@
 package client_test
 
 import (
-	"bytes"
 	"context"
 	"io"
-	"mime"
-	"mime/multipart"
-	"mime/quotedprintable"
 	"net/http"
-	"net/mail"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -17,9 +11,7 @@ import (
 	"time"
 
 	"github.com/wardenhq/warden/client"
-	"github.com/wardenhq/warden/internal/notify/smtptest"
 	"github.com/wardenhq/warden/internal/server/servertest"
-	"github.com/wardenhq/warden/internal/store"
 	"github.com/wardenhq/warden/internal/store/storetest"
 	"github.com/wardenhq/warden/internal/totp/rfc6238"
 )
@@ -33,16 +25,8 @@ const (
 	testPassword = "correct horse battery staple"
 )
 
-// databases are the databases the end-to-end tests run on; PostgreSQL only
-// when WARDEN_TEST_POSTGRES_URL is set (and must be under CI=true).
-var databases = map[string]func(testing.TB, ...store.Option) (*store.Store, string){
-	"sqlite": storetest.SQLiteURL, "postgres": storetest.PostgresURL,
-}
-
-type warden struct {
-	base string
-	mail *smtptest.Server
-}
+// warden is a running Warden, with the client tests' steps on it.
+type warden struct{ *servertest.Node }
 
 // startWarden runs a Warden on dbURL until the test ends, with policies in
 // seconds where the defaults are hours: a device's first login starts no
@@ -54,7 +38,7 @@ func startWarden(t *testing.T, dbURL string) *warden {
 		"WARDEN_RATE_LOGIN_PER_IP":    "10000/1m",
 		"WARDEN_RATE_REGISTER_PER_IP": "1000/1m",
 	})
-	return &warden{base: n.Base, mail: n.Mail}
+	return &warden{n}
 }
 
 // startSQLite is startWarden on a fresh SQLite database.
@@ -67,68 +51,11 @@ func startSQLite(t *testing.T) *warden {
 // admin is a client with the bootstrap admin key; opts come after it.
 func (w *warden) admin(t *testing.T, opts ...client.Option) *client.Client {
 	t.Helper()
-	c, err := client.New(w.base, append([]client.Option{client.WithAdminKey(testAdminKey)}, opts...)...)
+	c, err := client.New(w.Base, append([]client.Option{client.WithAdminKey(testAdminKey)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c
-}
-
-var (
-	verifyLink     = regexp.MustCompile(`/verify-email\?token=([A-Za-z0-9_-]+)`)
-	deviceLink     = regexp.MustCompile(`/confirm-device\?token=([A-Za-z0-9_-]+)`)
-	withdrawalLink = regexp.MustCompile(`/withdrawals/confirm\?token=([A-Za-z0-9_-]+)`)
-)
-
-// token waits for an email to addr whose subject contains subject and
-// whose text link matches re, and returns the link's token. skip earlier
-// matching emails are passed over (the newest is wanted after them).
-func (w *warden) token(t *testing.T, addr, subject string, re *regexp.Regexp, skip int) string {
-	t.Helper()
-	dec := new(mime.WordDecoder)
-	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		var found []string
-		for _, m := range w.mail.Messages() {
-			if !m.Accepted || m.Header == nil || !slices.Contains(m.To, addr) {
-				continue
-			}
-			if subj, _ := dec.DecodeHeader(m.Header.Get("Subject")); !strings.Contains(subj, subject) {
-				continue
-			}
-			if link := re.FindStringSubmatch(textPart(t, m.Raw)); link != nil {
-				found = append(found, link[1])
-			}
-		}
-		if len(found) > skip {
-			return found[skip]
-		}
-	}
-	t.Fatalf("no email %q with a link to %s", subject, addr)
-	return ""
-}
-
-func textPart(t *testing.T, raw []byte) string {
-	t.Helper()
-	msg, err := mail.ReadMessage(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, params, _ := mime.ParseMediaType(msg.Header.Get("Content-Type"))
-	mr := multipart.NewReader(msg.Body, params["boundary"])
-	var all strings.Builder
-	for {
-		p, err := mr.NextRawPart()
-		if err != nil {
-			break
-		}
-		var body io.Reader = p
-		if strings.EqualFold(p.Header.Get("Content-Transfer-Encoding"), "quoted-printable") {
-			body = quotedprintable.NewReader(p)
-		}
-		b, _ := io.ReadAll(body)
-		all.Write(b)
-	}
-	return all.String()
 }
 
 // signUp registers an account through the client, verifies its email and
@@ -140,7 +67,7 @@ func (w *warden) signUp(t *testing.T, c *client.Client, email string) *client.Us
 	if err := u.Register(ctx, email, testPassword); err != nil {
 		t.Fatal(err)
 	}
-	if err := u.VerifyEmail(ctx, w.token(t, email, "Confirm your email", verifyLink, 0)); err != nil {
+	if err := u.VerifyEmail(ctx, w.EmailLinkToken(t, email, "Confirm your email", "/verify-email")); err != nil {
 		t.Fatal(err)
 	}
 	res, err := u.Login(ctx, email, testPassword)

@@ -5,14 +5,9 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"mime"
-	"mime/multipart"
-	"mime/quotedprintable"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/mail"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,10 +17,7 @@ import (
 
 	"github.com/wardenhq/warden/client"
 	"github.com/wardenhq/warden/internal/notify"
-	"github.com/wardenhq/warden/internal/notify/smtptest"
 	"github.com/wardenhq/warden/internal/server/servertest"
-	"github.com/wardenhq/warden/internal/store"
-	"github.com/wardenhq/warden/internal/store/storetest"
 )
 
 // The receiver is tested against a real Warden (server.New, as `warden
@@ -39,14 +31,8 @@ const (
 	btcAddress = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"
 )
 
-var databases = map[string]func(testing.TB, ...store.Option) (*store.Store, string){
-	"sqlite": storetest.SQLiteURL, "postgres": storetest.PostgresURL,
-}
-
-type warden struct {
-	base string
-	mail *smtptest.Server
-}
+// warden is the running Warden the receiver works for.
+type warden struct{ *servertest.Node }
 
 // startWarden runs Warden until the test ends. Withdrawals are confirmed by
 // the email link alone (no authenticator app to drive) and a device's first
@@ -57,57 +43,7 @@ func startWarden(t *testing.T, dbURL string) *warden {
 		"WARDEN_COOLDOWN_NEW_DEVICE":    "0s",
 		"WARDEN_WITHDRAWAL_REQUIRE_2FA": "false",
 	})
-	return &warden{base: n.Base, mail: n.Mail}
-}
-
-var (
-	verifyLink     = regexp.MustCompile(`/verify-email\?token=([A-Za-z0-9_-]+)`)
-	withdrawalLink = regexp.MustCompile(`/withdrawals/confirm\?token=([A-Za-z0-9_-]+)`)
-)
-
-// token waits for the email to addr with subject and returns its link's token.
-func (w *warden) token(t *testing.T, addr, subject string, re *regexp.Regexp) string {
-	t.Helper()
-	dec := new(mime.WordDecoder)
-	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		for _, m := range w.mail.Messages() {
-			if !m.Accepted || m.Header == nil || !slices.Contains(m.To, addr) {
-				continue
-			}
-			if subj, _ := dec.DecodeHeader(m.Header.Get("Subject")); !strings.Contains(subj, subject) {
-				continue
-			}
-			if link := re.FindStringSubmatch(textPart(t, m.Raw)); link != nil {
-				return link[1]
-			}
-		}
-	}
-	t.Fatalf("no email %q with a link to %s", subject, addr)
-	return ""
-}
-
-func textPart(t *testing.T, raw []byte) string {
-	t.Helper()
-	msg, err := mail.ReadMessage(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, params, _ := mime.ParseMediaType(msg.Header.Get("Content-Type"))
-	mr := multipart.NewReader(msg.Body, params["boundary"])
-	var all strings.Builder
-	for {
-		p, err := mr.NextRawPart()
-		if err != nil {
-			break
-		}
-		var body io.Reader = p
-		if strings.EqualFold(p.Header.Get("Content-Transfer-Encoding"), "quoted-printable") {
-			body = quotedprintable.NewReader(p)
-		}
-		b, _ := io.ReadAll(body)
-		all.Write(b)
-	}
-	return all.String()
+	return &warden{n}
 }
 
 // approvedWithdrawal makes a user who withdraws 0.01 BTC and confirms it
@@ -115,16 +51,7 @@ func textPart(t *testing.T, raw []byte) string {
 func (w *warden) approvedWithdrawal(t *testing.T, wc *client.Client, email string) *client.Withdrawal {
 	t.Helper()
 	ctx := context.Background()
-	u := wc.User("", "")
-	if err := u.Register(ctx, email, password); err != nil {
-		t.Fatal(err)
-	}
-	if err := u.VerifyEmail(ctx, w.token(t, email, "Confirm your email", verifyLink)); err != nil {
-		t.Fatal(err)
-	}
-	if res, err := u.Login(ctx, email, password); err != nil || !res.Active() {
-		t.Fatalf("login: %+v %v", res, err)
-	}
+	u := wc.User(w.SignUp(t, email, password))
 	// Personal information alone grants tier 1 (1,000.00 a withdrawal).
 	if _, err := u.SavePersonalInfo(ctx, client.PersonalInfo{LegalName: "Ada Lovelace", DateOfBirth: "1990-12-10", Country: "GB",
 		Address: client.PostalAddress{Line1: "12 St James's Square", City: "London"}}); err != nil {
@@ -139,7 +66,7 @@ func (w *warden) approvedWithdrawal(t *testing.T, wc *client.Client, email strin
 	if _, err := u.RequestWithdrawal(ctx, client.WithdrawalRequest{Asset: "BTC", Network: "bitcoin", Amount: "0.01", Address: btcAddress}); err != nil {
 		t.Fatal(err)
 	}
-	wd, err := u.ConfirmWithdrawalEmail(ctx, w.token(t, email, "Confirm your withdrawal", withdrawalLink))
+	wd, err := u.ConfirmWithdrawalEmail(ctx, w.EmailLinkToken(t, email, "Confirm your withdrawal", "/withdrawals/confirm"))
 	if err != nil || wd.Status != client.StatusApproved {
 		t.Fatalf("confirmed: %+v %v", wd, err)
 	}
@@ -235,18 +162,12 @@ func sign(t *testing.T, secret, id string, body []byte) http.Header {
 
 func TestPayoutReceiver(t *testing.T) {
 	t.Parallel()
-	for name, open := range databases {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			_, dbURL := open(t)
-			payoutReceiver(t, startWarden(t, dbURL))
-		})
-	}
+	servertest.EachDatabase(t, func(t *testing.T, dbURL string) { payoutReceiver(t, startWarden(t, dbURL)) })
 }
 
 func payoutReceiver(t *testing.T, w *warden) {
 	ctx := context.Background()
-	wc, err := client.New(w.base, client.WithAdminKey(adminKey))
+	wc, err := client.New(w.Base, client.WithAdminKey(adminKey))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,19 +35,13 @@ func startMonitoringNode(t *testing.T, dbURL string, extra map[string]string) *k
 		env[k] = v
 	}
 	n := servertest.Start(t, dbURL, kycAdminKey, nil, env)
-	return &kycNode{base: n.Base, srv: n.Server, mail: n.Mail, devs: map[string]string{}, store: n.Server.Store()}
+	return newKYCNode(n)
 }
 
 // forEachDatabase runs fn on a fresh node on SQLite and on PostgreSQL.
 func forEachDatabase(t *testing.T, fn func(t *testing.T, n *kycNode)) {
 	t.Helper()
-	for name, open := range kycDatabases {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			_, dbURL := open(t)
-			fn(t, startMonitoringNode(t, dbURL, nil))
-		})
-	}
+	servertest.EachDatabase(t, func(t *testing.T, dbURL string) { fn(t, startMonitoringNode(t, dbURL, nil)) })
 }
 
 // platformEvent is one event as the platform posts it.
@@ -368,7 +362,7 @@ func monitoringRules(t *testing.T, n *kycNode) {
 	}
 	n.admin(t, "PUT", "/admin/v1/rules", map[string]string{}).expect(t, 400, "validation_failed").field(t, "source")
 	n.admin(t, "PUT", "/admin/v1/rules", map[string]string{"source": holdRules, "version": "2"}).expect(t, 400, "validation_failed").field(t, "version")
-	req, _ := http.NewRequest("PUT", n.base+"/admin/v1/rules", strings.NewReader(holdRules))
+	req, _ := http.NewRequest("PUT", n.Base+"/admin/v1/rules", strings.NewReader(holdRules))
 	req.Header.Set("Content-Type", "application/yaml")
 	n.send(t, req, "Authorization", "Bearer "+kycAdminKey).expect(t, 415, "unsupported_media_type")
 	if cur := n.admin(t, "GET", "/admin/v1/rules", nil).expect(t, 200, "").body; cur["version"] != 1.0 || cur["source"] != holdRules {
@@ -594,9 +588,7 @@ func monitoringRestriction(t *testing.T, n *kycNode) {
 	// Five wrong passwords, then the right one: the default rule
 	// failed_logins_then_success restricts withdrawals (the evaluation loop
 	// runs every half second).
-	n.mu.Lock()
-	dev := n.devs[email]
-	n.mu.Unlock()
+	dev := n.device(email)
 	since := time.Now()
 	for range 5 {
 		n.call(t, "POST", "/v1/sessions", map[string]string{"email": email, "password": "not the password at all"},

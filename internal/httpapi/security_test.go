@@ -5,19 +5,15 @@ import (
 	"regexp"
 	"strconv"
 	"testing"
+
+	"github.com/wardenhq/warden/internal/server/servertest"
 )
 
 // GET /v1/security is the security center's checklist: it follows each
 // change made through the API, and matches the page the same session sees.
 func TestSecurityCenterAPI(t *testing.T) {
 	t.Parallel()
-	for name, open := range kycDatabases {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			_, dbURL := open(t)
-			securityCenterAPI(t, startWithdrawalNode(t, dbURL))
-		})
-	}
+	servertest.EachDatabase(t, func(t *testing.T, dbURL string) { securityCenterAPI(t, startWithdrawalNode(t, dbURL)) })
 }
 
 type securityReport struct {
@@ -60,7 +56,7 @@ var (
 // page reads the security center page the session's cookie opens.
 func (n *kycNode) securityPage(t *testing.T, session string) securityReport {
 	t.Helper()
-	req, _ := http.NewRequest("GET", n.base+"/account/security-center", nil)
+	req, _ := http.NewRequest("GET", n.Base+"/account/security-center", nil)
 	req.AddCookie(&http.Cookie{Name: "warden_session", Value: session})
 	r := n.send(t, req)
 	if r.status != 200 {

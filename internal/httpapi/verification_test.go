@@ -15,15 +15,11 @@ import (
 	"image/jpeg"
 	"image/png"
 	"io"
-	"mime"
 	"mime/multipart"
-	"mime/quotedprintable"
 	"net/http"
 	"net/http/httptest"
-	"net/mail"
 	"net/textproto"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,8 +28,6 @@ import (
 	"time"
 
 	"github.com/wardenhq/warden/internal/adminkey"
-	"github.com/wardenhq/warden/internal/notify/smtptest"
-	"github.com/wardenhq/warden/internal/server"
 	"github.com/wardenhq/warden/internal/server/servertest"
 	"github.com/wardenhq/warden/internal/store"
 	"github.com/wardenhq/warden/internal/store/storetest"
@@ -51,17 +45,18 @@ const (
 
 var providerSecret = bytes.Repeat([]byte{7}, 32)
 
+// kycNode is a running Warden (servertest) that keeps the device token of
+// each account's first login, so that its later logins come from a known
+// device.
 type kycNode struct {
-	base  string
-	srv   *server.Server
-	mail  *smtptest.Server
+	*servertest.Node
+	store *store.Store
 	mu    sync.Mutex
 	devs  map[string]string // email → device token
-	store *store.Store
 }
 
-var kycDatabases = map[string]func(testing.TB, ...store.Option) (*store.Store, string){
-	"sqlite": storetest.SQLiteURL, "postgres": storetest.PostgresURL,
+func newKYCNode(n *servertest.Node) *kycNode {
+	return &kycNode{Node: n, store: n.Server.Store(), devs: map[string]string{}}
 }
 
 func startKYCNode(t *testing.T, dbURL string) *kycNode {
@@ -70,7 +65,7 @@ func startKYCNode(t *testing.T, dbURL string) *kycNode {
 		"WARDEN_KYC_PROVIDERS":  "acme=" + base64.StdEncoding.EncodeToString(providerSecret),
 		"WARDEN_MFA_RESET_WAIT": "2s", // the server's duties run every 100 ms
 	})
-	return &kycNode{base: n.Base, srv: n.Server, mail: n.Mail, devs: map[string]string{}, store: n.Server.Store()}
+	return newKYCNode(n)
 }
 
 type kycResp struct {
@@ -139,7 +134,7 @@ func (n *kycNode) call(t *testing.T, method, path string, body any, headers ...s
 		b, _ := json.Marshal(body)
 		rdr = bytes.NewReader(b)
 	}
-	req, _ := http.NewRequest(method, n.base+path, rdr)
+	req, _ := http.NewRequest(method, n.Base+path, rdr)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -186,87 +181,35 @@ func multipartBody(t *testing.T, fields map[string]string, file *filePart) ([]by
 func (n *kycNode) upload(t *testing.T, path string, fields map[string]string, file *filePart, headers ...string) kycResp {
 	t.Helper()
 	body, ct := multipartBody(t, fields, file)
-	req, _ := http.NewRequest("POST", n.base+path, bytes.NewReader(body))
+	req, _ := http.NewRequest("POST", n.Base+path, bytes.NewReader(body))
 	req.Header.Set("Content-Type", ct)
 	return n.send(t, req, headers...)
 }
 
 // --- accounts and mail ---
 
-var verifyLink = regexp.MustCompile(`/verify-email\?token=([A-Za-z0-9_-]+)`)
-
-// mailTo waits for an email to addr whose subject contains subject and
-// returns its text part.
-func (n *kycNode) mailTo(t *testing.T, addr, subject string) string {
-	t.Helper()
-	dec := new(mime.WordDecoder)
-	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		for _, m := range n.mail.Messages() {
-			if !m.Accepted || m.Header == nil || !slices.Contains(m.To, addr) {
-				continue
-			}
-			subj, _ := dec.DecodeHeader(m.Header.Get("Subject"))
-			if strings.Contains(subj, subject) {
-				return textPart(t, m.Raw)
-			}
-		}
-	}
-	for _, m := range n.mail.Messages() {
-		t.Logf("mail %v %v %q", m.To, m.Accepted, m.Header.Get("Subject"))
-	}
-	t.Fatalf("no email %q to %s", subject, addr)
-	return ""
-}
-
-func textPart(t *testing.T, raw []byte) string {
-	t.Helper()
-	msg, err := mail.ReadMessage(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, params, _ := mime.ParseMediaType(msg.Header.Get("Content-Type"))
-	mr := multipart.NewReader(msg.Body, params["boundary"])
-	var all strings.Builder
-	for {
-		p, err := mr.NextRawPart()
-		if err != nil {
-			break
-		}
-		var body io.Reader = p
-		if strings.EqualFold(p.Header.Get("Content-Transfer-Encoding"), "quoted-printable") {
-			body = quotedprintable.NewReader(p)
-		}
-		b, _ := io.ReadAll(body)
-		all.Write(b)
-	}
-	return all.String()
-}
-
-// signUp registers and verifies an account and logs in (the first login
-// opens a session at once); the device token is kept for later logins.
+// signUp signs an account up (servertest.Node.SignUp) and keeps its
+// device token for its later logins.
 func (n *kycNode) signUp(t *testing.T, email string) string {
 	t.Helper()
-	n.call(t, "POST", "/v1/registrations", map[string]string{"email": email, "password": kycPassword}).expect(t, 202, "")
-	m := verifyLink.FindStringSubmatch(n.mailTo(t, email, "Confirm your email"))
-	if m == nil {
-		t.Fatalf("no verification link in the email to %s", email)
-	}
-	n.call(t, "POST", "/v1/email-verifications", map[string]string{"token": m[1]}).expect(t, 200, "")
-	r := n.login(t, email)
-	r.expect(t, 201, "")
+	session, device := n.SignUp(t, email, kycPassword)
 	n.mu.Lock()
-	n.devs[email] = r.body["device_token"].(string)
+	n.devs[email] = device
 	n.mu.Unlock()
-	return r.body["session_token"].(string)
+	return session
+}
+
+// device is the device token of the account's first login ("" before it).
+func (n *kycNode) device(email string) string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.devs[email]
 }
 
 // login sends the password from the account's known device.
 func (n *kycNode) login(t *testing.T, email string) kycResp {
 	t.Helper()
-	n.mu.Lock()
-	dev := n.devs[email]
-	n.mu.Unlock()
-	return n.call(t, "POST", "/v1/sessions", map[string]string{"email": email, "password": kycPassword}, "X-Warden-Device", dev)
+	return n.call(t, "POST", "/v1/sessions", map[string]string{"email": email, "password": kycPassword}, "X-Warden-Device", n.device(email))
 }
 
 func (n *kycNode) enrolTOTP(t *testing.T, session string) {
@@ -408,13 +351,7 @@ func (n *kycNode) documentIDs(t *testing.T, session string) []string {
 
 func TestVerificationFlow(t *testing.T) {
 	t.Parallel()
-	for name, open := range kycDatabases {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			_, dbURL := open(t)
-			verificationFlow(t, startKYCNode(t, dbURL))
-		})
-	}
+	servertest.EachDatabase(t, func(t *testing.T, dbURL string) { verificationFlow(t, startKYCNode(t, dbURL)) })
 }
 
 func verificationFlow(t *testing.T, n *kycNode) {
@@ -531,7 +468,7 @@ func verificationFlow(t *testing.T, n *kycNode) {
 			w.Write(full)
 		}
 		mw.Close()
-		req, _ := http.NewRequest("POST", n.base+"/v1/verification/selfie", &b)
+		req, _ := http.NewRequest("POST", n.Base+"/v1/verification/selfie", &b)
 		req.Header.Set("Content-Type", mw.FormDataContentType())
 		n.send(t, req, auth...).expect(t, 400, "validation_failed")
 	}
@@ -542,7 +479,7 @@ func verificationFlow(t *testing.T, n *kycNode) {
 	n.upload(t, "/v1/verification/selfie", nil, &filePart{"big.jpg", "image/jpeg", huge}, auth...).expect(t, 413, "payload_too_large")
 	{
 		body, ct := multipartBody(t, nil, &filePart{"big.jpg", "image/jpeg", huge})
-		req, _ := http.NewRequest("POST", n.base+"/v1/verification/selfie", io.MultiReader(bytes.NewReader(body)))
+		req, _ := http.NewRequest("POST", n.Base+"/v1/verification/selfie", io.MultiReader(bytes.NewReader(body)))
 		req.Header.Set("Content-Type", ct)
 		if req.ContentLength != 0 {
 			t.Fatal("the streamed upload has a length")
@@ -564,7 +501,7 @@ func verificationFlow(t *testing.T, n *kycNode) {
 	if sub["status"] != "pending_review" || sub["submitted_at"] == nil {
 		t.Fatalf("submitted: %v", sub)
 	}
-	n.mailTo(t, email, "We received your verification")
+	n.Email(t, email, "We received your verification")
 	n.upload(t, "/v1/verification/selfie", nil, &filePart{"a.jpg", "image/jpeg", full}, auth...).expect(t, 409, "verification_locked")
 	n.call(t, "PUT", "/v1/verification/personal-info", info, auth...).expect(t, 409, "verification_locked")
 	n.call(t, "POST", "/v1/verification/submit", nil, auth...).expect(t, 409, "verification_locked")
@@ -685,7 +622,7 @@ func verificationFlow(t *testing.T, n *kycNode) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("no verification.approved webhook")
 	}
-	if text := n.mailTo(t, email, "Your identity is verified"); !strings.Contains(text, "tier 2") {
+	if text := n.Email(t, email, "Your identity is verified"); !strings.Contains(text, "tier 2") {
 		t.Fatalf("approval email: %s", text)
 	}
 	if l := asList(n.admin(t, "GET", "/admin/v1/verifications", nil).body["verifications"]); len(l) != 0 {
@@ -698,7 +635,7 @@ func verificationFlow(t *testing.T, n *kycNode) {
 func (n *kycNode) provider(t *testing.T, vid string, body []byte, ts time.Time, secret []byte, name string) kycResp {
 	t.Helper()
 	stamp := strconv.FormatInt(ts.Unix(), 10)
-	req, _ := http.NewRequest("POST", n.base+"/admin/v1/verifications/"+vid+"/provider-result", bytes.NewReader(body))
+	req, _ := http.NewRequest("POST", n.Base+"/admin/v1/verifications/"+vid+"/provider-result", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	return n.send(t, req, "X-Warden-Provider", name, "X-Warden-Timestamp", stamp,
 		"X-Warden-Signature", verification.Sign(secret, stamp, body))
@@ -758,7 +695,7 @@ func TestVerificationResubmissionAndProviderResults(t *testing.T) {
 	if len(asList(ov["documents"])) != 1 {
 		t.Fatalf("documents after the resubmission request: %v", ov["documents"])
 	}
-	n.mailTo(t, email, "Your verification needs another look")
+	n.Email(t, email, "Your verification needs another look")
 	n.call(t, "POST", "/v1/verification/submit", nil, auth...).expect(t, 409, "verification_incomplete")
 	n.upload(t, "/v1/verification/selfie", nil, &filePart{"s2.jpg", "image/jpeg", jpegOf(t, photo(30, 30))}, auth...).expect(t, 201, "")
 	ov = n.call(t, "GET", "/v1/verification", nil, auth...).body
@@ -778,7 +715,7 @@ func TestVerificationResubmissionAndProviderResults(t *testing.T) {
 	n.provider(t, vid, msg, now, providerSecret, "").expect(t, 401, "invalid_signature")
 	{ // a body changed after signing
 		stamp := strconv.FormatInt(now.Unix(), 10)
-		req, _ := http.NewRequest("POST", n.base+"/admin/v1/verifications/"+vid+"/provider-result", bytes.NewReader([]byte(`{"id":"msg-1","verification_id":"`+vid+`","status":"rejected","reason":"x"}`)))
+		req, _ := http.NewRequest("POST", n.Base+"/admin/v1/verifications/"+vid+"/provider-result", bytes.NewReader([]byte(`{"id":"msg-1","verification_id":"`+vid+`","status":"rejected","reason":"x"}`)))
 		n.send(t, req, "X-Warden-Provider", "acme", "X-Warden-Timestamp", stamp, "X-Warden-Signature", verification.Sign(providerSecret, stamp, msg)).
 			expect(t, 401, "invalid_signature")
 	}
@@ -801,13 +738,7 @@ func TestVerificationResubmissionAndProviderResults(t *testing.T) {
 
 func TestMFAReset(t *testing.T) {
 	t.Parallel()
-	for name, open := range kycDatabases {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			_, dbURL := open(t)
-			mfaResetFlow(t, startKYCNode(t, dbURL))
-		})
-	}
+	servertest.EachDatabase(t, func(t *testing.T, dbURL string) { mfaResetFlow(t, startKYCNode(t, dbURL)) })
 }
 
 // resetFor enrols an authenticator app for a new account, logs in again to
@@ -821,7 +752,7 @@ func (n *kycNode) resetFor(t *testing.T, email string) (session, token string) {
 	if r.body["reset_token"] == "" || r.body["id"] == "" || !slices.Equal(asStrings(r.body["requires"]), []string{"id_document", "selfie"}) {
 		t.Fatalf("reset requested: %s", r.raw)
 	}
-	n.mailTo(t, email, "Someone asked to remove two-factor authentication")
+	n.Email(t, email, "Someone asked to remove two-factor authentication")
 	return session, r.body["reset_token"].(string)
 }
 
@@ -874,7 +805,7 @@ func mfaResetFlow(t *testing.T, n *kycNode) {
 	if appr["status"] != "approved" || appr["effective_at"] == nil {
 		t.Fatalf("reset approved: %v", appr)
 	}
-	n.mailTo(t, email, "Your two-factor reset was approved")
+	n.Email(t, email, "Your two-factor reset was approved")
 
 	// After the waiting period the server's duties remove the factor and end every session.
 	deadline := time.Now().Add(20 * time.Second)
@@ -884,7 +815,7 @@ func mfaResetFlow(t *testing.T, n *kycNode) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	n.mailTo(t, email, "Two-factor authentication was removed")
+	n.Email(t, email, "Two-factor authentication was removed")
 	fresh := n.login(t, email).expect(t, 201, "")
 	who := n.call(t, "GET", "/v1/session", nil, bearer(fresh.body["session_token"].(string))...).expect(t, 200, "").body
 	if who["user"].(map[string]any)["mfa_enabled"] != false {
@@ -904,7 +835,7 @@ func mfaResetFlow(t *testing.T, n *kycNode) {
 	n.admin(t, "POST", "/admin/v1/verifications/"+did+"/approve", nil).expect(t, 200, "")
 	n.call(t, "DELETE", "/v1/mfa-reset", nil, bearer(daveSession)...).expect(t, 204, "")
 	n.call(t, "DELETE", "/v1/mfa-reset", nil, bearer(daveSession)...).expect(t, 404, "not_found")
-	n.mailTo(t, owner, "The two-factor reset was cancelled")
+	n.Email(t, owner, "The two-factor reset was cancelled")
 	time.Sleep(3 * time.Second) // past WARDEN_MFA_RESET_WAIT, with the duties running every 100 ms
 	who = n.call(t, "GET", "/v1/session", nil, bearer(daveSession)...).expect(t, 200, "").body
 	if who["user"].(map[string]any)["mfa_enabled"] != true {

@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
-	"mime"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -39,11 +38,9 @@ const (
 	wdXRP = "rN7n7otQDd6FczFgLdSqtcsAUxDkw6fzRH"
 )
 
-var (
-	addressLink    = regexp.MustCompile(`/addresses/confirm\?id=([a-z0-9_]+)&(?:amp;)?token=([A-Za-z0-9_-]+)`)
-	withdrawalLink = regexp.MustCompile(`/withdrawals/confirm\?token=([A-Za-z0-9_-]+)`)
-	allowListLink  = regexp.MustCompile(`/allow-list/confirm\?token=([A-Za-z0-9_-]+)`)
-)
+// addressLink is the link of a new withdrawal address's email, which
+// carries the address's id besides the token.
+var addressLink = regexp.MustCompile(`/addresses/confirm\?id=([a-z0-9_]+)&(?:amp;)?token=([A-Za-z0-9_-]+)`)
 
 // startWithdrawalNode starts a server on dbURL with withdrawal policies in
 // seconds: addresses are held 2 s, a device's first login starts no
@@ -61,7 +58,7 @@ func startWithdrawalNode(t *testing.T, dbURL string, shared ...*smtptest.Server)
 		"WARDEN_COOLDOWN_NEW_DEVICE": "0s",
 		"WARDEN_RATE_LOGIN_PER_IP":   "10000/1m",
 	})
-	return &kycNode{base: n.Base, srv: n.Server, mail: n.Mail, devs: map[string]string{}, store: n.Server.Store()}
+	return newKYCNode(n)
 }
 
 // authenticator is the user's authenticator app, with the recovery codes
@@ -140,36 +137,14 @@ func (n *kycNode) prices(t *testing.T, pairs ...string) {
 	n.admin(t, "PUT", "/admin/v1/prices", map[string]any{"prices": list}).expect(t, 204, "")
 }
 
-// mailWith waits for an email to addr whose subject contains subject and
-// whose text contains needle, and returns the text.
-func (n *kycNode) mailWith(t *testing.T, addr, subject, needle string) string {
-	t.Helper()
-	dec := new(mime.WordDecoder)
-	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		for _, m := range n.mail.Messages() {
-			if !m.Accepted || m.Header == nil || !slices.Contains(m.To, addr) {
-				continue
-			}
-			if subj, _ := dec.DecodeHeader(m.Header.Get("Subject")); !strings.Contains(subj, subject) {
-				continue
-			}
-			if text := textPart(t, m.Raw); strings.Contains(text, needle) {
-				return text
-			}
-		}
-	}
-	t.Fatalf("no email %q with %q to %s", subject, needle, addr)
-	return ""
-}
-
 // withdrawalToken is the email link's token of the withdrawal of amount.
 func (n *kycNode) withdrawalToken(t *testing.T, addr, amount, asset string) string {
 	t.Helper()
-	m := withdrawalLink.FindStringSubmatch(n.mailWith(t, addr, "Confirm your withdrawal", "Withdrawal of "+money.Plain(amount)+" "+asset+" "))
-	if m == nil {
+	token := servertest.LinkToken(n.EmailWith(t, addr, "Confirm your withdrawal", "Withdrawal of "+money.Plain(amount)+" "+asset+" "), "/withdrawals/confirm")
+	if token == "" {
 		t.Fatalf("no confirmation link in the email of %s %s", amount, asset)
 	}
-	return m[1]
+	return token
 }
 
 func (n *kycNode) used24h(t *testing.T, session string) string {
@@ -280,13 +255,7 @@ func verifyStandardWebhook(secret []byte, h http.Header, body []byte, now time.T
 
 func TestWithdrawalFlow(t *testing.T) {
 	t.Parallel()
-	for name, open := range kycDatabases {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			_, dbURL := open(t)
-			withdrawalFlow(t, startWithdrawalNode(t, dbURL))
-		})
-	}
+	servertest.EachDatabase(t, func(t *testing.T, dbURL string) { withdrawalFlow(t, startWithdrawalNode(t, dbURL)) })
 }
 
 func withdrawalFlow(t *testing.T, n *kycNode) {
@@ -313,7 +282,7 @@ func withdrawalFlow(t *testing.T, n *kycNode) {
 	if added["status"] != "pending_confirmation" || added["address"] != wdBTC || added["label"] != "cold wallet" || added["available_at"] != nil || addrID == "" {
 		t.Fatalf("address added: %v", added)
 	}
-	text := n.mailWith(t, email, "Confirm the new withdrawal address", addrID)
+	text := n.EmailWith(t, email, "Confirm the new withdrawal address", addrID)
 	link := addressLink.FindStringSubmatch(text)
 	if link == nil || link[1] != addrID || !strings.Contains(text, wdBTC) {
 		t.Fatalf("address email: %s", text)
@@ -373,7 +342,7 @@ func withdrawalFlow(t *testing.T, n *kycNode) {
 		t.Fatalf("after the code: %v", c)
 	}
 	n.call(t, "POST", "/v1/withdrawals/"+wid+"/confirm", map[string]string{"code": "123456"}, auth...).expect(t, 409, "withdrawal_not_pending")
-	mailText := n.mailWith(t, email, "Confirm your withdrawal", "Withdrawal of 0.01 BTC ")
+	mailText := n.EmailWith(t, email, "Confirm your withdrawal", "Withdrawal of 0.01 BTC ")
 	if !strings.Contains(mailText, wdBTC) || !strings.Contains(mailText, "600.00 USD") {
 		t.Fatalf("confirmation email: %s", mailText)
 	}
@@ -391,7 +360,7 @@ func withdrawalFlow(t *testing.T, n *kycNode) {
 		data["network"] != "bitcoin" || data["address"] != wdBTC || data["reference_value"] != "600.00" || data["currency"] != "USD" {
 		t.Fatalf("withdrawal.approved: %v", event)
 	}
-	n.mailWith(t, email, "Your withdrawal was approved", wdBTC)
+	n.EmailWith(t, email, "Your withdrawal was approved", wdBTC)
 
 	// Its queue, then its completion with the transaction id.
 	queue := asList(n.admin(t, "GET", "/admin/v1/withdrawals?status=approved", nil).expect(t, 200, "").body["withdrawals"])
@@ -406,7 +375,7 @@ func withdrawalFlow(t *testing.T, n *kycNode) {
 	n.admin(t, "POST", "/admin/v1/withdrawals/"+wid+"/complete", map[string]string{"txid": "f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16"}).expect(t, 200, "")
 	n.admin(t, "POST", "/admin/v1/withdrawals/"+wid+"/complete", map[string]string{"txid": "another"}).expect(t, 409, "withdrawal_not_pending")
 	n.admin(t, "POST", "/admin/v1/withdrawals/wdr_nothing/complete", map[string]string{"txid": "x"}).expect(t, 404, "not_found")
-	if sent := n.mailWith(t, email, "Your withdrawal was sent", "f4184fc596403b9d"); !strings.Contains(sent, "0.01 BTC") {
+	if sent := n.EmailWith(t, email, "Your withdrawal was sent", "f4184fc596403b9d"); !strings.Contains(sent, "0.01 BTC") {
 		t.Fatalf("sent email: %s", sent)
 	}
 	mine := n.call(t, "GET", "/v1/withdrawals/"+wid, nil, auth...).expect(t, 200, "").body
@@ -448,13 +417,7 @@ func withdrawalFlow(t *testing.T, n *kycNode) {
 
 func TestWithdrawalBadInput(t *testing.T) {
 	t.Parallel()
-	for name, open := range kycDatabases {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			_, dbURL := open(t)
-			withdrawalBadInput(t, startWithdrawalNode(t, dbURL))
-		})
-	}
+	servertest.EachDatabase(t, func(t *testing.T, dbURL string) { withdrawalBadInput(t, startWithdrawalNode(t, dbURL)) })
 }
 
 func withdrawalBadInput(t *testing.T, n *kycNode) {
@@ -493,7 +456,7 @@ func withdrawalBadInput(t *testing.T, n *kycNode) {
 	// A token for another address confirms nothing.
 	a1 := n.call(t, "POST", "/v1/addresses", map[string]string{"asset": "BTC", "network": "bitcoin", "address": wdBTC}, auth...).expect(t, 201, "").body["id"].(string)
 	a2 := n.call(t, "POST", "/v1/addresses", map[string]string{"asset": "ETH", "network": "ethereum", "address": wdETH}, auth...).expect(t, 201, "").body["id"].(string)
-	tok2 := addressLink.FindStringSubmatch(n.mailWith(t, email, "Confirm the new withdrawal address", a2))[2]
+	tok2 := addressLink.FindStringSubmatch(n.EmailWith(t, email, "Confirm the new withdrawal address", a2))[2]
 	n.call(t, "POST", "/v1/addresses/"+a1+"/confirm", map[string]string{"token": tok2, "code": "123456"}, auth...).expect(t, 400, "invalid_token")
 	for _, a := range asList(n.call(t, "GET", "/v1/addresses", nil, auth...).body["addresses"]) {
 		if a.(map[string]any)["status"] != "pending_confirmation" {
@@ -653,13 +616,7 @@ func withdrawalBadInput(t *testing.T, n *kycNode) {
 
 func TestWithdrawalLocks(t *testing.T) {
 	t.Parallel()
-	for name, open := range kycDatabases {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			_, dbURL := open(t)
-			withdrawalLocks(t, startWithdrawalNode(t, dbURL))
-		})
-	}
+	servertest.EachDatabase(t, func(t *testing.T, dbURL string) { withdrawalLocks(t, startWithdrawalNode(t, dbURL)) })
 }
 
 func withdrawalLocks(t *testing.T, n *kycNode) {
@@ -717,7 +674,7 @@ func withdrawalLocks(t *testing.T, n *kycNode) {
 	if l := asList(n.admin(t, "GET", "/admin/v1/users/"+ruser+"/restrictions", nil).expect(t, 200, "").body["restrictions"]); len(l) != 1 {
 		t.Fatalf("restrictions: %v", l)
 	}
-	n.mailTo(t, rname, "Some actions on your account are paused")
+	n.Email(t, rname, "Some actions on your account are paused")
 	n.admin(t, "DELETE", "/admin/v1/users/"+ruser+"/restrictions/"+rid, nil).expect(t, 204, "")
 	n.admin(t, "DELETE", "/admin/v1/users/"+ruser+"/restrictions/"+rid, nil).expect(t, 404, "not_found")
 	intro = n.admin(t, "POST", "/admin/v1/sessions/introspect", map[string]string{"token": rsession}).expect(t, 200, "").body
@@ -747,13 +704,7 @@ func fmtString(v any) string {
 
 func TestWithdrawalAllowList(t *testing.T) {
 	t.Parallel()
-	for name, open := range kycDatabases {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			_, dbURL := open(t)
-			allowListFlow(t, startWithdrawalNode(t, dbURL))
-		})
-	}
+	servertest.EachDatabase(t, func(t *testing.T, dbURL string) { allowListFlow(t, startWithdrawalNode(t, dbURL)) })
 }
 
 func allowListFlow(t *testing.T, n *kycNode) {
@@ -777,17 +728,14 @@ func allowListFlow(t *testing.T, n *kycNode) {
 	if off["enabled"] != true || off["pending_off"] != true || off["off_link_expires_at"] == nil {
 		t.Fatalf("switch-off asked: %v", off)
 	}
-	m := allowListLink.FindStringSubmatch(n.mailWith(t, email, "Confirm turning off the withdrawal allow-list", "allow-list/confirm"))
-	if m == nil {
-		t.Fatal("no allow-list link")
-	}
+	offToken := n.EmailLinkToken(t, email, "Confirm turning off the withdrawal allow-list", "/allow-list/confirm")
 	n.call(t, "POST", "/v1/allow-list/confirm", map[string]string{"token": "forged"}).expect(t, 400, "invalid_token")
-	conf := n.call(t, "POST", "/v1/allow-list/confirm", map[string]string{"token": m[1]}).expect(t, 200, "").body
+	conf := n.call(t, "POST", "/v1/allow-list/confirm", map[string]string{"token": offToken}).expect(t, 200, "").body
 	effective, _ := time.Parse(time.RFC3339Nano, fmtString(conf["effective_off_at"]))
 	if conf["enabled"] != true || conf["pending_off"] != true || time.Until(effective) <= 0 {
 		t.Fatalf("switch-off confirmed: %v", conf)
 	}
-	n.call(t, "POST", "/v1/allow-list/confirm", map[string]string{"token": m[1]}).expect(t, 400, "invalid_token")
+	n.call(t, "POST", "/v1/allow-list/confirm", map[string]string{"token": offToken}).expect(t, 400, "invalid_token")
 	n.call(t, "POST", "/v1/withdrawals", typed, auth...).expect(t, 403, "address_not_allowed")
 	time.Sleep(time.Until(effective) + 100*time.Millisecond)
 	if st := n.call(t, "GET", "/v1/allow-list", nil, auth...).expect(t, 200, "").body; st["enabled"] != false || st["pending_off"] != false {
@@ -817,13 +765,7 @@ func allowListFlow(t *testing.T, n *kycNode) {
 
 func TestWithdrawalReview(t *testing.T) {
 	t.Parallel()
-	for name, open := range kycDatabases {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			_, dbURL := open(t)
-			withdrawalReview(t, startWithdrawalNode(t, dbURL))
-		})
-	}
+	servertest.EachDatabase(t, func(t *testing.T, dbURL string) { withdrawalReview(t, startWithdrawalNode(t, dbURL)) })
 }
 
 func withdrawalReview(t *testing.T, n *kycNode) {
@@ -879,7 +821,7 @@ func withdrawalReview(t *testing.T, n *kycNode) {
 	if d := payouts.next(t, "withdrawal.rejected")["data"].(map[string]any); d["withdrawal_id"] != w2 {
 		t.Fatalf("withdrawal.rejected: %v", d)
 	}
-	n.mailWith(t, email, "Your withdrawal was not approved", "sanctioned address")
+	n.EmailWith(t, email, "Your withdrawal was not approved", "sanctioned address")
 	if mine := n.call(t, "GET", "/v1/withdrawals/"+w2, nil, auth...).body; mine["status"] != "rejected" || mine["review_reason"] != "The destination is a sanctioned address." {
 		t.Fatalf("the user's rejected withdrawal: %v", mine)
 	}
@@ -907,8 +849,8 @@ func TestWithdrawalLimitHoldsUnderConcurrency(t *testing.T) {
 		t.Parallel()
 		_, dbURL := storetest.PostgresURL(t)
 		a := startWithdrawalNode(t, dbURL)
-		b := startWithdrawalNode(t, dbURL, a.mail)
-		if a.base == b.base || a.store == b.store {
+		b := startWithdrawalNode(t, dbURL, a.Mail)
+		if a.Base == b.Base || a.store == b.store {
 			t.Fatal("the two nodes share a listener or a store")
 		}
 		limitRace(t, a, b)
@@ -935,7 +877,7 @@ func limitRace(t *testing.T, nodes ...*kycNode) {
 		go func() {
 			defer wg.Done()
 			n := nodes[i%len(nodes)]
-			req, _ := http.NewRequest("POST", n.base+"/v1/withdrawals", bytes.NewReader(body))
+			req, _ := http.NewRequest("POST", n.Base+"/v1/withdrawals", bytes.NewReader(body))
 			req.Header.Set("Content-Type", "application/json")
 			req.Header.Set("Authorization", "Bearer "+session)
 			req.Header.Set("Idempotency-Key", "race-"+strconv.Itoa(i))
@@ -974,7 +916,7 @@ func limitRace(t *testing.T, nodes ...*kycNode) {
 	}
 	for _, n := range nodes {
 		if used := n.used24h(t, session); used != "100000.00" {
-			t.Fatalf("used %s on %s, want 100000.00", used, n.base)
+			t.Fatalf("used %s on %s, want 100000.00", used, n.Base)
 		}
 		if l := asList(n.call(t, "GET", "/v1/withdrawals", nil, bearer(session)...).expect(t, 200, "").body["withdrawals"]); len(l) != 10 {
 			t.Fatalf("%d withdrawals stored, want 10", len(l))
