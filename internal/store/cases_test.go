@@ -83,36 +83,38 @@ func TestCasesRoundTripReportsAndUpdate(t *testing.T) {
 			}
 		}
 
-		// Resolve: the update keeps what never changes, the reports stay.
-		updated, err := writeTx(s, func(tx *store.Tx) (cases.Case, error) {
-			return tx.UpdateCase(ctx, "cas_1", func(old cases.Case) (cases.Case, error) {
-				old.Status, old.Resolution, old.UserNote, old.InternalNote = cases.StatusResolved, cases.ResolutionCompromised, "We locked them out.", "ticket 9"
-				old.ResolvedBy, old.ResolvedAt, old.UpdatedAt = "staff:stf_1", caseAt(30), caseAt(30)
-				old.AccountID, old.Kind, old.CreatedAt = b.ID, "x", caseAt(99) // ignored
-				return old, nil
-			})
-		})
-		if err != nil || updated.AccountID != a.ID || updated.Kind != cases.KindUserReport {
-			t.Fatalf("update: %+v %v", updated, err)
+		update := func(caseID string) rowUpdate[cases.Case] {
+			return func(fn func(old cases.Case) (cases.Case, error)) (cases.Case, error) {
+				return writeTx(s, func(tx *store.Tx) (cases.Case, error) { return tx.UpdateCase(ctx, caseID, fn) })
+			}
 		}
-		got, _ = readTx(t, s, func(tx *store.Tx) (cases.Case, error) { return tx.CaseByID(ctx, "cas_1") })
-		if got.Status != cases.StatusResolved || got.Resolution != cases.ResolutionCompromised || got.UserNote != "We locked them out." ||
-			got.InternalNote != "ticket 9" || got.ResolvedBy != "staff:stf_1" || !got.ResolvedAt.Equal(caseAt(30)) ||
-			got.AccountID != a.ID || !got.CreatedAt.Equal(caseAt(0)) || len(got.Reports) != 2 {
-			t.Fatalf("after update: %+v", got)
+		// fn sees, and the update returns, the case without its reports;
+		// they stay.
+		read := func() cases.Case {
+			t.Helper()
+			c, err := readTx(t, s, func(tx *store.Tx) (cases.Case, error) { return tx.CaseByID(ctx, "cas_1") })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(c.Reports) != 2 || c.ReportCount != 2 {
+				t.Errorf("cas_1 holds %d reports (%d counted), want 2", len(c.Reports), c.ReportCount)
+			}
+			c.Reports, c.ReportCount = nil, 0
+			return c
 		}
+		// Resolve: the update keeps what never changes.
+		changed := first
+		changed.Status, changed.Resolution, changed.UserNote, changed.InternalNote = cases.StatusResolved, cases.ResolutionCompromised, "We locked them out.", "ticket 9"
+		changed.ResolvedBy, changed.ResolvedAt, changed.UpdatedAt = "staff:stf_1", caseAt(30), caseAt(30)
+		want := changed
+		changed.AccountID, changed.Kind, changed.CreatedAt = b.ID, "x", caseAt(99)
+		checkUpdate(t, update("cas_1"), read, first, changed, want)
 		// An error from fn changes nothing.
-		boom := errors.New("boom")
-		if _, err := writeTx(s, func(tx *store.Tx) (cases.Case, error) {
-			return tx.UpdateCase(ctx, "cas_1", func(old cases.Case) (cases.Case, error) { old.Status = cases.StatusOpen; return old, boom })
-		}); !errors.Is(err, boom) {
-			t.Fatalf("update error: %v", err)
-		}
-		if _, err := writeTx(s, func(tx *store.Tx) (cases.Case, error) {
-			return tx.UpdateCase(ctx, "cas_nope", func(old cases.Case) (cases.Case, error) { return old, nil })
-		}); !errors.Is(err, store.ErrNotFound) {
-			t.Fatalf("update of a missing case: %v", err)
-		}
+		checkRefusedUpdate(t, update("cas_1"), read, func(old cases.Case) cases.Case {
+			old.Status = cases.StatusOpen
+			return old
+		}, want)
+		checkUpdateNotFound(t, "a missing case", update("cas_nope"))
 		if _, err := readTx(t, s, func(tx *store.Tx) (cases.Case, error) { return tx.OpenCaseOf(ctx, a.ID, cases.KindUserReport) }); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("open case after resolving: %v", err)
 		}

@@ -274,28 +274,18 @@ func TestPasskeys(t *testing.T) {
 			t.Fatalf("b's passkeys: %+v", keys)
 		}
 
-		update := func(accountID, id string, fn func(p mfa.Passkey) (mfa.Passkey, error)) (mfa.Passkey, error) {
-			var out mfa.Passkey
-			err := writeErr(s, func(tx *store.Tx) error {
-				var err error
-				out, err = tx.UpdatePasskey(ctx, accountID, id, fn)
-				return err
-			})
-			return out, err
+		update := func(accountID, id string) rowUpdate[mfa.Passkey] {
+			return func(fn func(p mfa.Passkey) (mfa.Passkey, error)) (mfa.Passkey, error) {
+				return writeTx(s, func(tx *store.Tx) (mfa.Passkey, error) { return tx.UpdatePasskey(ctx, accountID, id, fn) })
+			}
 		}
-		seen := false
-		if _, err := update(b.ID, laptop.ID, func(p mfa.Passkey) (mfa.Passkey, error) { seen = true; return p, nil }); !errors.Is(err, store.ErrNotFound) || seen {
-			t.Fatalf("update another account's passkey: %v (shown to fn: %v), want ErrNotFound", err, seen)
-		}
-		refuse := errors.New("refused")
-		if _, err := update(a.ID, laptop.ID, func(p mfa.Passkey) (mfa.Passkey, error) {
+		checkUpdateNotFound(t, "another account's passkey", update(b.ID, laptop.ID))
+		checkRefusedUpdate(t, update(a.ID, laptop.ID), func() mfa.Passkey { return list(a.ID)[0] }, func(p mfa.Passkey) mfa.Passkey {
 			p.Name = "changed"
-			return p, refuse
-		}); !errors.Is(err, refuse) {
-			t.Fatalf("update refused by fn: %v", err)
-		}
+			return p
+		}, laptop)
 		used := mfaNow.Add(time.Hour)
-		got, err := update(a.ID, laptop.ID, func(p mfa.Passkey) (mfa.Passkey, error) {
+		got, err := update(a.ID, laptop.ID)(func(p mfa.Passkey) (mfa.Passkey, error) {
 			p.Name, p.Credential, p.LastUsedAt = "Work laptop", []byte(`{"signCount":3}`), used
 			p.CredentialID, p.AccountID = []byte("ignored"), b.ID // not updatable
 			return p, nil
@@ -353,19 +343,15 @@ func TestChallenges(t *testing.T) {
 		if err := writeErr(s, func(tx *store.Tx) error { return tx.InsertChallenge(ctx, login) }); err == nil {
 			t.Fatal("the same challenge id twice")
 		}
-		update := func(hash string, fn func(c mfa.Challenge) (mfa.Challenge, error)) (mfa.Challenge, error) {
-			var out mfa.Challenge
-			err := writeErr(s, func(tx *store.Tx) error {
-				var err error
-				out, err = tx.UpdateChallenge(ctx, hash, fn)
-				return err
-			})
-			return out, err
+		update := func(hash string) rowUpdate[mfa.Challenge] {
+			return func(fn func(c mfa.Challenge) (mfa.Challenge, error)) (mfa.Challenge, error) {
+				return writeTx(s, func(tx *store.Tx) (mfa.Challenge, error) { return tx.UpdateChallenge(ctx, hash, fn) })
+			}
 		}
 		read := func(hash string) mfa.Challenge {
 			t.Helper()
 			var seen mfa.Challenge
-			if _, err := update(hash, func(c mfa.Challenge) (mfa.Challenge, error) { seen = c; return c, nil }); err != nil {
+			if _, err := update(hash)(func(c mfa.Challenge) (mfa.Challenge, error) { seen = c; return c, nil }); err != nil {
 				t.Fatal(err)
 			}
 			return seen
@@ -379,20 +365,18 @@ func TestChallenges(t *testing.T) {
 		if got := read(up.IDHash); got.SessionID != "ses_x" || len(got.State) != 0 || !slices.Equal(got.Methods, up.Methods) {
 			t.Fatalf("step-up challenge read back as %+v", got)
 		}
-		if _, err := update(mfa.HashChallengeID("wch_nonsense"), func(c mfa.Challenge) (mfa.Challenge, error) { return c, nil }); !errors.Is(err, store.ErrNotFound) {
-			t.Fatalf("unknown challenge: %v, want ErrNotFound", err)
-		}
+		checkUpdateNotFound(t, "an unknown challenge", update(mfa.HashChallengeID("wch_nonsense")))
 
 		// Failures and use are written; a refusal by fn writes nothing.
-		if _, err := update(login.IDHash, func(c mfa.Challenge) (mfa.Challenge, error) { c.Failures += 2; return c, nil }); err != nil {
+		if _, err := update(login.IDHash)(func(c mfa.Challenge) (mfa.Challenge, error) { c.Failures += 2; return c, nil }); err != nil {
 			t.Fatal(err)
 		}
-		refuse := errors.New("refused")
-		if _, err := update(login.IDHash, func(c mfa.Challenge) (mfa.Challenge, error) { c.Failures = 99; return c, refuse }); !errors.Is(err, refuse) {
-			t.Fatalf("refused update: %v", err)
-		}
+		checkRefusedUpdate(t, update(login.IDHash), func() mfa.Challenge { return read(login.IDHash) }, func(c mfa.Challenge) mfa.Challenge {
+			c.Failures = 99
+			return c
+		}, read(login.IDHash))
 		usedAt := mfaNow.Add(time.Minute)
-		if _, err := update(login.IDHash, func(c mfa.Challenge) (mfa.Challenge, error) {
+		if _, err := update(login.IDHash)(func(c mfa.Challenge) (mfa.Challenge, error) {
 			c.UsedAt, c.Purpose, c.Methods = usedAt, mfa.PurposeStepUp, nil // only failures and used_at change
 			return c, nil
 		}); err != nil {
@@ -407,9 +391,7 @@ func TestChallenges(t *testing.T) {
 		if err != nil || n != 1 {
 			t.Fatalf("prune: %d, %v; want 1", n, err)
 		}
-		if _, err := update(up.IDHash, func(c mfa.Challenge) (mfa.Challenge, error) { return c, nil }); !errors.Is(err, store.ErrNotFound) {
-			t.Fatalf("pruned challenge: %v", err)
-		}
+		checkUpdateNotFound(t, "a pruned challenge", update(up.IDHash))
 		read(login.IDHash)
 	})
 }

@@ -521,39 +521,33 @@ func TestAlertsRoundTripFiltersAndUpdate(t *testing.T) {
 			}
 		}
 
+		update := func(alertID string) rowUpdate[monitor.Alert] {
+			return func(fn func(old monitor.Alert) (monitor.Alert, error)) (monitor.Alert, error) {
+				return writeTx(s, func(tx *store.Tx) (monitor.Alert, error) { return tx.UpdateAlert(ctx, alertID, fn) })
+			}
+		}
+		read := func(alertID string) func() monitor.Alert {
+			return func() monitor.Alert {
+				t.Helper()
+				got, err := byID(alertID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return got
+			}
+		}
 		// Only the handling changes, whatever fn returns.
-		resolved, err := writeTx(s, func(tx *store.Tx) (monitor.Alert, error) {
-			return tx.UpdateAlert(ctx, "alr_1", func(old monitor.Alert) (monitor.Alert, error) {
-				old.Status, old.Resolution, old.Note, old.ResolvedBy, old.ResolvedAt = monitor.AlertResolved, monitor.TruePositive, "confirmed", "stf_2", monAt(90)
-				old.RuleID, old.UserID, old.Action, old.CreatedAt, old.Aggregates = "tampered", b.ID, "freeze", monAt(99), map[string]any{"x": 1.0}
-				return old, nil
-			})
-		})
-		want := alerts[1]
+		changed, want := alerts[1], alerts[1]
+		changed.Status, changed.Resolution, changed.Note, changed.ResolvedBy, changed.ResolvedAt = monitor.AlertResolved, monitor.TruePositive, "confirmed", "stf_2", monAt(90)
+		changed.RuleID, changed.UserID, changed.Action, changed.CreatedAt, changed.Aggregates = "tampered", b.ID, "freeze", monAt(99), map[string]any{"x": 1.0}
 		want.Status, want.Resolution, want.Note, want.ResolvedBy, want.ResolvedAt = monitor.AlertResolved, monitor.TruePositive, "confirmed", "stf_2", monAt(90)
-		if err != nil || !reflect.DeepEqual(resolved, want) {
-			t.Errorf("UpdateAlert: %v\n got %+v\nwant %+v", err, resolved, want)
-		}
-		if got, err := byID("alr_1"); err != nil || !reflect.DeepEqual(got, want) {
-			t.Errorf("after UpdateAlert: %v\n got %+v\nwant %+v", err, got, want)
-		}
+		checkUpdate(t, update("alr_1"), read("alr_1"), alerts[1], changed, want)
 		// fn's error changes nothing; a missing alert is not found.
-		if _, err := writeTx(s, func(tx *store.Tx) (monitor.Alert, error) {
-			return tx.UpdateAlert(ctx, "alr_2", func(old monitor.Alert) (monitor.Alert, error) {
-				old.Status = monitor.AlertResolved
-				return old, monitor.ErrAlertResolved
-			})
-		}); !errors.Is(err, monitor.ErrAlertResolved) {
-			t.Errorf("fn's error: %v", err)
-		}
-		if got, _ := byID("alr_2"); got.Status != monitor.AlertOpen {
-			t.Errorf("alert changed by a failed update: %+v", got)
-		}
-		if _, err := writeTx(s, func(tx *store.Tx) (monitor.Alert, error) {
-			return tx.UpdateAlert(ctx, "alr_missing", func(old monitor.Alert) (monitor.Alert, error) { return old, nil })
-		}); !errors.Is(err, store.ErrNotFound) {
-			t.Errorf("missing alert: %v, want ErrNotFound", err)
-		}
+		checkRefusedUpdate(t, update("alr_2"), read("alr_2"), func(old monitor.Alert) monitor.Alert {
+			old.Status = monitor.AlertResolved
+			return old
+		}, alerts[2])
+		checkUpdateNotFound(t, "a missing alert", update("alr_missing"))
 	})
 }
 

@@ -105,15 +105,14 @@ func TestVerificationRoundTripAndUpdate(t *testing.T) {
 			}
 		}
 
-		update := func(verificationID string, fn func(old verification.Verification) (verification.Verification, error)) (verification.Verification, error) {
-			var out verification.Verification
-			err := writeErr(s, func(tx *store.Tx) error {
-				var err error
-				out, err = tx.UpdateVerification(ctx, verificationID, fn)
-				return err
-			})
-			return out, err
+		update := func(verificationID string) rowUpdate[verification.Verification] {
+			return func(fn func(old verification.Verification) (verification.Verification, error)) (verification.Verification, error) {
+				return writeTx(s, func(tx *store.Tx) (verification.Verification, error) {
+					return tx.UpdateVerification(ctx, verificationID, fn)
+				})
+			}
 		}
+		read := func() verification.Verification { return verificationByID(t, s, full.ID) }
 
 		// Every mutable field changes, times back to zero included; the id,
 		// account, purpose and creation time stay.
@@ -123,53 +122,19 @@ func TestVerificationRoundTripAndUpdate(t *testing.T) {
 			CreatedAt: at(100), UpdatedAt: at(101), SubmittedAt: at(102)}
 		want := changed
 		want.ID, want.AccountID, want.Purpose, want.CreatedAt = full.ID, full.AccountID, full.Purpose, full.CreatedAt
-		var seen verification.Verification
-		got, err := update(full.ID, func(old verification.Verification) (verification.Verification, error) {
-			seen = old
-			return changed, nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(seen, full) {
-			t.Errorf("fn saw\n %+v\nwant %+v", seen, full)
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("update returned\n %+v\nwant %+v", got, want)
-		}
-		if got := verificationByID(t, s, full.ID); !reflect.DeepEqual(got, want) {
-			t.Errorf("after update:\n got %+v\nwant %+v", got, want)
-		}
+		checkUpdate(t, update(full.ID), read, full, changed, want)
 
 		// Emptied info and list go back to NULL and nothing.
-		if _, err := update(full.ID, func(old verification.Verification) (verification.Verification, error) {
-			old.SealedInfo, old.Resubmit = nil, nil
-			return old, nil
-		}); err != nil {
-			t.Fatal(err)
-		}
-		want.SealedInfo, want.Resubmit = nil, nil
-		if got := verificationByID(t, s, full.ID); !reflect.DeepEqual(got, want) {
-			t.Errorf("after emptying:\n got %+v\nwant %+v", got, want)
-		}
+		emptied := want
+		emptied.SealedInfo, emptied.Resubmit = nil, nil
+		checkUpdate(t, update(full.ID), read, want, emptied, emptied)
 
 		// A refusal by fn writes nothing.
-		refuse := errors.New("refused")
-		if _, err := update(full.ID, func(old verification.Verification) (verification.Verification, error) {
+		checkRefusedUpdate(t, update(full.ID), read, func(old verification.Verification) verification.Verification {
 			old.Status, old.Reason, old.DecidedAt = verification.StatusRejected, "no", at(200)
-			return old, refuse
-		}); !errors.Is(err, refuse) {
-			t.Fatalf("refused update: %v", err)
-		}
-		if got := verificationByID(t, s, full.ID); !reflect.DeepEqual(got, want) {
-			t.Errorf("after a refused update:\n got %+v\nwant %+v", got, want)
-		}
-		if _, err := update("ver_missing", func(old verification.Verification) (verification.Verification, error) {
-			t.Error("fn called for a missing verification")
-			return old, nil
-		}); !errors.Is(err, store.ErrNotFound) {
-			t.Errorf("update of a missing verification: %v, want ErrNotFound", err)
-		}
+			return old
+		}, emptied)
+		checkUpdateNotFound(t, "a missing verification", update("ver_missing"))
 	})
 }
 

@@ -137,8 +137,18 @@ func TestAddressRoundTripScopeAndUpdate(t *testing.T) {
 			t.Errorf("AddressesOf(b) = %v, want %v", got, want)
 		}
 
-		update := func(accountID, addressID string, fn func(old withdrawal.Address) (withdrawal.Address, error)) (withdrawal.Address, error) {
-			return writeTx(s, func(tx *store.Tx) (withdrawal.Address, error) { return tx.UpdateAddress(ctx, accountID, addressID, fn) })
+		update := func(accountID, addressID string) rowUpdate[withdrawal.Address] {
+			return func(fn func(old withdrawal.Address) (withdrawal.Address, error)) (withdrawal.Address, error) {
+				return writeTx(s, func(tx *store.Tx) (withdrawal.Address, error) { return tx.UpdateAddress(ctx, accountID, addressID, fn) })
+			}
+		}
+		read := func() withdrawal.Address {
+			t.Helper()
+			got, err := byID(a.ID, bare.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got
 		}
 		// Every mutable field changes; what the entry is stays.
 		changed := withdrawal.Address{ID: "adr_x", AccountID: b.ID, Asset: "ETH", Network: "ethereum", Address: "0xattacker",
@@ -147,55 +157,20 @@ func TestAddressRoundTripScopeAndUpdate(t *testing.T) {
 		want := changed
 		want.ID, want.AccountID, want.Asset, want.Network, want.Address, want.Memo, want.CreatedAt =
 			bare.ID, bare.AccountID, bare.Asset, bare.Network, bare.Address, bare.Memo, bare.CreatedAt
-		var seen withdrawal.Address
-		got, err := update(a.ID, bare.ID, func(old withdrawal.Address) (withdrawal.Address, error) {
-			seen = old
-			return changed, nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(seen, bare) {
-			t.Errorf("fn saw\n %+v\nwant %+v", seen, bare)
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("update returned\n %+v\nwant %+v", got, want)
-		}
-		if got, _ := byID(a.ID, bare.ID); !reflect.DeepEqual(got, want) {
-			t.Errorf("after update:\n got %+v\nwant %+v", got, want)
-		}
+		checkUpdate(t, update(a.ID, bare.ID), read, bare, changed, want)
 		// Times go back to zero.
-		if _, err := update(a.ID, bare.ID, func(old withdrawal.Address) (withdrawal.Address, error) {
-			old.ConfirmBy, old.ConfirmedAt, old.AvailableAt, old.DeletedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
-			return old, nil
-		}); err != nil {
-			t.Fatal(err)
-		}
-		want.ConfirmBy, want.ConfirmedAt, want.AvailableAt, want.DeletedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
-		if got, _ := byID(a.ID, bare.ID); !reflect.DeepEqual(got, want) {
-			t.Errorf("after zeroing:\n got %+v\nwant %+v", got, want)
-		}
+		zeroed := want
+		zeroed.ConfirmBy, zeroed.ConfirmedAt, zeroed.AvailableAt, zeroed.DeletedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+		checkUpdate(t, update(a.ID, bare.ID), read, want, zeroed, zeroed)
 
 		// A refusal by fn writes nothing.
-		refuse := errors.New("refused")
-		if _, err := update(a.ID, bare.ID, func(old withdrawal.Address) (withdrawal.Address, error) {
+		checkRefusedUpdate(t, update(a.ID, bare.ID), read, func(old withdrawal.Address) withdrawal.Address {
 			old.Label, old.Status, old.DeletedAt = "refused", withdrawal.AddressPendingConfirmation, wdAt(200)
-			return old, refuse
-		}); !errors.Is(err, refuse) {
-			t.Fatalf("refused update: %v", err)
-		}
-		if got, _ := byID(a.ID, bare.ID); !reflect.DeepEqual(got, want) {
-			t.Errorf("after a refused update:\n got %+v\nwant %+v", got, want)
-		}
+			return old
+		}, zeroed)
 		// Another account's address cannot be updated, nor seen by fn.
 		for _, c := range []struct{ accountID, addressID string }{{a.ID, other.ID}, {b.ID, bare.ID}, {a.ID, "adr_missing"}} {
-			if _, err := update(c.accountID, c.addressID, func(old withdrawal.Address) (withdrawal.Address, error) {
-				t.Errorf("fn called for address %s of %s", c.addressID, c.accountID)
-				old.Label = "stolen"
-				return old, nil
-			}); !errors.Is(err, store.ErrNotFound) {
-				t.Errorf("update of address %s of %s: %v, want ErrNotFound", c.addressID, c.accountID, err)
-			}
+			checkUpdateNotFound(t, "address "+c.addressID+" of "+c.accountID, update(c.accountID, c.addressID))
 		}
 		if got, _ := byID(b.ID, other.ID); !reflect.DeepEqual(got, other) {
 			t.Errorf("another account's address changed:\n got %+v\nwant %+v", got, other)
@@ -204,7 +179,7 @@ func TestAddressRoundTripScopeAndUpdate(t *testing.T) {
 		if got, want := list(a.ID), []string{"adr_9", "adr_1", "adr_2"}; !slices.Equal(got, want) {
 			t.Errorf("AddressesOf(a) after updates = %v, want %v", got, want)
 		}
-		if _, err := update(a.ID, bare.ID, func(old withdrawal.Address) (withdrawal.Address, error) {
+		if _, err := update(a.ID, bare.ID)(func(old withdrawal.Address) (withdrawal.Address, error) {
 			old.DeletedAt = wdAt(300)
 			return old, nil
 		}); err != nil {
@@ -319,9 +294,12 @@ func TestWithdrawalRoundTripAndUpdate(t *testing.T) {
 			t.Error("a reason holding a comma was stored")
 		}
 
-		update := func(withdrawalID string, fn func(old withdrawal.Withdrawal) (withdrawal.Withdrawal, error)) (withdrawal.Withdrawal, error) {
-			return writeTx(s, func(tx *store.Tx) (withdrawal.Withdrawal, error) { return tx.UpdateWithdrawal(ctx, withdrawalID, fn) })
+		update := func(withdrawalID string) rowUpdate[withdrawal.Withdrawal] {
+			return func(fn func(old withdrawal.Withdrawal) (withdrawal.Withdrawal, error)) (withdrawal.Withdrawal, error) {
+				return writeTx(s, func(tx *store.Tx) (withdrawal.Withdrawal, error) { return tx.UpdateWithdrawal(ctx, withdrawalID, fn) })
+			}
 		}
+		read := func() withdrawal.Withdrawal { return withdrawalByID(t, s, full.ID) }
 		// Every field of its course changes, times back to zero included;
 		// what was asked stays as inserted whatever fn returns.
 		changed := withdrawal.Withdrawal{ID: "wdr_other", AccountID: "usr_other", Asset: "ETH", Network: "ethereum", AddressID: "adr_evil",
@@ -334,58 +312,34 @@ func TestWithdrawalRoundTripAndUpdate(t *testing.T) {
 		want.Status, want.Satisfied, want.EmailTokenHash, want.MFAFailures = changed.Status, changed.Satisfied, changed.EmailTokenHash, changed.MFAFailures
 		want.Reasons, want.ReviewReason, want.Reviewer, want.TxID = changed.Reasons, changed.ReviewReason, changed.Reviewer, changed.TxID
 		want.UpdatedAt, want.ApprovedAt, want.CompletedAt = changed.UpdatedAt, changed.ApprovedAt, changed.CompletedAt
-		var seen withdrawal.Withdrawal
-		got, err := update(full.ID, func(old withdrawal.Withdrawal) (withdrawal.Withdrawal, error) {
-			seen = old
-			return changed, nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(seen, full) {
-			t.Errorf("fn saw\n %+v\nwant %+v", seen, full)
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("update returned\n %+v\nwant %+v", got, want)
-		}
-		if got := withdrawalByID(t, s, full.ID); !reflect.DeepEqual(got, want) {
-			t.Errorf("after update:\n got %+v\nwant %+v", got, want)
-		}
+		checkUpdate(t, update(full.ID), read, full, changed, want)
 		// Lists emptied come back nil.
-		if _, err := update(full.ID, func(old withdrawal.Withdrawal) (withdrawal.Withdrawal, error) {
+		if _, err := update(full.ID)(func(old withdrawal.Withdrawal) (withdrawal.Withdrawal, error) {
 			old.Satisfied, old.Reasons = nil, []string{}
 			return old, nil
 		}); err != nil {
 			t.Fatal(err)
 		}
 		want.Satisfied, want.Reasons = nil, nil
-		if got := withdrawalByID(t, s, full.ID); !reflect.DeepEqual(got, want) {
+		if got := read(); !reflect.DeepEqual(got, want) {
 			t.Errorf("after emptying lists:\n got %+v\nwant %+v", got, want)
 		}
 
 		// A refusal by fn writes nothing; nor does an unstorable list.
-		refuse := errors.New("refused")
-		if _, err := update(full.ID, func(old withdrawal.Withdrawal) (withdrawal.Withdrawal, error) {
+		checkRefusedUpdate(t, update(full.ID), read, func(old withdrawal.Withdrawal) withdrawal.Withdrawal {
 			old.Status, old.TxID, old.MFAFailures = withdrawal.StatusRejected, "nope", 9
-			return old, refuse
-		}); !errors.Is(err, refuse) {
-			t.Fatalf("refused update: %v", err)
-		}
-		if _, err := update(full.ID, func(old withdrawal.Withdrawal) (withdrawal.Withdrawal, error) {
+			return old
+		}, want)
+		if _, err := update(full.ID)(func(old withdrawal.Withdrawal) (withdrawal.Withdrawal, error) {
 			old.Status, old.Reasons = withdrawal.StatusRejected, []string{"x,y"}
 			return old, nil
 		}); err == nil {
 			t.Error("a reason holding a comma was stored by an update")
 		}
-		if got := withdrawalByID(t, s, full.ID); !reflect.DeepEqual(got, want) {
-			t.Errorf("after refused updates:\n got %+v\nwant %+v", got, want)
+		if got := read(); !reflect.DeepEqual(got, want) {
+			t.Errorf("after an unstorable update:\n got %+v\nwant %+v", got, want)
 		}
-		if _, err := update("wdr_missing", func(old withdrawal.Withdrawal) (withdrawal.Withdrawal, error) {
-			t.Error("fn called for a missing withdrawal")
-			return old, nil
-		}); !errors.Is(err, store.ErrNotFound) {
-			t.Errorf("update of a missing withdrawal: %v, want ErrNotFound", err)
-		}
+		checkUpdateNotFound(t, "a missing withdrawal", update("wdr_missing"))
 		// The other rows were not touched.
 		if got := withdrawalByID(t, s, bare.ID); !reflect.DeepEqual(got, bare) {
 			t.Errorf("another withdrawal changed:\n got %+v\nwant %+v", got, bare)
@@ -792,28 +746,35 @@ func TestRestrictions(t *testing.T) {
 			t.Errorf("RestrictionsOf(b):\n got %+v\nwant %+v", got, want)
 		}
 
-		update := func(accountID, restrictionID string, fn func(old withdrawal.Restriction) (withdrawal.Restriction, error)) (withdrawal.Restriction, error) {
-			return writeTx(s, func(tx *store.Tx) (withdrawal.Restriction, error) {
-				return tx.UpdateRestriction(ctx, accountID, restrictionID, fn)
-			})
+		update := func(accountID, restrictionID string) rowUpdate[withdrawal.Restriction] {
+			return func(fn func(old withdrawal.Restriction) (withdrawal.Restriction, error)) (withdrawal.Restriction, error) {
+				return writeTx(s, func(tx *store.Tx) (withdrawal.Restriction, error) {
+					return tx.UpdateRestriction(ctx, accountID, restrictionID, fn)
+				})
+			}
+		}
+		// The store reads no restriction alone: an update that fn refuses
+		// shows it as stored, lifted or not, and writes nothing.
+		read := func() withdrawal.Restriction {
+			t.Helper()
+			var stored withdrawal.Restriction
+			readOnly := errors.New("read only")
+			if _, err := update(a.ID, full.ID)(func(old withdrawal.Restriction) (withdrawal.Restriction, error) {
+				stored = old
+				return old, readOnly
+			}); !errors.Is(err, readOnly) {
+				t.Fatalf("read restriction %s: %v", full.ID, err)
+			}
+			return stored
 		}
 		// A refusal by fn writes nothing.
-		refuse := errors.New("refused")
-		if _, err := update(a.ID, full.ID, func(old withdrawal.Restriction) (withdrawal.Restriction, error) {
+		checkRefusedUpdate(t, update(a.ID, full.ID), read, func(old withdrawal.Restriction) withdrawal.Restriction {
 			old.LiftedAt, old.LiftedBy = wdAt(7), "x"
-			return old, refuse
-		}); !errors.Is(err, refuse) {
-			t.Fatalf("refused update: %v", err)
-		}
+			return old
+		}, full)
 		// Another account's restriction is not found, and fn never sees it.
 		for _, c := range []struct{ accountID, restrictionID string }{{b.ID, full.ID}, {a.ID, theirs.ID}, {a.ID, "rst_missing"}} {
-			if _, err := update(c.accountID, c.restrictionID, func(old withdrawal.Restriction) (withdrawal.Restriction, error) {
-				t.Errorf("fn called for restriction %s of %s", c.restrictionID, c.accountID)
-				old.LiftedAt = wdAt(8)
-				return old, nil
-			}); !errors.Is(err, store.ErrNotFound) {
-				t.Errorf("update of restriction %s of %s: %v, want ErrNotFound", c.restrictionID, c.accountID, err)
-			}
+			checkUpdateNotFound(t, "restriction "+c.restrictionID+" of "+c.accountID, update(c.accountID, c.restrictionID))
 		}
 		if got, want := list(a.ID), []withdrawal.Restriction{tie, full, expired}; !reflect.DeepEqual(got, want) {
 			t.Errorf("after refused updates:\n got %+v\nwant %+v", got, want)
@@ -827,35 +788,15 @@ func TestRestrictions(t *testing.T) {
 			LiftOn: "", CreatedAt: wdAt(50), ExpiresAt: time.Time{}, LiftedAt: wdAt(9), LiftedBy: "verification"}
 		want := changed
 		want.ID, want.AccountID, want.Kind, want.Source, want.CreatedAt = full.ID, full.AccountID, full.Kind, full.Source, full.CreatedAt
-		var seen withdrawal.Restriction
-		got, err := update(a.ID, full.ID, func(old withdrawal.Restriction) (withdrawal.Restriction, error) {
-			seen = old
-			return changed, nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(seen, full) {
-			t.Errorf("fn saw\n %+v\nwant %+v", seen, full)
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("update returned\n %+v\nwant %+v", got, want)
-		}
+		checkUpdate(t, update(a.ID, full.ID), read, full, changed, want)
 		// Lifted: out of the list; updating it again still finds it.
 		if got, want := list(a.ID), []withdrawal.Restriction{tie, expired}; !reflect.DeepEqual(got, want) {
 			t.Errorf("after lifting:\n got %+v\nwant %+v", got, want)
 		}
-		if _, err := update(a.ID, full.ID, func(old withdrawal.Restriction) (withdrawal.Restriction, error) {
-			if !reflect.DeepEqual(old, want) {
-				t.Errorf("lifted restriction as stored:\n got %+v\nwant %+v", old, want)
-			}
-			old.LiftedAt, old.LiftedBy, old.ExpiresAt, old.LiftOn = time.Time{}, "", wdAt(200), "verification"
-			return old, nil
-		}); err != nil {
-			t.Fatal(err)
-		}
-		want.LiftedAt, want.LiftedBy, want.ExpiresAt, want.LiftOn = time.Time{}, "", wdAt(200), "verification"
-		if got, wantList := list(a.ID), []withdrawal.Restriction{tie, want, expired}; !reflect.DeepEqual(got, wantList) {
+		unlifted := want
+		unlifted.LiftedAt, unlifted.LiftedBy, unlifted.ExpiresAt, unlifted.LiftOn = time.Time{}, "", wdAt(200), "verification"
+		checkUpdate(t, update(a.ID, full.ID), read, want, unlifted, unlifted)
+		if got, wantList := list(a.ID), []withdrawal.Restriction{tie, unlifted, expired}; !reflect.DeepEqual(got, wantList) {
 			t.Errorf("after un-lifting:\n got %+v\nwant %+v", got, wantList)
 		}
 	})
