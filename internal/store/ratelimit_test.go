@@ -32,6 +32,63 @@ func (c *testClock) limiter(s ratelimit.BucketStore) *ratelimit.Limiter {
 	return &ratelimit.Limiter{Store: s, Now: c.now}
 }
 
+// chargeConcurrently runs goroutines that each make rounds checks at once,
+// each check on a random set of one to most of keys, and returns what it
+// charged each key. The random sets are seeded by seed and the goroutine's
+// number, so a failure repeats. Every check must pass: the bursts are meant
+// to hold every charge.
+func chargeConcurrently(t *testing.T, lim *ratelimit.Limiter, keys []ratelimit.Key, most, goroutines, rounds int, seed uint64) []int64 {
+	t.Helper()
+	ctx := context.Background()
+	charged := make([]atomic.Int64, len(keys))
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(g), seed))
+			for range rounds {
+				picked := rng.Perm(len(keys))[:1+rng.IntN(most)]
+				set := make([]ratelimit.Key, len(picked))
+				for i, p := range picked {
+					set[i] = keys[p]
+				}
+				d, err := lim.Check(ctx, set...)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if !d.Allowed {
+					t.Errorf("refused: %+v", d)
+					return
+				}
+				for _, p := range picked {
+					charged[p].Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	out := make([]int64, len(keys))
+	for i := range charged {
+		out[i] = charged[i].Load()
+	}
+	return out
+}
+
+// checkCharges checks that each key's bucket holds its burst less what was
+// charged to it: no charge was lost or counted twice.
+func checkCharges(t *testing.T, lim *ratelimit.Limiter, keys []ratelimit.Key, charged []int64) {
+	t.Helper()
+	for i, key := range keys {
+		d, err := lim.CheckCost(context.Background(), 0, key) // a look that charges nothing
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := key.Limit.Burst - int(charged[i]); d.Remaining != want {
+			t.Errorf("bucket %s holds %d, want %d", key.Bucket, d.Remaining, want)
+		}
+	}
+}
+
 // countBuckets counts the rows of rate_buckets (by pruning them all).
 func countBuckets(t *testing.T, s *store.Store) int64 {
 	t.Helper()
@@ -119,42 +176,11 @@ func TestRateLimitConcurrentChecks(t *testing.T) {
 		}
 
 		wide := ratelimit.Limit{Burst: 1000, Per: time.Hour}
-		names := []string{"a", "b", "c", "d"}
-		var charged [4]atomic.Int64
-		for g := range 16 {
-			wg.Go(func() {
-				rng := rand.New(rand.NewPCG(uint64(g), 7))
-				for range 10 {
-					perm := rng.Perm(len(names))[:1+rng.IntN(len(names))]
-					keys := make([]ratelimit.Key, len(perm))
-					for i, p := range perm {
-						keys[i] = ratelimit.Key{Bucket: names[p], Limit: wide}
-					}
-					d, err := lim.Check(ctx, keys...)
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					if !d.Allowed {
-						t.Errorf("refused: %+v", d)
-						return
-					}
-					for _, p := range perm {
-						charged[p].Add(1)
-					}
-				}
-			})
+		var keys []ratelimit.Key
+		for _, name := range []string{"a", "b", "c", "d"} {
+			keys = append(keys, ratelimit.Key{Bucket: name, Limit: wide})
 		}
-		wg.Wait()
-		for i, name := range names {
-			d, err := lim.CheckCost(ctx, 0, ratelimit.Key{Bucket: name, Limit: wide})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if want := 1000 - int(charged[i].Load()); d.Remaining != want {
-				t.Errorf("bucket %s holds %d, want %d", name, d.Remaining, want)
-			}
-		}
+		checkCharges(t, lim, keys, chargeConcurrently(t, lim, keys, len(keys), 16, 10, 7))
 	})
 }
 
@@ -242,9 +268,10 @@ func TestRateLimitPruneDuringChecks(t *testing.T) {
 		lim := c.limiter(s)
 		l := ratelimit.Limit{Burst: 100, Per: time.Hour}
 		const buckets = 100
-		key := func(i int) ratelimit.Key { return ratelimit.Key{Bucket: fmt.Sprint("ip:", i), Limit: l} }
-		for i := range buckets {
-			if _, err := lim.Check(ctx, key(i)); err != nil {
+		keys := make([]ratelimit.Key, buckets)
+		for i := range keys {
+			keys[i] = ratelimit.Key{Bucket: fmt.Sprint("ip:", i), Limit: l}
+			if _, err := lim.Check(ctx, keys[i]); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -268,44 +295,14 @@ func TestRateLimitPruneDuringChecks(t *testing.T) {
 				pruned.Add(n)
 			}
 		})
-		var checks sync.WaitGroup
-		var charged [buckets]atomic.Int64
-		for g := range 8 {
-			checks.Go(func() {
-				rng := rand.New(rand.NewPCG(uint64(g), 11))
-				for range 40 {
-					i, j := rng.IntN(buckets), rng.IntN(buckets)
-					keys := []ratelimit.Key{key(i)}
-					if j != i {
-						keys = append(keys, key(j))
-					}
-					if _, err := lim.Check(ctx, keys...); err != nil {
-						t.Error(err)
-						return
-					}
-					charged[i].Add(1)
-					if j != i {
-						charged[j].Add(1)
-					}
-				}
-			})
-		}
-		checks.Wait()
+		charged := chargeConcurrently(t, lim, keys, 2, 8, 40, 11)
 		close(done)
 		wg.Wait()
 		if pruneErr != nil {
 			t.Fatal(pruneErr)
 		}
 		t.Logf("%d buckets pruned during the checks", pruned.Load())
-		for i := range buckets {
-			d, err := lim.CheckCost(ctx, 0, key(i))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if want := 100 - int(charged[i].Load()); d.Remaining != want {
-				t.Errorf("bucket %d holds %d, want %d", i, d.Remaining, want)
-			}
-		}
+		checkCharges(t, lim, keys, charged)
 	})
 }
 
