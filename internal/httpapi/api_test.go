@@ -54,6 +54,22 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
+// adminKeyWith stores an admin key holding only scopes, as staff would make
+// one, and returns its secret.
+func adminKeyWith(t *testing.T, s *store.Store, scopes ...string) string {
+	t.Helper()
+	plain, key, err := adminkey.New("limited", scopes, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write(context.Background(), func(tx *store.Tx) error {
+		return tx.InsertAdminKey(context.Background(), key, adminkey.Hash(plain))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return plain
+}
+
 type response struct {
 	status int
 	header http.Header
@@ -145,15 +161,7 @@ func TestBadRequestsGetProblemsAndChangeNothing(t *testing.T) {
 func TestAdminAuthentication(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	plain, key, err := adminkey.New("reader", []string{"audit:read"}, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.store.Write(context.Background(), func(tx *store.Tx) error {
-		return tx.InsertAdminKey(context.Background(), key, adminkey.Hash(plain))
-	}); err != nil {
-		t.Fatal(err)
-	}
+	plain := adminKeyWith(t, f.store, "audit:read")
 	expectProblem(t, f.do(t, "GET", "/admin/v1/audit", "", "", nil), 401, "unauthenticated")
 	expectProblem(t, f.do(t, "GET", "/admin/v1/audit", "wdn_"+strings.Repeat("a", 52), "", nil), 401, "unauthenticated")
 	expectProblem(t, f.do(t, "GET", "/admin/v1/audit", "not-a-key", "", nil), 401, "unauthenticated")

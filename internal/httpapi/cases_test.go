@@ -1,37 +1,19 @@
 package httpapi_test
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/wardenhq/warden/internal/adminkey"
 	"github.com/wardenhq/warden/internal/server/servertest"
-	"github.com/wardenhq/warden/internal/store"
 )
 
 // Reports of a compromised account through the API, on the whole server
 // (server.New, as `warden serve` runs it) with real SMTP: the user's report
 // freezes and opens a case, the reporter follows it without a session,
 // staff list, read and resolve it with the alerts scopes.
-
-// caseKey makes an admin key holding only scopes.
-func (n *kycNode) caseKey(t *testing.T, scopes ...string) string {
-	t.Helper()
-	plain, key, err := adminkey.New("cases", scopes, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.store.Write(context.Background(), func(tx *store.Tx) error {
-		return tx.InsertAdminKey(context.Background(), key, adminkey.Hash(plain))
-	}); err != nil {
-		t.Fatal(err)
-	}
-	return plain
-}
 
 func TestAccountReportAndCases(t *testing.T) {
 	t.Parallel()
@@ -75,8 +57,8 @@ func accountReportAndCases(t *testing.T, n *kycNode) {
 	}
 
 	// Staff: alerts:read lists and reads, alerts:write resolves.
-	reader := n.caseKey(t, "alerts:read")
-	none := n.caseKey(t, "users:read")
+	reader := adminKeyWith(t, n.store, "alerts:read")
+	none := adminKeyWith(t, n.store, "users:read")
 	call := func(key, method, path string, body any) kycResp {
 		return n.call(t, method, path, body, "Authorization", "Bearer "+key)
 	}
@@ -195,7 +177,7 @@ func alertsCases(t *testing.T, n *kycNode) {
 		})
 		return got
 	}
-	reader := n.keyWith(t, "alerts:read")
+	reader := adminKeyWith(t, n.store, "alerts:read")
 
 	// A medium alert opens no case: staff open one from it, and asking
 	// again answers the same case.

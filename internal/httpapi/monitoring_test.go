@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wardenhq/warden/internal/adminkey"
 	"github.com/wardenhq/warden/internal/monitor"
 	"github.com/wardenhq/warden/internal/server/servertest"
 	"github.com/wardenhq/warden/internal/store"
@@ -103,21 +102,6 @@ func (n *kycNode) userEvents(t *testing.T, userID string, since time.Time, types
 		t.Fatal(err)
 	}
 	return out
-}
-
-// keyWith makes an admin key holding only scopes.
-func (n *kycNode) keyWith(t *testing.T, scopes ...string) string {
-	t.Helper()
-	plain, key, err := adminkey.New("limited", scopes, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.store.Write(context.Background(), func(tx *store.Tx) error {
-		return tx.InsertAdminKey(context.Background(), key, adminkey.Hash(plain))
-	}); err != nil {
-		t.Fatal(err)
-	}
-	return plain
 }
 
 func (n *kycNode) putRules(t *testing.T, source string) kycResp {
@@ -278,7 +262,7 @@ func monitoringEvents(t *testing.T, n *kycNode) {
 	}
 
 	// A key without events:write may not feed events.
-	reader := n.keyWith(t, "alerts:read")
+	reader := adminKeyWith(t, n.store, "alerts:read")
 	n.call(t, "POST", "/admin/v1/events", map[string]any{"events": batch}, bearer(reader)...).expect(t, 403, "insufficient_scope")
 }
 
@@ -393,11 +377,11 @@ func monitoringRules(t *testing.T, n *kycNode) {
 	}
 
 	// Scopes: reading and changing the rules, and backtests, need rules:write.
-	reader := n.keyWith(t, "alerts:read", "alerts:write", "events:write")
+	reader := adminKeyWith(t, n.store, "alerts:read", "alerts:write", "events:write")
 	n.call(t, "GET", "/admin/v1/rules", nil, bearer(reader)...).expect(t, 403, "insufficient_scope")
 	n.call(t, "PUT", "/admin/v1/rules", map[string]string{"source": holdRules}, bearer(reader)...).expect(t, 403, "insufficient_scope")
 	n.call(t, "POST", "/admin/v1/rules/backtest", map[string]string{"since": "1d"}, bearer(reader)...).expect(t, 403, "insufficient_scope")
-	writer := n.keyWith(t, "rules:write")
+	writer := adminKeyWith(t, n.store, "rules:write")
 	if cur := n.call(t, "GET", "/admin/v1/rules", nil, bearer(writer)...).expect(t, 200, "").body; cur["version"] != 2.0 {
 		t.Fatalf("GET with rules:write: %v", cur)
 	}
@@ -540,7 +524,7 @@ func monitoringActsOnWithdrawals(t *testing.T, n *kycNode) {
 	n.admin(t, "POST", path, map[string]string{"resolution": "false_positive"}).expect(t, 400, "validation_failed").field(t, "note")
 	n.admin(t, "POST", path, map[string]string{"resolution": "false_positive", "note": strings.Repeat("é", 2001)}).expect(t, 400, "validation_failed").field(t, "note")
 	n.admin(t, "POST", "/admin/v1/alerts/alr_nothing/resolve", map[string]string{"resolution": "true_positive", "note": "x"}).expect(t, 404, "not_found")
-	reader := n.keyWith(t, "alerts:read")
+	reader := adminKeyWith(t, n.store, "alerts:read")
 	n.call(t, "POST", path, map[string]string{"resolution": "false_positive", "note": "x"}, bearer(reader)...).expect(t, 403, "insufficient_scope")
 	if l := asList(n.call(t, "GET", "/admin/v1/alerts?rule_id=hold_large", nil, bearer(reader)...).expect(t, 200, "").body["alerts"]); len(l) != 1 {
 		t.Fatalf("alerts with alerts:read: %v", l)

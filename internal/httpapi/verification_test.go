@@ -2,7 +2,6 @@ package httpapi_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
@@ -27,7 +26,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wardenhq/warden/internal/adminkey"
 	"github.com/wardenhq/warden/internal/server/servertest"
 	"github.com/wardenhq/warden/internal/store"
 	"github.com/wardenhq/warden/internal/store/storetest"
@@ -507,15 +505,7 @@ func verificationFlow(t *testing.T, n *kycNode) {
 	n.call(t, "POST", "/v1/verification/submit", nil, auth...).expect(t, 409, "verification_locked")
 
 	// The review queue, for a key with the scope only.
-	plain, key, err := adminkey.New("auditor", []string{"audit:read"}, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.store.Write(context.Background(), func(tx *store.Tx) error {
-		return tx.InsertAdminKey(context.Background(), key, adminkey.Hash(plain))
-	}); err != nil {
-		t.Fatal(err)
-	}
+	plain := adminKeyWith(t, n.store, "audit:read")
 	for _, path := range []string{"/admin/v1/verifications", "/admin/v1/verifications/x", "/admin/v1/verifications/x/documents/y"} {
 		p := n.call(t, "GET", path, nil, bearer(plain)...).expect(t, 403, "insufficient_scope")
 		if p.body["required_scope"] != "verifications:review" {

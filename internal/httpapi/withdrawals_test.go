@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/wardenhq/warden/internal/account"
-	"github.com/wardenhq/warden/internal/adminkey"
 	"github.com/wardenhq/warden/internal/money"
 	"github.com/wardenhq/warden/internal/notify/smtptest"
 	"github.com/wardenhq/warden/internal/server/servertest"
@@ -597,15 +596,7 @@ func withdrawalBadInput(t *testing.T, n *kycNode) {
 	n.admin(t, "PUT", "/admin/v1/prices", map[string]any{"prices": []any{}}).expect(t, 400, "validation_failed")
 	n.call(t, "POST", "/v1/withdrawals", map[string]string{"asset": "ETH", "network": "ethereum", "amount": "1", "address": wdETH}, auth...).expect(t, 503, "price_unavailable")
 	// A key without prices:write cannot feed them.
-	plain, key, err := adminkey.New("reader", []string{"withdrawals:read"}, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.store.Write(context.Background(), func(tx *store.Tx) error {
-		return tx.InsertAdminKey(context.Background(), key, adminkey.Hash(plain))
-	}); err != nil {
-		t.Fatal(err)
-	}
+	plain := adminKeyWith(t, n.store, "withdrawals:read")
 	n.call(t, "PUT", "/admin/v1/prices", map[string]any{"prices": []map[string]string{{"asset": "BTC", "reference_price": "1", "as_of": time.Now().UTC().Format(time.RFC3339)}}},
 		bearer(plain)...).expect(t, 403, "insufficient_scope")
 	n.call(t, "POST", "/admin/v1/withdrawals/"+w1+"/approve", nil, bearer(plain)...).expect(t, 403, "insufficient_scope")
