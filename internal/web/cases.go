@@ -329,14 +329,14 @@ func (p *Pages) report(w http.ResponseWriter, r *http.Request) {
 
 // ---- Console: the case queue ----------------------------------------------------------------
 
-var caseQueueStatuses = []statusOption{
+var caseQueueStatuses = []selectOption{
 	{Value: cases.StatusOpen, Label: "Open"},
 	{Value: cases.StatusResolved, Label: "Resolved"},
 	{Value: "all", Label: "All"},
 }
 
 // caseQueueKinds filter the queue by kind ("" for both).
-var caseQueueKinds = []statusOption{
+var caseQueueKinds = []selectOption{
 	{Value: "", Label: "Every kind"},
 	{Value: cases.KindUserReport, Label: "User reports"},
 	{Value: cases.KindAlerts, Label: "Alerts"},
@@ -381,11 +381,8 @@ func caseRowOf(c cases.Case, emails map[string]string) caseRow {
 }
 
 type consoleCasesData struct {
-	Status      string
-	Label       string
-	Statuses    []statusOption
-	Kind        string // the kind filter, "" for both
-	Kinds       []statusOption
+	Status      listFilter
+	Kind        listFilter // its value "" lists both kinds
 	Rows        []caseRow
 	CanReadUser bool
 	Truncated   bool
@@ -394,28 +391,14 @@ type consoleCasesData struct {
 
 func (p *Pages) consoleCases(w http.ResponseWriter, r *http.Request, s *member) {
 	q := r.URL.Query()
-	status := q.Get("status")
-	if !slices.ContainsFunc(caseQueueStatuses, func(o statusOption) bool { return o.Value == status }) {
-		status = cases.StatusOpen
+	d := consoleCasesData{
+		Status:      listFilterOf(q, &field{ID: "cases-status", Name: "status", Label: "Show"}, caseQueueStatuses, cases.StatusOpen),
+		Kind:        listFilterOf(q, &field{ID: "cases-kind", Name: "kind", Label: "Kind"}, caseQueueKinds, ""),
+		Limit:       caseQueueLimit,
+		CanReadUser: p.allows(s.Account.StaffRole, scopeUsersRead),
 	}
-	kind := q.Get("kind")
-	if !slices.ContainsFunc(caseQueueKinds, func(o statusOption) bool { return o.Value == kind }) {
-		kind = ""
-	}
-	d := consoleCasesData{Status: status, Kind: kind, Limit: caseQueueLimit, CanReadUser: p.allows(s.Account.StaffRole, scopeUsersRead)}
-	for _, o := range caseQueueStatuses {
-		o.Selected = o.Value == status
-		if o.Selected {
-			d.Label = o.Label
-		}
-		d.Statuses = append(d.Statuses, o)
-	}
-	for _, o := range caseQueueKinds {
-		o.Selected = o.Value == kind
-		d.Kinds = append(d.Kinds, o)
-	}
-	f := cases.Filter{Status: status, Kind: kind, Limit: caseQueueLimit + 1}
-	if status == "all" {
+	f := cases.Filter{Status: d.Status.Value, Kind: d.Kind.Value, Limit: caseQueueLimit + 1}
+	if f.Status == "all" {
 		f.Status = ""
 	}
 	list, err := p.cases.List(r.Context(), f)

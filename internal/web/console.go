@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -46,6 +47,33 @@ const (
 
 // consoleEventLimit is how many of a user's latest events the console shows.
 const consoleEventLimit = 20
+
+// listFilter is a filter of a console list, chosen in a GET form and drawn
+// as its select field ("select-field"): Value is the option chosen, Chosen
+// its label, which the list's caption and empty state repeat.
+type listFilter struct {
+	selectField
+	Value  string
+	Chosen string
+}
+
+// listFilterOf reads the filter f names from the query: one of options,
+// or fallback when the query names none of them (an old or edited link).
+func listFilterOf(q url.Values, f *field, options []selectOption, fallback string) listFilter {
+	v := q.Get(f.Name)
+	if !slices.ContainsFunc(options, func(o selectOption) bool { return o.Value == v }) {
+		v = fallback
+	}
+	lf := listFilter{selectField: selectField{field: f}, Value: v}
+	for _, o := range options {
+		o.Selected = o.Value == v
+		if o.Selected {
+			lf.Chosen = o.Label
+		}
+		lf.Options = append(lf.Options, o)
+	}
+	return lf
+}
 
 // registerConsolePages adds the staff console. As on the account pages,
 // every GET only shows and every change is a POST refused when cross-origin.

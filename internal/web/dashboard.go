@@ -332,7 +332,7 @@ func (p *Pages) consoleDashboard(w http.ResponseWriter, r *http.Request, s *memb
 
 // ---- /console/logins -------------------------------------------------------------------------
 
-var loginListOutcomes = []statusOption{
+var loginListOutcomes = []selectOption{
 	{Value: "", Label: "Every attempt"},
 	{Value: login.OutcomeSucceeded, Label: "Allowed"},
 	{Value: login.OutcomeChallenged, Label: "Challenged"},
@@ -353,9 +353,7 @@ type loginRow struct {
 }
 
 type consoleLoginsData struct {
-	Outcome   string
-	Label     string
-	Outcomes  []statusOption
+	Outcome   listFilter
 	Period    period
 	Periods   []periodLink
 	From      time.Time
@@ -366,20 +364,11 @@ type consoleLoginsData struct {
 
 func (p *Pages) consoleLogins(w http.ResponseWriter, r *http.Request, s *member) {
 	q := r.URL.Query()
-	outcome := q.Get("outcome")
-	if !slices.ContainsFunc(loginListOutcomes, func(o statusOption) bool { return o.Value == outcome }) {
-		outcome = ""
-	}
 	pd := periodOf(q.Get("period"))
 	sp := pd.span(p.now())
-	d := consoleLoginsData{Outcome: outcome, Period: pd, From: sp.From, Limit: loginListLimit}
-	for _, o := range loginListOutcomes {
-		o.Selected = o.Value == outcome
-		if o.Selected {
-			d.Label = o.Label
-		}
-		d.Outcomes = append(d.Outcomes, o)
-	}
+	d := consoleLoginsData{Outcome: listFilterOf(q, &field{ID: "logins-outcome", Name: "outcome", Label: "Show"}, loginListOutcomes, ""),
+		Period: pd, From: sp.From, Limit: loginListLimit}
+	outcome := d.Outcome.Value
 	for _, o := range periods {
 		href := consoleLoginsPath + "?period=" + o.Key
 		if outcome != "" {

@@ -318,19 +318,16 @@ func (p *Pages) alertRows(r *http.Request, list []monitor.Alert) ([]alertRow, er
 
 // ---- Console: the alert queue --------------------------------------------------------------
 
-var alertQueueStatuses = []statusOption{
+var alertQueueStatuses = []selectOption{
 	{Value: monitor.AlertOpen, Label: "Open"},
 	{Value: monitor.AlertResolved, Label: "Resolved"},
 	{Value: "all", Label: "All"},
 }
 
 type consoleAlertsData struct {
-	Status   string
-	Label    string
-	Statuses []statusOption
-	Rule     string // the rule filter, "" for every rule
-	Rules    []selectOption
-	Table    alertTable
+	Status listFilter
+	Rule   listFilter // its value "" lists every rule's alerts
+	Table  alertTable
 	// Truncated: more alerts match than are listed.
 	Truncated bool
 	Limit     int
@@ -357,32 +354,25 @@ func (p *Pages) ruleIDsInForce(ctx context.Context) []string {
 
 func (p *Pages) consoleAlerts(w http.ResponseWriter, r *http.Request, s *member) {
 	q := r.URL.Query()
-	status := q.Get("status")
-	if !slices.ContainsFunc(alertQueueStatuses, func(o statusOption) bool { return o.Value == status }) {
-		status = monitor.AlertOpen
-	}
 	rule := q.Get("rule")
 	if !ruleIDPattern.MatchString(rule) {
 		rule = ""
-	}
-	d := consoleAlertsData{Status: status, Rule: rule, Limit: alertQueueLimit}
-	for _, o := range alertQueueStatuses {
-		o.Selected = o.Value == status
-		if o.Selected {
-			d.Label = o.Label
-		}
-		d.Statuses = append(d.Statuses, o)
 	}
 	ids := p.ruleIDsInForce(r.Context())
 	if rule != "" && !slices.Contains(ids, rule) {
 		ids = append(ids, rule) // a rule no longer in force still has its alerts
 	}
-	d.Rules = append(d.Rules, selectOption{Value: "", Label: "Every rule", Selected: rule == ""})
+	rules := []selectOption{{Value: "", Label: "Every rule"}}
 	for _, id := range ids {
-		d.Rules = append(d.Rules, selectOption{Value: id, Label: id, Selected: id == rule})
+		rules = append(rules, selectOption{Value: id, Label: id})
 	}
-	f := monitor.AlertFilter{Status: status, RuleID: rule, Limit: alertQueueLimit + 1}
-	if status == "all" {
+	d := consoleAlertsData{
+		Status: listFilterOf(q, &field{ID: "alerts-status", Name: "status", Label: "Show"}, alertQueueStatuses, monitor.AlertOpen),
+		Rule:   listFilterOf(q, &field{ID: "alerts-rule", Name: "rule", Label: "Rule"}, rules, ""),
+		Limit:  alertQueueLimit,
+	}
+	f := monitor.AlertFilter{Status: d.Status.Value, RuleID: d.Rule.Value, Limit: alertQueueLimit + 1}
+	if f.Status == "all" {
 		f.Status = ""
 	}
 	list, err := p.monitoring.ListAlerts(r.Context(), f)
@@ -398,7 +388,7 @@ func (p *Pages) consoleAlerts(w http.ResponseWriter, r *http.Request, s *member)
 		p.internalError(w, r, "read the accounts of alerts", err)
 		return
 	}
-	d.Table = alertTable{ID: "alerts", Caption: "Alerts: " + d.Label, Rows: rows, ShowUser: true,
+	d.Table = alertTable{ID: "alerts", Caption: "Alerts: " + d.Status.Chosen, Rows: rows, ShowUser: true,
 		CanReadUser: p.allows(s.Account.StaffRole, scopeUsersRead)}
 	p.Render(w, r, http.StatusOK, "console-alerts", d)
 }

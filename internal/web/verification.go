@@ -18,7 +18,6 @@ import (
 	"github.com/wardenhq/warden/internal/document"
 	"github.com/wardenhq/warden/internal/geoip"
 	"github.com/wardenhq/warden/internal/mfa"
-	"github.com/wardenhq/warden/internal/store"
 	"github.com/wardenhq/warden/internal/verification"
 )
 
@@ -1429,20 +1428,13 @@ type queueRow struct {
 	CreatedAt   time.Time
 }
 
-type statusOption struct {
-	Value, Label string
-	Selected     bool
-}
-
 type queueData struct {
-	Status   string // the filter
-	Label    string
-	Statuses []statusOption
-	Rows     []queueRow
+	Status listFilter
+	Rows   []queueRow
 }
 
 // queueStatuses are the filters of the queue; "all" lists every status.
-var queueStatuses = []statusOption{
+var queueStatuses = []selectOption{
 	{Value: verification.StatusPendingReview, Label: "Waiting for review"},
 	{Value: verification.StatusResubmissionRequested, Label: "Asked to send again"},
 	{Value: verification.StatusInProgress, Label: "In progress"},
@@ -1452,19 +1444,9 @@ var queueStatuses = []statusOption{
 }
 
 func (p *Pages) consoleQueue(w http.ResponseWriter, r *http.Request, s *member) {
-	status := r.URL.Query().Get("status")
-	if !slices.ContainsFunc(queueStatuses, func(o statusOption) bool { return o.Value == status }) {
-		status = verification.StatusPendingReview
-	}
-	d := queueData{Status: status}
-	for _, o := range queueStatuses {
-		o.Selected = o.Value == status
-		if o.Selected {
-			d.Label = o.Label
-		}
-		d.Statuses = append(d.Statuses, o)
-	}
-	filter := status
+	d := queueData{Status: listFilterOf(r.URL.Query(), &field{ID: "queue-status", Name: "status", Label: "Show"},
+		queueStatuses, verification.StatusPendingReview)}
+	filter := d.Status.Value
 	if filter == "all" {
 		filter = ""
 	}
@@ -1474,20 +1456,11 @@ func (p *Pages) consoleQueue(w http.ResponseWriter, r *http.Request, s *member) 
 		p.internalError(w, r, "list verifications", err)
 		return
 	}
-	emails := map[string]string{}
-	err = p.audit.Read(r.Context(), func(tx *store.Tx) error {
-		for _, v := range list {
-			if _, seen := emails[v.AccountID]; seen {
-				continue
-			}
-			a, err := tx.AccountByID(r.Context(), v.AccountID)
-			if err != nil && !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
-			emails[v.AccountID] = a.Email
-		}
-		return nil
-	})
+	ids := make([]string, 0, len(list))
+	for _, v := range list {
+		ids = append(ids, v.AccountID)
+	}
+	emails, err := p.emailsOf(r, ids)
 	if err != nil {
 		p.internalError(w, r, "read the accounts of verifications", err)
 		return

@@ -1446,7 +1446,7 @@ func (p *Pages) confirmWithdrawalEmail(w http.ResponseWriter, r *http.Request) {
 
 // ---- Console: the review queue ---------------------------------------------------------------
 
-var withdrawalQueueStatuses = []statusOption{
+var withdrawalQueueStatuses = []selectOption{
 	{Value: withdrawal.StatusPendingReview, Label: "Waiting for review"},
 	{Value: withdrawal.StatusAwaitingConfirmation, Label: "Waiting for the user's confirmation"},
 	{Value: withdrawal.StatusApproved, Label: "Approved"},
@@ -1463,10 +1463,8 @@ type consoleWithdrawalRow struct {
 }
 
 type consoleWithdrawalsData struct {
-	Status   string
-	Label    string
-	Statuses []statusOption
-	Rows     []consoleWithdrawalRow
+	Status listFilter
+	Rows   []consoleWithdrawalRow
 }
 
 // emailsOf names the accounts by their email address.
@@ -1489,18 +1487,9 @@ func (p *Pages) emailsOf(r *http.Request, ids []string) (map[string]string, erro
 }
 
 func (p *Pages) consoleWithdrawals(w http.ResponseWriter, r *http.Request, s *member) {
-	status := r.URL.Query().Get("status")
-	if !slices.ContainsFunc(withdrawalQueueStatuses, func(o statusOption) bool { return o.Value == status }) {
-		status = withdrawal.StatusPendingReview
-	}
-	d := consoleWithdrawalsData{Status: status}
-	for _, o := range withdrawalQueueStatuses {
-		o.Selected = o.Value == status
-		if o.Selected {
-			d.Label = o.Label
-		}
-		d.Statuses = append(d.Statuses, o)
-	}
+	d := consoleWithdrawalsData{Status: listFilterOf(r.URL.Query(), &field{ID: "queue-status", Name: "status", Label: "Show"},
+		withdrawalQueueStatuses, withdrawal.StatusPendingReview)}
+	status := d.Status.Value
 	// A request past its time is stored as awaiting until the expiry duty
 	// marks it: expired ones are read from both lists, and each row is
 	// kept when its state at now is the one asked for.
