@@ -1,8 +1,11 @@
 package store_test
 
+// The checks of the contracts that the store's methods of one kind all keep.
+
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/wardenhq/warden/internal/store"
@@ -60,4 +63,32 @@ func checkUpdateNotFound[T any](t *testing.T, what string, up rowUpdate[T]) {
 	}); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("update of %s: %v, want ErrNotFound", what, err)
 	}
+}
+
+// checkFinds checks what a lookup found: the row whose id is want or, when
+// want is "", nothing (ErrNotFound).
+func checkFinds(t *testing.T, what, gotID string, err error, want string) {
+	t.Helper()
+	switch {
+	case want == "" && !errors.Is(err, store.ErrNotFound):
+		t.Errorf("%s: %s (%v), want ErrNotFound", what, gotID, err)
+	case want != "" && (err != nil || gotID != want):
+		t.Errorf("%s: %s (%v), want %s", what, gotID, err, want)
+	}
+}
+
+// checkDue checks a query of the work that is due, which lists ids up to a
+// limit in an order of its own: given room (100) it lists exactly want
+// (sorted), given limit (less than len(want)) the first limit of them. It
+// returns the whole list.
+func checkDue(t *testing.T, due func(limit int) []string, want []string, limit int) []string {
+	t.Helper()
+	all := due(100)
+	if got := slices.Sorted(slices.Values(all)); !slices.Equal(got, want) {
+		t.Errorf("due: %v, want %v", got, want)
+	}
+	if got := due(limit); !slices.Equal(got, all[:min(limit, len(all))]) || len(got) != limit {
+		t.Errorf("limit %d: %v, want the first %d of %v", limit, got, limit, all)
+	}
+	return all
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -172,15 +173,45 @@ func TestLockoutLanesUnderConcurrency(t *testing.T) {
 		ctx := context.Background()
 		a := newAccount(t, s, "lanes@example.com")
 		read := func(lane string) lockout.Lane {
-			var l lockout.Lane
-			if err := s.Read(ctx, func(tx *store.Tx) error {
-				var err error
-				l, err = tx.LockoutLane(ctx, a.ID, lane)
-				return err
-			}); err != nil {
+			t.Helper()
+			l, err := readTx(t, s, func(tx *store.Tx) (lockout.Lane, error) { return tx.LockoutLane(ctx, a.ID, lane) })
+			if err != nil {
 				t.Fatal(err)
 			}
 			return l
+		}
+		update := func(lane string) rowUpdate[lockout.Lane] {
+			return func(fn func(old lockout.Lane) (lockout.Lane, error)) (lockout.Lane, error) {
+				return writeTx(s, func(tx *store.Tx) (lockout.Lane, error) { return tx.UpdateLockoutLane(ctx, a.ID, lane, fn) })
+			}
+		}
+		// race runs n updates of the lane at once, each taking its step,
+		// and counts the steps that said yes.
+		race := func(lane string, n int, step func(old lockout.Lane) (lockout.Lane, bool)) int {
+			t.Helper()
+			var wg sync.WaitGroup
+			var yes atomic.Int64
+			var failed atomic.Bool
+			for range n {
+				wg.Go(func() {
+					var ok bool // what the written step said, should the store run fn twice
+					if _, err := update(lane)(func(old lockout.Lane) (lockout.Lane, error) {
+						var next lockout.Lane
+						next, ok = step(old)
+						return next, nil
+					}); err != nil {
+						t.Error(err)
+						failed.Store(true)
+					} else if ok {
+						yes.Add(1)
+					}
+				})
+			}
+			wg.Wait()
+			if failed.Load() {
+				t.FailNow() // the counts would mislead
+			}
+			return int(yes.Load())
 		}
 		if l := read(lockout.UntrustedLane); l.Failures != 0 || !l.LockedUntil.IsZero() || l.AccountID != a.ID || l.Key != lockout.UntrustedLane {
 			t.Fatalf("a lane never used: %+v", l)
@@ -189,28 +220,7 @@ func TestLockoutLanesUnderConcurrency(t *testing.T) {
 		// 40 failures at once with a policy that never locks: exactly 40.
 		p := lockout.Policy{MaxFailures: 1000, BaseDelay: time.Minute, MaxDelay: time.Hour, ForgetAfter: 24 * time.Hour}
 		const n = 40
-		var wg sync.WaitGroup
-		errs := make(chan error, n)
-		for range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				errs <- s.Write(ctx, func(tx *store.Tx) error {
-					_, err := tx.UpdateLockoutLane(ctx, a.ID, lockout.UntrustedLane, func(old lockout.Lane) (lockout.Lane, error) {
-						next, _ := p.Fail(old, loginNow)
-						return next, nil
-					})
-					return err
-				})
-			}()
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
+		race(lockout.UntrustedLane, n, func(old lockout.Lane) (lockout.Lane, bool) { return p.Fail(old, loginNow) })
 		if l := read(lockout.UntrustedLane); l.Failures != n || !l.UpdatedAt.Equal(loginNow) {
 			t.Fatalf("after %d concurrent failures: %+v", n, l)
 		}
@@ -219,61 +229,11 @@ func TestLockoutLanesUnderConcurrency(t *testing.T) {
 		// the tries left, and exactly one of many concurrent failures locks.
 		lane := lockout.LaneFor("dev_1")
 		dp := lockout.DefaultPolicy()
-		var mu sync.Mutex
-		var reserved, locks int
-		for range 20 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				var ok bool
-				err := s.Write(ctx, func(tx *store.Tx) error {
-					_, err := tx.UpdateLockoutLane(ctx, a.ID, lane, func(old lockout.Lane) (lockout.Lane, error) {
-						var next lockout.Lane
-						next, ok = dp.Reserve(old, loginNow)
-						return next, nil
-					})
-					return err
-				})
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				mu.Lock()
-				defer mu.Unlock()
-				if ok {
-					reserved++
-				}
-			}()
-		}
-		wg.Wait()
+		reserved := race(lane, 20, func(old lockout.Lane) (lockout.Lane, bool) { return dp.Reserve(old, loginNow) })
 		if reserved != dp.MaxFailures {
 			t.Fatalf("%d of 20 concurrent checks reserved a try, want %d", reserved, dp.MaxFailures)
 		}
-		for range reserved {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				var locked bool
-				err := s.Write(ctx, func(tx *store.Tx) error {
-					_, err := tx.UpdateLockoutLane(ctx, a.ID, lane, func(old lockout.Lane) (lockout.Lane, error) {
-						var next lockout.Lane
-						next, locked = dp.Fail(dp.Release(old), loginNow)
-						return next, nil
-					})
-					return err
-				})
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				mu.Lock()
-				defer mu.Unlock()
-				if locked {
-					locks++
-				}
-			}()
-		}
-		wg.Wait()
+		locks := race(lane, reserved, func(old lockout.Lane) (lockout.Lane, bool) { return dp.Fail(dp.Release(old), loginNow) })
 		l := read(lane)
 		if locks != 1 || l.Pending != 0 || l.Locks != 1 || l.RetryAfter(loginNow) != dp.BaseDelay {
 			t.Fatalf("%d locks; lane %+v", locks, l)
@@ -284,15 +244,7 @@ func TestLockoutLanesUnderConcurrency(t *testing.T) {
 		}
 
 		// An error from fn writes nothing.
-		boom := errors.New("boom")
-		if err := writeErr(s, func(tx *store.Tx) error {
-			_, err := tx.UpdateLockoutLane(ctx, a.ID, lane, func(old lockout.Lane) (lockout.Lane, error) { return lockout.Lane{}, boom })
-			return err
-		}); !errors.Is(err, boom) {
-			t.Fatalf("fn's error: %v", err)
-		}
-		if read(lane).Locks != 1 {
-			t.Fatal("a failed update changed the lane")
-		}
+		checkRefusedUpdate(t, update(lane), func() lockout.Lane { return read(lane) },
+			func(lockout.Lane) lockout.Lane { return lockout.Lane{} }, l)
 	})
 }

@@ -178,24 +178,14 @@ func TestLatestVerificationAndAccess(t *testing.T) {
 			got, err := readTx(t, s, func(tx *store.Tx) (verification.Verification, error) {
 				return tx.LatestVerification(ctx, c.accountID, c.purpose, c.status)
 			})
-			switch {
-			case c.want == "" && !errors.Is(err, store.ErrNotFound):
-				t.Errorf("latest %s %q of %s: %s (%v), want ErrNotFound", c.purpose, c.status, c.accountID, got.ID, err)
-			case c.want != "" && (err != nil || got.ID != c.want):
-				t.Errorf("latest %s %q of %s: %s (%v), want %s", c.purpose, c.status, c.accountID, got.ID, err, c.want)
-			}
+			checkFinds(t, fmt.Sprintf("latest %s %q of %s", c.purpose, c.status, c.accountID), got.ID, err, c.want)
 		}
 
 		for _, c := range []struct{ hash, want string }{{"access-1", "ver_reset"}, {"", ""}, {"access-2", ""}} {
 			got, err := readTx(t, s, func(tx *store.Tx) (verification.Verification, error) {
 				return tx.VerificationByAccess(ctx, c.hash)
 			})
-			switch {
-			case c.want == "" && !errors.Is(err, store.ErrNotFound):
-				t.Errorf("by access %q: %s (%v), want ErrNotFound", c.hash, got.ID, err)
-			case c.want != "" && (err != nil || got.ID != c.want):
-				t.Errorf("by access %q: %s (%v), want %s", c.hash, got.ID, err, c.want)
-			}
+			checkFinds(t, fmt.Sprintf("by access %q", c.hash), got.ID, err, c.want)
 		}
 	})
 }
@@ -519,14 +509,7 @@ func TestDecidedBefore(t *testing.T) {
 			}
 			return ids(got)
 		}
-		all := due(100)
-		want := []string{"ver_approved", "ver_approved_cancelled_late", "ver_cancelled", "ver_just_before", "ver_rejected"}
-		if got := slices.Sorted(slices.Values(all)); !slices.Equal(got, want) {
-			t.Errorf("due: %v, want %v", got, want)
-		}
-		if got := due(2); len(got) != 2 || !slices.Equal(got, all[:2]) {
-			t.Errorf("limit 2: %v, want the first two of %v", got, all)
-		}
+		all := checkDue(t, due, []string{"ver_approved", "ver_approved_cancelled_late", "ver_cancelled", "ver_just_before", "ver_rejected"}, 2)
 		// Once purged, a verification is no longer due.
 		write(t, s, func(tx *store.Tx) error {
 			_, err := tx.UpdateVerification(ctx, "ver_approved", func(old verification.Verification) (verification.Verification, error) {
@@ -603,14 +586,7 @@ func TestResetsDue(t *testing.T) {
 			}
 			return ids(got)
 		}
-		all := due(100)
-		want := []string{"ver_ended", "ver_ends_now", "ver_other_account", "ver_remind_now", "ver_remind_overdue"}
-		if got := slices.Sorted(slices.Values(all)); !slices.Equal(got, want) {
-			t.Errorf("due: %v, want %v", got, want)
-		}
-		if got := due(3); len(got) != 3 || !slices.Equal(got, all[:3]) {
-			t.Errorf("limit 3: %v, want the first three of %v", got, all)
-		}
+		checkDue(t, due, []string{"ver_ended", "ver_ends_now", "ver_other_account", "ver_remind_now", "ver_remind_overdue"}, 3)
 	})
 }
 

@@ -405,15 +405,7 @@ func TestWithdrawalIdempotencyAndTokens(t *testing.T) {
 			{a.ID, "", ""},
 		} {
 			got, err := byKey(c.accountID, c.key)
-			if c.want == "" {
-				if !errors.Is(err, store.ErrNotFound) {
-					t.Errorf("by key %q of %s: %v %s, want ErrNotFound", c.key, c.accountID, err, got.ID)
-				}
-				continue
-			}
-			if err != nil || got.ID != c.want {
-				t.Errorf("by key %q of %s: %v %s, want %s", c.key, c.accountID, err, got.ID, c.want)
-			}
+			checkFinds(t, fmt.Sprintf("by key %q of %s", c.key, c.accountID), got.ID, err, c.want)
 		}
 		if got, err := byKey(a.ID, "key-1"); err != nil || !reflect.DeepEqual(got, first) {
 			t.Errorf("by key round trip: %v\n got %+v\nwant %+v", err, got, first)
@@ -424,15 +416,7 @@ func TestWithdrawalIdempotencyAndTokens(t *testing.T) {
 		}
 		for _, c := range []struct{ hash, want string }{{"mail-1", "wdr_1"}, {"mail-b", "wdr_b"}, {"mail-unknown", ""}, {"", ""}} {
 			got, err := byToken(c.hash)
-			if c.want == "" {
-				if !errors.Is(err, store.ErrNotFound) {
-					t.Errorf("by email token %q: %v %s, want ErrNotFound", c.hash, err, got.ID)
-				}
-				continue
-			}
-			if err != nil || got.ID != c.want {
-				t.Errorf("by email token %q: %v %s, want %s", c.hash, err, got.ID, c.want)
-			}
+			checkFinds(t, fmt.Sprintf("by email token %q", c.hash), got.ID, err, c.want)
 		}
 		// A spent link (its hash cleared) finds nothing any more.
 		if _, err := writeTx(s, func(tx *store.Tx) (withdrawal.Withdrawal, error) {
