@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -48,6 +49,16 @@ type Account struct {
 	// login, trading), kept with the account for introspection.
 	Restrictions []string
 }
+
+// Kinds of restriction Warden itself enforces; the platform enforces the
+// others (trading) from introspection.
+const (
+	RestrictionWithdrawals = "withdrawals"
+	RestrictionLogin       = "login"
+)
+
+// Restricted tells whether a restriction of kind is in force.
+func (a Account) Restricted(kind string) bool { return slices.Contains(a.Restrictions, kind) }
 
 // Verified tells whether the account proved it owns its email address.
 func (a Account) Verified() bool { return !a.EmailVerifiedAt.IsZero() }

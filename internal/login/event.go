@@ -48,6 +48,7 @@ var reasonWords = map[string]string{
 	"credential_stuffing": "from an address trying many accounts",
 	"many_ips":            "tried from many addresses",
 	"signal_unavailable":  "we could not check where it came from",
+	"restricted":          "logins to this account are paused by our security team",
 }
 
 // ReasonText joins reasons in words: "a new device, a new country".

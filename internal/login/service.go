@@ -225,6 +225,9 @@ func (s *Service) Password(ctx context.Context, at Attempt) (Result, error) {
 		AccountsFromIP: sig.stuffing, Unavailable: unavailable,
 	})
 	event := s.event(acct.ID, at.Meta, device, place, now, d)
+	if acct.Restricted(account.RestrictionLogin) {
+		return Result{}, s.refuseRestricted(ctx, acct, lane, reserved, event, at.Meta, now)
+	}
 	requires := s.requirements(acct, d)
 	switch {
 	case d.Outcome == risk.Deny:
@@ -257,6 +260,34 @@ func (s *Service) Password(ctx context.Context, at Attempt) (Result, error) {
 	}
 	ch, err := s.challenge(ctx, acct, at.Meta, device, place, lane, reserved, event, d, requires, now)
 	return Result{Challenge: &ch, Decision: d}, err
+}
+
+// ReasonRestricted: staff, an admin key or a monitoring rule restricted the
+// account's logins (POST /admin/v1/users/{id}/restrictions, kind login).
+const ReasonRestricted = "restricted"
+
+// refuseRestricted refuses a login to an account whose logins are
+// restricted, once the password is proven: only the owner learns of the
+// restriction, as only they learn that an account is frozen. The refusal is
+// recorded as a denial with its reason, and the lane's try is given back (a
+// right password is no guess). No suspicious-login alert: the refusal is
+// the restriction working, not a sign of attack.
+func (s *Service) refuseRestricted(ctx context.Context, acct account.Account, lane string, reserved bool, event Event, m session.Meta, now time.Time) error {
+	event.Outcome, event.Reasons = OutcomeDenied, []string{ReasonRestricted}
+	err := s.Transact(ctx, func(tx Tx) error {
+		if err := s.releaseIn(ctx, tx, acct.ID, lane, reserved); err != nil {
+			return err
+		}
+		if err := tx.InsertLoginEvent(ctx, event); err != nil {
+			return err
+		}
+		return s.Accounts.Record(ctx, tx, acct, "login.denied", accountMeta(m), now, map[string]any{"reasons": event.Reasons})
+	})
+	if err != nil {
+		return err
+	}
+	s.Accounts.AfterCommit(nil)
+	return &DeniedError{Reasons: event.Reasons}
 }
 
 // signalsRead is what readSignals found in the database.
@@ -749,6 +780,15 @@ func (s *Service) Answer(ctx context.Context, challengeID string, p mfa.Proof, m
 	}
 	if done.Account.Frozen() {
 		return Result{}, account.ErrFrozen
+	}
+	if done.Account.Restricted(account.RestrictionLogin) {
+		// Restricted while the challenge was open.
+		if done.Challenge.LoginEventID != "" {
+			if err := s.Transact(ctx, func(tx Tx) error { return tx.SetLoginOutcome(ctx, done.Challenge.LoginEventID, OutcomeDenied) }); err != nil && !isNotFound(err) {
+				return Result{}, err
+			}
+		}
+		return Result{}, &DeniedError{Reasons: []string{ReasonRestricted}}
 	}
 	aal := session.AAL1
 	if p.Method != mfa.MethodEmail || slices.Contains(done.Challenge.Satisfied, mfa.RequireSecondFactor) {

@@ -228,7 +228,7 @@ func (s *Service) checkAccount(ctx context.Context, tx Tx, a account.Account, se
 		return err
 	}
 	for _, r := range rs {
-		if r.Kind == "withdrawals" && r.ActiveAt(now) {
+		if r.Kind == account.RestrictionWithdrawals && r.ActiveAt(now) {
 			// The reason is staff's (or a rule's) and stays with them: the
 			// user is told that withdrawals are paused and what lifts it.
 			ref := &Refusal{Code: CodeLocked, Reason: "restricted", Until: r.ExpiresAt,

@@ -12,7 +12,10 @@ import (
 )
 
 // Restriction kinds.
-var RestrictionKinds = []string{"withdrawals", "login", "trading"}
+var RestrictionKinds = []string{account.RestrictionWithdrawals, account.RestrictionLogin, "trading"}
+
+// restrictionWords names what each kind pauses, for the user.
+var restrictionWords = map[string]string{account.RestrictionWithdrawals: "withdrawals", account.RestrictionLogin: "logins", "trading": "trading"}
 
 // NewRestriction is a restriction as staff, an admin key or a rule sets it.
 type NewRestriction struct {
@@ -38,8 +41,12 @@ func (s *Service) Restrict(ctx context.Context, accountID string, n NewRestricti
 	if !n.ExpiresAt.IsZero() && !n.ExpiresAt.After(now) {
 		fields = append(fields, FieldError{"expires_at", "invalid", "a time in the future"})
 	}
-	if n.LiftOn != "" && n.LiftOn != "verification" {
+	switch {
+	case n.LiftOn != "" && n.LiftOn != "verification":
 		fields = append(fields, FieldError{"lift_on", "invalid", `empty or "verification"`})
+	case n.LiftOn == "verification" && n.Kind == account.RestrictionLogin:
+		// Verifying takes a login: the owner could never lift it.
+		fields = append(fields, FieldError{"lift_on", "invalid", "a login restriction cannot wait for a verification, which needs a login"})
 	}
 	if len(fields) > 0 {
 		return Restriction{}, &ValidationError{Code: "validation_failed", Fields: fields}
@@ -76,6 +83,14 @@ func (s *Service) RestrictIn(ctx context.Context, tx Tx, accountID string, n New
 	if err != nil {
 		return r, nil, err
 	}
+	if r.Kind == account.RestrictionLogin {
+		// Logins are refused from now on; the sessions already open end too.
+		revoked, err := tx.RevokeSessions(ctx, a.ID, "", "", "restricted", now)
+		if err != nil {
+			return r, nil, err
+		}
+		stale = append(stale, revoked...)
+	}
 	if err := s.Accounts.Record(ctx, tx, a, "account.restricted", m, now, map[string]any{
 		"restriction_id": r.ID, "kind": r.Kind, "reason": r.Reason, "lift_on": r.LiftOn, "expires_at": r.ExpiresAt,
 	}); err != nil {
@@ -92,7 +107,7 @@ func (s *Service) RestrictIn(ctx context.Context, tx Tx, accountID string, n New
 	}
 	return r, stale, s.Accounts.Notify(ctx, tx, a, "account_notice", map[string]any{
 		"subject": "Some actions on your account are paused",
-		"lines":   []string{"We paused " + r.Kind + " on your account while we check recent activity.", lift},
+		"lines":   []string{"We paused " + restrictionWords[r.Kind] + " on your account while we check recent activity.", lift},
 	}, true, now)
 }
 
