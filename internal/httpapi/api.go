@@ -249,6 +249,7 @@ func (a *API) routeTable() []Route {
 
 		{Method: "GET", Path: "/admin/v1/webhooks", Scope: "webhooks:write", handle: a.listWebhooks},
 		{Method: "POST", Path: "/admin/v1/webhooks", Scope: "webhooks:write", handle: a.createWebhook},
+		{Method: "DELETE", Path: "/admin/v1/webhooks", Scope: "webhooks:write", handle: a.deleteWebhookByQuery},
 		{Method: "DELETE", Path: "/admin/v1/webhooks/{id}", Scope: "webhooks:write", handle: a.deleteWebhook},
 		{Method: "POST", Path: "/admin/v1/webhooks/{id}/test", Scope: "webhooks:write", handle: a.testWebhook},
 

@@ -106,8 +106,22 @@ func (a *API) listWebhooks(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// deleteWebhookByQuery is DELETE /admin/v1/webhooks?id=…, the form API.md
+// lists beside GET and POST; it answers as DELETE /admin/v1/webhooks/{id}.
+func (a *API) deleteWebhookByQuery(w http.ResponseWriter, r *http.Request) error {
+	endpointID := r.URL.Query().Get("id")
+	if endpointID == "" {
+		return errValidation(FieldError{Field: "id", Code: "required",
+			Detail: "name the endpoint to remove: DELETE /admin/v1/webhooks?id=whe_… (or /admin/v1/webhooks/whe_…)"})
+	}
+	return a.removeWebhook(w, r, endpointID)
+}
+
 func (a *API) deleteWebhook(w http.ResponseWriter, r *http.Request) error {
-	endpointID := r.PathValue("id")
+	return a.removeWebhook(w, r, r.PathValue("id"))
+}
+
+func (a *API) removeWebhook(w http.ResponseWriter, r *http.Request, endpointID string) error {
 	now := a.Now()
 	err := a.Store.Write(r.Context(), func(tx *store.Tx) error {
 		if err := tx.DeleteWebhookEndpoint(r.Context(), endpointID, now); err != nil {
