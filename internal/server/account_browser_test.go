@@ -2,12 +2,10 @@ package server_test
 
 import (
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/wardenhq/warden/internal/browsertest"
-	"github.com/wardenhq/warden/internal/store/storetest"
 )
 
 // A person signs up, confirms their email from the dev mailbox, logs in,
@@ -17,15 +15,7 @@ import (
 func TestBrowserAccountLifecycle(t *testing.T) {
 	t.Parallel()
 	b := browsertest.New(t)
-	port := strconv.Itoa(freePort(t))
-	_, dbURL := storetest.SQLiteURL(t)
-	start(t, settings(dbURL,
-		"WARDEN_ADDR", "127.0.0.1:"+port, "WARDEN_BASE_URL", "http://localhost:"+port,
-		// The cheapest hashing that both the configuration (m ≥ 8 MiB) and the
-		// password package (m×t ≥ 35840 KiB, OWASP's floor) accept.
-		"WARDEN_PASSWORD_MEMORY_KIB", "12288", "WARDEN_PASSWORD_ITERATIONS", "3",
-	), true)
-	base := "http://localhost:" + port
+	_, base := localhostNode(t, cheapHashing...)
 	const (
 		email       = "alice@example.com"
 		oldPassword = "correct horse battery staple"

@@ -162,12 +162,26 @@ func linkToken(t *testing.T, m mail, path string) string {
 	return ""
 }
 
-// signUp registers and verifies an account, and returns a session token.
-func (n *node) signUp(t *testing.T, email string) string {
+// newDeviceToken is the token of the link in the newest new-device email
+// to addr, which confirms a login from a device the account does not know.
+func (n *node) newDeviceToken(t *testing.T, addr string) string {
+	t.Helper()
+	return linkToken(t, n.mailWithSubject(t, addr, "Confirm a login to Warden from a new device"), "/confirm-device")
+}
+
+// registerVerified registers an account with strongPassword and verifies
+// its email, without logging in.
+func (n *node) registerVerified(t *testing.T, email string) {
 	t.Helper()
 	n.call(t, "POST", "/v1/registrations", map[string]string{"email": email, "password": strongPassword}).expect(t, 202, "")
 	verify := n.mailbox(t, email, 1)[0]
 	n.call(t, "POST", "/v1/email-verifications", map[string]string{"token": linkToken(t, verify, "/verify-email")}).expect(t, 200, "")
+}
+
+// signUp registers and verifies an account, and returns a session token.
+func (n *node) signUp(t *testing.T, email string) string {
+	t.Helper()
+	n.registerVerified(t, email)
 	return n.login(t, email, strongPassword)
 }
 

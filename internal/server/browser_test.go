@@ -24,15 +24,26 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+// localhostNode starts a dev node on a fresh SQLite database, reached at
+// http://localhost:PORT, and returns it with that base URL: a host name,
+// not an IP address, as passkeys need, known before the server starts so
+// that the links in its emails name it. extra are more settings (name,
+// value, …).
+func localhostNode(t *testing.T, extra ...string) (*node, string) {
+	t.Helper()
+	port := strconv.Itoa(freePort(t))
+	base := "http://localhost:" + port
+	_, dbURL := storetest.SQLiteURL(t)
+	n := start(t, settings(dbURL, append([]string{"WARDEN_ADDR", "127.0.0.1:" + port, "WARDEN_BASE_URL", base}, extra...)...), true)
+	return n, base
+}
+
 // An email sent through the API reaches the dev mailbox through the outbox,
 // and a person can open it in a real browser and follow its link.
 func TestBrowserEmailThroughAPIReachesDevMailbox(t *testing.T) {
 	t.Parallel()
 	b := browsertest.New(t)
-	port := strconv.Itoa(freePort(t))
-	_, dbURL := storetest.SQLiteURL(t)
-	n := start(t, settings(dbURL, "WARDEN_ADDR", "127.0.0.1:"+port, "WARDEN_BASE_URL", "http://localhost:"+port), true)
-	base := "http://localhost:" + port
+	n, base := localhostNode(t)
 
 	status, body := n.admin(t, "POST", "/admin/v1/outbox/test-email", map[string]string{"to": "alice@example.com"})
 	if status != 202 {

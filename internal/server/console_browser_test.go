@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -21,8 +20,8 @@ import (
 	"github.com/wardenhq/warden/internal/store/storetest"
 )
 
-// cheapHashing is the cheapest Argon2id that both the configuration and the
-// password package accept (m×t ≥ 35840 KiB).
+// cheapHashing is the cheapest Argon2id that both the configuration (m ≥ 8
+// MiB) and the password package (m×t ≥ 35840 KiB, OWASP's floor) accept.
 var cheapHashing = []string{"WARDEN_PASSWORD_MEMORY_KIB", "12288", "WARDEN_PASSWORD_ITERATIONS", "3"}
 
 // createStaff does what `warden admin create-staff` does, on the node's
@@ -54,12 +53,7 @@ func createStaff(t *testing.T, n *node, email, role string) (account.Account, st
 func TestBrowserConsoleUnfreeze(t *testing.T) {
 	t.Parallel()
 	b := browsertest.New(t)
-	port := strconv.Itoa(freePort(t))
-	_, dbURL := storetest.SQLiteURL(t)
-	n := start(t, settings(dbURL, append([]string{
-		"WARDEN_ADDR", "127.0.0.1:" + port, "WARDEN_BASE_URL", "http://localhost:" + port,
-	}, cheapHashing...)...), true)
-	base := "http://localhost:" + port
+	n, base := localhostNode(t, cheapHashing...)
 	const (
 		email         = "frozen.user@example.com"
 		staffEmail    = "agent@ops.example"

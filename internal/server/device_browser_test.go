@@ -10,32 +10,11 @@ import (
 	"github.com/wardenhq/warden/internal/browsertest"
 )
 
-// confirmLink waits for the newest new-device email to addr in the dev
-// mailbox (GET /dev/mailbox.json) and returns its confirmation link.
-func (n *node) confirmLink(t *testing.T, addr string) string {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		for _, m := range n.mailbox(t, addr, 1) { // newest first
-			for _, match := range tokenInLink.FindAllStringSubmatch(m.Text, -1) {
-				if match[1] == "/confirm-device" {
-					return n.base + "/confirm-device?token=" + match[2]
-				}
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no new-device email to %s", addr)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // confirmByMail confirms the new-device email to addr from another device
 // (a plain HTTP client), as its owner would from their phone.
 func (n *node) confirmByMail(t *testing.T, addr string) {
 	t.Helper()
-	token := strings.TrimPrefix(n.confirmLink(t, addr), n.base+"/confirm-device?token=")
-	resp, err := http.PostForm(n.base+"/confirm-device", url.Values{"token": {token}})
+	resp, err := http.PostForm(n.base+"/confirm-device", url.Values{"token": {n.newDeviceToken(t, addr)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,10 +48,9 @@ func TestBrowserNewDeviceConfirmedByEmail(t *testing.T) {
 	t.Parallel()
 	laptop := browsertest.New(t)
 	second := browsertest.New(t)
-	n, base := browserNode(t)
+	n, base := localhostNode(t, cheapHashing...)
 	const email = "nora@example.com"
-	n.call(t, "POST", "/v1/registrations", map[string]string{"email": email, "password": strongPassword}).expect(t, 202, "")
-	n.call(t, "POST", "/v1/email-verifications", map[string]string{"token": linkToken(t, n.mailbox(t, email, 1)[0], "/verify-email")}).expect(t, 200, "")
+	n.registerVerified(t, email)
 
 	laptop.Navigate(base + "/login")
 	logInAs(laptop, "login", email, strongPassword)
@@ -93,7 +71,7 @@ func TestBrowserNewDeviceConfirmedByEmail(t *testing.T) {
 	wantAt(t, second, base, "before the link", "/login/challenge")
 
 	// On the laptop: the link shows what is confirmed and a button.
-	link := n.confirmLink(t, email)
+	link := n.base + "/confirm-device?token=" + n.newDeviceToken(t, email)
 	if got := laptop.Navigate(link); got != http.StatusOK {
 		t.Fatalf("confirmation link: %d", got)
 	}

@@ -74,8 +74,7 @@ func tinyCityDB(t *testing.T) string {
 // (through the trusted proxy); it returns the device token.
 func (n *node) signUpFrom(t *testing.T, email, ip string) string {
 	t.Helper()
-	n.call(t, "POST", "/v1/registrations", map[string]string{"email": email, "password": strongPassword}).expect(t, 202, "")
-	n.call(t, "POST", "/v1/email-verifications", map[string]string{"token": linkToken(t, n.mailbox(t, email, 1)[0], "/verify-email")}).expect(t, 200, "")
+	n.registerVerified(t, email)
 	status, body, err := n.rawLogin(email, strongPassword, "", ip)
 	if err != nil || status != 201 {
 		t.Fatalf("first login from %s: %d %v %v", ip, status, body, err)

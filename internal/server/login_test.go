@@ -359,8 +359,7 @@ func TestNewDeviceWithSecondFactor(t *testing.T) {
 				t.Fatalf("after the code, pending = %v: %s", got, half.raw)
 			}
 			n.call(t, "POST", "/v1/sessions/challenges/"+id, map[string]string{"method": "email"}, noDevice...).expect(t, 409, "confirmation_pending")
-			m := n.mailWithSubject(t, email, "Confirm a login to Warden from a new device")
-			n.call(t, "POST", "/v1/device-confirmations", map[string]string{"token": linkToken(t, m, "/confirm-device")}).expect(t, 200, "")
+			n.call(t, "POST", "/v1/device-confirmations", map[string]string{"token": n.newDeviceToken(t, email)}).expect(t, 200, "")
 			// The code was proven ten minutes before the email came: the
 			// step-up window runs from the code, so it is already over.
 			if err := n.srv.Store().ExecRaw(context.Background(), `UPDATE mfa_challenges SET factor_at = factor_at - 600000000 WHERE factor_at > 0`); err != nil {
@@ -392,8 +391,7 @@ func TestDevicesListAndForget(t *testing.T) {
 	firstDevice := n.devices.token(email)
 	// A second device, confirmed from the email.
 	ch := n.newDeviceLogin(t, email, "").expect(t, 202, "")
-	m := n.mailWithSubject(t, email, "Confirm a login to Warden from a new device")
-	n.call(t, "POST", "/v1/device-confirmations", map[string]string{"token": linkToken(t, m, "/confirm-device")}).expect(t, 200, "")
+	n.call(t, "POST", "/v1/device-confirmations", map[string]string{"token": n.newDeviceToken(t, email)}).expect(t, 200, "")
 	second := n.call(t, "POST", "/v1/sessions/challenges/"+ch.body["challenge_id"].(string), map[string]string{"method": "email"},
 		"X-Warden-Device", "", "User-Agent", "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15").expect(t, 201, "")
 	secondSession := second.body["session_token"].(string)
@@ -459,7 +457,7 @@ func TestPasswordChangeVoidsPendingLogins(t *testing.T) {
 	if fmt.Sprint(stranger.body["requires"]) != "[email]" {
 		t.Fatalf("stranger's login: %s", stranger.raw)
 	}
-	link := linkToken(t, n.mailWithSubject(t, "vic@example.com", "Confirm a login to Warden from a new device"), "/confirm-device")
+	link := n.newDeviceToken(t, "vic@example.com")
 	n.call(t, "PUT", "/v1/password", map[string]string{"current_password": strongPassword, "new_password": "quartz meadow under copper skies"},
 		"Authorization", "Bearer "+token).expect(t, 204, "")
 	n.call(t, "POST", "/v1/device-confirmations", map[string]string{"token": link}).expect(t, 400, "invalid_token")

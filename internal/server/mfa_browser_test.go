@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,20 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/wardenhq/warden/internal/browsertest"
-	"github.com/wardenhq/warden/internal/store/storetest"
 )
-
-// browserNode starts a dev node reached at http://localhost:PORT, the
-// origin passkeys need, and returns it with its base URL.
-func browserNode(t *testing.T) (*node, string) {
-	t.Helper()
-	port := strconv.Itoa(freePort(t))
-	_, dbURL := storetest.SQLiteURL(t)
-	n := start(t, settings(dbURL, append([]string{
-		"WARDEN_ADDR", "127.0.0.1:" + port, "WARDEN_BASE_URL", "http://localhost:" + port,
-	}, cheapHashing...)...), true)
-	return n, "http://localhost:" + port
-}
 
 // wantAt fails the test unless the browser is at base+path.
 func wantAt(t *testing.T, b *browsertest.Browser, base, step, path string) {
@@ -114,7 +100,7 @@ func logInAs(b *browsertest.Browser, prefix, email, pw string) int {
 func TestBrowserTOTPEnrolmentAndLogin(t *testing.T) {
 	t.Parallel()
 	b := browsertest.New(t)
-	n, base := browserNode(t)
+	n, base := localhostNode(t, cheapHashing...)
 	const email = "tom@example.com"
 	n.signUp(t, email)
 
@@ -169,7 +155,7 @@ func TestBrowserTOTPEnrolmentAndLogin(t *testing.T) {
 func TestBrowserPasskeyAsSecondFactor(t *testing.T) {
 	t.Parallel()
 	b := browsertest.New(t)
-	n, base := browserNode(t)
+	n, base := localhostNode(t, cheapHashing...)
 	const email = "pam@example.com"
 	n.signUp(t, email)
 
@@ -242,7 +228,7 @@ func TestBrowserPasskeyAsSecondFactor(t *testing.T) {
 func TestBrowserStaffFirstLogin(t *testing.T) {
 	t.Parallel()
 	b := browsertest.New(t)
-	n, base := browserNode(t)
+	n, base := localhostNode(t, cheapHashing...)
 	const staffEmail = "new.agent@ops.example"
 	_, oneTime := createStaff(t, n, staffEmail, "support")
 

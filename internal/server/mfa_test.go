@@ -12,8 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wardenhq/warden/internal/store"
-	"github.com/wardenhq/warden/internal/store/storetest"
+	"github.com/wardenhq/warden/internal/server/servertest"
 	rfc6238pkg "github.com/wardenhq/warden/internal/totp/rfc6238"
 )
 
@@ -41,19 +40,12 @@ func (n *node) enrolTOTP(t *testing.T, token string) (secret string, codes []str
 	return secret, codes
 }
 
-// mailWithSubject waits for an email to addr with this subject: the outbox
-// may deliver emails queued close together in either order.
+// mailWithSubject waits for an email to addr with this subject, and
+// returns the newest: the outbox may deliver emails queued close together
+// in either order, so the newest email to addr may be another.
 func (n *node) mailWithSubject(t *testing.T, addr, subject string) mail {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		for _, m := range n.mailbox(t, addr, 0) {
-			if m.Subject == subject {
-				return m
-			}
-		}
-	}
-	t.Fatalf("no email %q to %s", subject, addr)
-	return mail{}
+	return n.mailsWith(t, addr, subject, 1)[0]
 }
 
 // challenge logs in with the password and returns the challenge's id.
@@ -180,15 +172,7 @@ func TestAuthenticatorAppEnrolmentAndLogin(t *testing.T) {
 // exactly one of each pair wins, on SQLite and on PostgreSQL.
 func TestCodesAreSpentOnceUnderRace(t *testing.T) {
 	t.Parallel()
-	for name, open := range map[string]func(testing.TB, ...store.Option) (*store.Store, string){
-		"sqlite": storetest.SQLiteURL, "postgres": storetest.PostgresURL,
-	} {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			_, dbURL := open(t)
-			raceCodes(t, start(t, settings(dbURL), true))
-		})
-	}
+	servertest.EachDatabase(t, func(t *testing.T, dbURL string) { raceCodes(t, start(t, settings(dbURL), true)) })
 }
 
 func raceCodes(t *testing.T, n *node) {

@@ -14,17 +14,6 @@ import (
 	"github.com/wardenhq/warden/internal/store/storetest"
 )
 
-// passkeyNode is a dev node reached at http://localhost:PORT, the origin
-// its passkeys belong to (a passkey needs a host name, not an IP address).
-func passkeyNode(t *testing.T) (*node, string) {
-	t.Helper()
-	port := strconv.Itoa(freePort(t))
-	origin := "http://localhost:" + port
-	_, dbURL := storetest.SQLiteURL(t)
-	n := start(t, settings(dbURL, "WARDEN_ADDR", "127.0.0.1:"+port, "WARDEN_BASE_URL", origin), true)
-	return n, origin
-}
-
 // rawJSON re-encodes a decoded member of a response, such as options.
 func rawJSON(t *testing.T, v any) []byte {
 	t.Helper()
@@ -95,7 +84,7 @@ func (n *node) mailsWith(t *testing.T, addr, subject string, count int) []mail {
 // login, and refused when the answer is not its own, fresh, at this origin.
 func TestPasskeyAsFirstFactorAndLogin(t *testing.T) {
 	t.Parallel()
-	n, origin := passkeyNode(t)
+	n, origin := localhostNode(t)
 	token := n.signUp(t, "pia@example.com")
 	auth := []string{"Authorization", "Bearer " + token}
 	key := passkeytest.New(t, origin)
@@ -140,7 +129,7 @@ func TestPasskeyAsFirstFactorAndLogin(t *testing.T) {
 		state.body["totp"].(map[string]any)["enabled"] != false {
 		t.Fatalf("GET /v1/mfa: %s", state.raw)
 	}
-	if m := n.mailsWith(t, "pia@example.com", "A passkey was added", 1)[0]; !strings.Contains(m.Text, `"Laptop"`) || !strings.Contains(m.Text, "/freeze?token=") {
+	if m := n.mailWithSubject(t, "pia@example.com", "A passkey was added"); !strings.Contains(m.Text, `"Laptop"`) || !strings.Contains(m.Text, "/freeze?token=") {
 		t.Fatalf("email %q:\n%s", m.Subject, m.Text)
 	}
 
@@ -209,7 +198,7 @@ func TestPasskeyAsFirstFactorAndLogin(t *testing.T) {
 // renaming, and removing the last passkey, which turns 2FA off.
 func TestPasskeyStepUpRenameAndRemove(t *testing.T) {
 	t.Parallel()
-	n, origin := passkeyNode(t)
+	n, origin := localhostNode(t)
 	token := n.signUp(t, "rae@example.com")
 	auth := []string{"Authorization", "Bearer " + token}
 	laptop, phone := passkeytest.New(t, origin), passkeytest.New(t, origin)
@@ -291,7 +280,7 @@ func TestPasskeyStepUpRenameAndRemove(t *testing.T) {
 	n.stepUpWithPasskey(t, token, phone)
 	n.call(t, "DELETE", "/v1/mfa/webauthn/credentials/"+laptopID, nil, auth...).expect(t, 204, "")
 	n.call(t, "DELETE", "/v1/mfa/webauthn/credentials/"+laptopID, nil, auth...).expect(t, 404, "")
-	if m := n.mailsWith(t, "rae@example.com", "A passkey was removed", 1)[0]; !strings.Contains(m.Text, `"Laptop"`) || strings.Contains(m.Text, "now off") {
+	if m := n.mailWithSubject(t, "rae@example.com", "A passkey was removed"); !strings.Contains(m.Text, `"Laptop"`) || strings.Contains(m.Text, "now off") {
 		t.Fatalf("email for removing one of two:\n%s", m.Text)
 	}
 	me := n.call(t, "GET", "/v1/session", nil, auth...).expect(t, 200, "")

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
@@ -84,26 +83,12 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// admin calls the admin API with the bootstrap key and answers the status
+// and the decoded body.
 func (n *node) admin(t *testing.T, method, path string, body any) (int, map[string]any) {
 	t.Helper()
-	var rdr io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rdr = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, n.base+path, rdr)
-	req.Header.Set("Authorization", "Bearer "+adminKey)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out
+	r := n.call(t, method, path, body, "Authorization", "Bearer "+adminKey)
+	return r.status, r.body
 }
 
 func sendTestEmails(t *testing.T, n *node, count int) []string {
