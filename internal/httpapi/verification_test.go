@@ -16,7 +16,6 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
-	"net/http/httptest"
 	"net/textproto"
 	"net/url"
 	"slices"
@@ -354,14 +353,8 @@ func TestVerificationFlow(t *testing.T) {
 
 func verificationFlow(t *testing.T, n *kycNode) {
 	const email = "ada@example.com"
-	webhooks := make(chan map[string]any, 8)
-	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var body map[string]any
-		_ = json.NewDecoder(r.Body).Decode(&body)
-		webhooks <- body
-	}))
-	defer receiver.Close()
-	n.admin(t, "POST", "/admin/v1/webhooks", map[string]any{"url": receiver.URL, "event_types": []string{"verification.approved"}}).expect(t, 201, "")
+	platform := newWebhookReceiver(t)
+	platform.register(t, n, "verification.approved")
 
 	session := n.signUp(t, email)
 	auth := bearer(session)
@@ -603,14 +596,9 @@ func verificationFlow(t *testing.T, n *kycNode) {
 		limits["used_24h"] != "0.00" || limits["available_24h"] != "100000.00" {
 		t.Fatalf("tier 2 limits: %v", limits)
 	}
-	select {
-	case body := <-webhooks:
-		d, _ := body["data"].(map[string]any)
-		if body["type"] != "verification.approved" || d["user_id"] != item["user_id"] || d["tier"] != 2.0 {
-			t.Fatalf("webhook: %v", body)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("no verification.approved webhook")
+	body := platform.next(t, "verification.approved")
+	if d, _ := body["data"].(map[string]any); d["user_id"] != item["user_id"] || d["tier"] != 2.0 {
+		t.Fatalf("webhook: %v", body)
 	}
 	if text := n.Email(t, email, "Your identity is verified"); !strings.Contains(text, "tier 2") {
 		t.Fatalf("approval email: %s", text)
