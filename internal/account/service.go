@@ -84,6 +84,9 @@ type Service struct {
 	// Observe, if set, sees every recorded action in its transaction:
 	// monitoring turns them into events.
 	Observe func(ctx context.Context, tx Tx, a Account, action string, now time.Time, data map[string]any) error
+
+	// resetTiming evens the answers to password-reset requests.
+	resetTiming evenTiming
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Microsecond) }
@@ -305,9 +308,12 @@ func (s *Service) Authenticate(ctx context.Context, realm, rawEmail, plain strin
 }
 
 // RequestPasswordReset emails a reset link if the address has an account,
-// and does the same work and answers the same if it has not.
+// and answers the same, in as long (evenTiming), if it has not.
 func (s *Service) RequestPasswordReset(ctx context.Context, rawEmail string, m Meta) error {
+	started := time.Now()
 	now := s.now()
+	found := false
+	defer func() { s.resetTiming.pad(ctx, started, found) }()
 	_, key, err := NormalizeEmail(rawEmail)
 	if err != nil {
 		return nil // the answer is always the same; there is no one to mail
@@ -317,6 +323,7 @@ func (s *Service) RequestPasswordReset(ctx context.Context, rawEmail string, m M
 		if isNotFound(err) {
 			return nil
 		}
+		found = true
 		if err != nil {
 			return err
 		}
