@@ -90,6 +90,10 @@ type Route struct {
 	Path   string // ServeMux path pattern, e.g. /admin/v1/webhooks/{id}
 	// Scope, when set, is the admin scope the caller's key must hold.
 	Scope string
+	// OrProviderSigned, with Scope, also lets in a request that carries no
+	// Authorization header: the handler then checks an external KYC
+	// provider's signature instead (verification.go).
+	OrProviderSigned bool
 	// User, when set, requires a signed-in user of the platform.
 	User bool
 	// MaxBody bounds the request body; 0 means MaxBodyBytes (uploads are larger).
@@ -230,8 +234,8 @@ func (a *API) routeTable() []Route {
 		{Method: "GET", Path: "/admin/v1/verifications/{id}/documents/{doc}", Scope: "verifications:review", handle: a.verificationDocument},
 		{Method: "POST", Path: "/admin/v1/verifications/{id}/approve", Scope: "verifications:review", handle: a.approveVerification},
 		{Method: "POST", Path: "/admin/v1/verifications/{id}/reject", Scope: "verifications:review", handle: a.rejectVerification},
-		// Signed by the provider (HMAC of the body), not by an admin key.
-		{Method: "POST", Path: "/admin/v1/verifications/{id}/provider-result", handle: a.providerResult},
+		// Signed by the provider (HMAC of the body), or relayed with an admin key.
+		{Method: "POST", Path: "/admin/v1/verifications/{id}/provider-result", Scope: "verifications:review", OrProviderSigned: true, handle: a.providerResult},
 
 		{Method: "POST", Path: "/admin/v1/events", Scope: "events:write", MaxBody: maxEventsBody, handle: a.ingestEvents},
 		{Method: "GET", Path: "/admin/v1/rules", Scope: "rules:write", handle: a.getRules},
@@ -268,7 +272,7 @@ func (a *API) wrap(rt Route) http.Handler {
 			limit = rt.MaxBody
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
-		if rt.Scope != "" {
+		if rt.Scope != "" && !(rt.OrProviderSigned && r.Header.Get("Authorization") == "") {
 			key, p := a.authenticateAdmin(r, rt.Scope)
 			if p != nil {
 				writeProblem(w, p)

@@ -1,8 +1,17 @@
 package httpapi_test
 
 import (
+	"context"
+	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/wardenhq/warden/internal/adminkey"
+	"github.com/wardenhq/warden/internal/store"
+	"github.com/wardenhq/warden/internal/store/storetest"
+	"github.com/wardenhq/warden/internal/verification"
 )
 
 // Tests of points where the API must match API.md, the binding contract.
@@ -83,5 +92,91 @@ func TestWebhookDeleteByQueryAnswersAsByPath(t *testing.T) {
 	expectProblem(t, r, 405, "method_not_allowed")
 	if allow := r.header.Get("Allow"); !strings.Contains(allow, "DELETE") {
 		t.Fatalf("Allow = %q, want DELETE among the methods", allow)
+	}
+}
+
+// storedAdminKey stores an admin key holding scopes and returns its secret
+// and its id (which audit records name as admin_key:<id>).
+func storedAdminKey(t *testing.T, s *store.Store, scopes ...string) (plain, keyID string) {
+	t.Helper()
+	plain, key, err := adminkey.New("contract", scopes, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write(context.Background(), func(tx *store.Tx) error {
+		return tx.InsertAdminKey(context.Background(), key, adminkey.Hash(plain))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return plain, key.ID
+}
+
+// API.md puts POST /admin/v1/verifications/{id}/provider-result in the admin
+// API: an admin key with verifications:review may post a provider's result
+// without the provider's signature; the body names the provider, whose words
+// its status is read in, and the decision is the key's.
+func TestProviderResultRelayedWithAdminKey(t *testing.T) {
+	t.Parallel()
+	_, dbURL := storetest.SQLiteURL(t)
+	n := startKYCNode(t, dbURL)
+	vid := n.readyForReview(t, n.signUp(t, "ada@example.com"))
+	path := "/admin/v1/verifications/" + vid + "/provider-result"
+	reviewer, reviewerID := storedAdminKey(t, n.store, "verifications:review")
+	other, _ := storedAdminKey(t, n.store, "users:read", "withdrawals:write")
+	relay := func(key, body string, headers ...string) kycResp {
+		t.Helper()
+		return n.call(t, "POST", path, json.RawMessage(body), append(bearer(key), headers...)...)
+	}
+	status := func() string {
+		t.Helper()
+		return n.admin(t, "GET", "/admin/v1/verifications/"+vid, nil).expect(t, 200, "").body["verification"].(map[string]any)["status"].(string)
+	}
+	msg := `{"provider":"acme","id":"relay-1","verification_id":"` + vid + `","reference":"acme-77","status":"GREEN"}`
+
+	// Neither a signature nor a key: 401 as before. A key that is not
+	// one: 401. A key without the scope: 403, signature headers or not.
+	n.call(t, "POST", path, json.RawMessage(msg)).expect(t, 401, "invalid_signature")
+	relay("wdn_"+strings.Repeat("a", 52), msg).expect(t, 401, "unauthenticated")
+	if p := relay(other, msg).expect(t, 403, "insufficient_scope"); p.body["required_scope"] != "verifications:review" {
+		t.Fatalf("insufficient_scope does not name verifications:review: %s", p.raw)
+	}
+	stamp := strconv.FormatInt(time.Now().Unix(), 10)
+	relay(other, msg, "X-Warden-Provider", "acme", "X-Warden-Timestamp", stamp,
+		"X-Warden-Signature", verification.Sign(providerSecret, stamp, []byte(msg))).expect(t, 403, "insufficient_scope")
+
+	// Bodies the provider's own message would be refused for, and the provider named wrong.
+	for _, body := range []string{
+		`{"id":"relay-0","verification_id":"` + vid + `","status":"approved"}`,
+		`{"provider":"other","id":"relay-0","verification_id":"` + vid + `","status":"approved"}`,
+		`{"provider":7,"id":"relay-0","verification_id":"` + vid + `","status":"approved"}`,
+	} {
+		relay(reviewer, body).expect(t, 400, "validation_failed").field(t, "provider")
+	}
+	relay(reviewer, `{"provider":"acme","id":"relay-0","verification_id":"`+vid+`","status":"maybe"}`).expect(t, 400, "validation_failed").field(t, "status")
+	relay(reviewer, `{"provider":"acme","id":"relay-0","verification_id":"ver_other","status":"approved"}`).expect(t, 400, "validation_failed")
+	relay(reviewer, `{"provider":"acme","verification_id":"`+vid+`","status":"approved"}`).expect(t, 400, "validation_failed")
+	relay(reviewer, `{"provider":`).expect(t, 400, "invalid_json")
+	n.call(t, "POST", "/admin/v1/verifications/ver_nothing/provider-result",
+		json.RawMessage(`{"provider":"acme","id":"relay-0","verification_id":"ver_nothing","status":"approved"}`), bearer(reviewer)...).expect(t, 404, "not_found")
+	if s := status(); s != "pending_review" {
+		t.Fatalf("refused relays changed the verification: %s", s)
+	}
+
+	// The relay: no signature, the provider's word GREEN read as acme's.
+	ok := relay(reviewer, msg).expect(t, 200, "").body
+	if ok["status"] != "approved" || ok["reviewer"] != "admin_key:"+reviewerID || ok["provider_ref"] != "acme-77" {
+		t.Fatalf("relayed approval: %v", ok)
+	}
+	// The message is taken once per provider, relayed or signed.
+	relay(reviewer, msg).expect(t, 409, "replayed")
+	n.provider(t, vid, []byte(msg), time.Now(), providerSecret, "acme").expect(t, 409, "replayed")
+
+	// The audit record of the decision is the key's.
+	var actors []string
+	for _, rec := range asList(n.admin(t, "GET", "/admin/v1/audit?type=verification.approved", nil).expect(t, 200, "").body["records"]) {
+		actors = append(actors, rec.(map[string]any)["actor"].(string))
+	}
+	if len(actors) != 1 || actors[0] != "admin_key:"+reviewerID {
+		t.Fatalf("audit actors of the approval: %v, want admin_key:%s", actors, reviewerID)
 	}
 }

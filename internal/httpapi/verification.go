@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/wardenhq/warden/internal/account"
+	"github.com/wardenhq/warden/internal/adminkey"
 	"github.com/wardenhq/warden/internal/document"
 	"github.com/wardenhq/warden/internal/mfa"
 	"github.com/wardenhq/warden/internal/money"
@@ -935,8 +937,12 @@ func errInvalidSignature() *Problem {
 		"the provider is unknown or the signature does not match the body")
 }
 
-// providerResult records an external KYC provider's verdict. It has no
-// admin key: the provider signs the raw body with its shared secret.
+// providerResult records an external KYC provider's verdict. The provider
+// signs the raw body with its shared secret; or the platform relays the
+// provider's message with an admin key holding verifications:review (the
+// route lets a request without Authorization through to the signature
+// check, and checks the key of one with it), and the body names the
+// provider whose words its status is in.
 func (a *API) providerResult(w http.ResponseWriter, r *http.Request) error {
 	// The signature is over the exact bytes: read them (1 MiB at most) first.
 	body, err := io.ReadAll(r.Body)
@@ -947,12 +953,34 @@ func (a *API) providerResult(w http.ResponseWriter, r *http.Request) error {
 		}
 		return NewProblem(http.StatusBadRequest, "invalid_json", "the request body could not be read")
 	}
-	p, ok := a.Providers[r.Header.Get(ProviderHeader)]
-	if !ok || r.Header.Get(ProviderHeader) == "" {
-		return errInvalidSignature()
+	var v verification.Verification
+	if _, byKey := r.Context().Value(adminKeyCtx{}).(adminkey.Key); byKey {
+		var named struct {
+			Provider string `json:"provider"`
+		}
+		if err := json.Unmarshal(body, &named); err != nil {
+			return jsonProblem(err)
+		}
+		p, ok := a.Providers[named.Provider]
+		switch {
+		case named.Provider == "":
+			return errValidation(FieldError{Field: "provider", Code: "required",
+				Detail: "name the provider whose result this is (one of WARDEN_KYC_PROVIDERS)"})
+		case !ok:
+			return errValidation(FieldError{Field: "provider", Code: "unknown",
+				Detail: "no provider of this name is configured in WARDEN_KYC_PROVIDERS"})
+		}
+		meta := a.accountMeta(r)
+		meta.Actor = adminActor(r)
+		v, err = a.Verification.ApplyProviderResultAs(r.Context(), p, r.PathValue("id"), body, meta)
+	} else {
+		p, ok := a.Providers[r.Header.Get(ProviderHeader)]
+		if !ok || r.Header.Get(ProviderHeader) == "" {
+			return errInvalidSignature()
+		}
+		v, err = a.Verification.ApplyProviderResult(r.Context(), p, r.PathValue("id"), body,
+			r.Header.Get(TimestampHeader), r.Header.Get(SignatureHeader))
 	}
-	v, err := a.Verification.ApplyProviderResult(r.Context(), p, r.PathValue("id"), body,
-		r.Header.Get(TimestampHeader), r.Header.Get(SignatureHeader))
 	switch {
 	case errors.Is(err, verification.ErrSignature):
 		return errInvalidSignature()

@@ -27,6 +27,10 @@ import (
 // message id is taken once (a capture replayed within the tolerance), and
 // the body names the verification it is for (a capture posted to another
 // verification's path).
+//
+// A platform that talks to the provider itself may relay the same message
+// with an admin key instead of a signature (ApplyProviderResultAs): the
+// message is read the same way and the decision is the key's.
 
 // Provider is an external verification service: it authenticates its
 // messages and says what its statuses mean.
@@ -162,6 +166,22 @@ func (s *Service) ApplyProviderResult(ctx context.Context, p Provider, verificat
 	if err := p.Authenticate(body, timestamp, signature, now); err != nil {
 		return Verification{}, err
 	}
+	return s.applyProviderResult(ctx, p, verificationID, body, account.Meta{Actor: "provider:" + p.Name()}, now)
+}
+
+// ApplyProviderResultAs records a provider's message that the caller has
+// authenticated itself — an admin key relaying the provider's verdict — so
+// it carries no signature. The message is read as the provider's own would
+// be (its id taken once, its status mapped by the provider's words), and the
+// decision is recorded with m, whose Actor is who relayed it.
+func (s *Service) ApplyProviderResultAs(ctx context.Context, p Provider, verificationID string, body []byte, m account.Meta) (Verification, error) {
+	if m.Actor == "" {
+		return Verification{}, errors.New("verification: a relayed provider result needs an actor")
+	}
+	return s.applyProviderResult(ctx, p, verificationID, body, m, s.now())
+}
+
+func (s *Service) applyProviderResult(ctx context.Context, p Provider, verificationID string, body []byte, m account.Meta, now time.Time) (Verification, error) {
 	res, err := p.Decode(body)
 	if err != nil {
 		return Verification{}, err
@@ -203,7 +223,7 @@ func (s *Service) ApplyProviderResult(ctx context.Context, p Provider, verificat
 			}
 		}
 		if err := s.decide(ctx, tx, v, res.Decision.Event, res.Decision.Reason, res.Decision.Resubmit,
-			account.Meta{Actor: "provider:" + p.Name()}, now, &stale); err != nil {
+			m, now, &stale); err != nil {
 			return err
 		}
 		v, err = tx.VerificationByID(ctx, verificationID)
