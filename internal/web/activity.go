@@ -79,6 +79,53 @@ func dataString(rec audit.Record, key string) string {
 	return s
 }
 
+// plainEvents are the events told in fixed words, which activityOf looks
+// up before it words the others one by one: what happened, whether it is
+// worth a second look, and the member of the record's data shown as the
+// detail ("" for none).
+var plainEvents = map[string]struct {
+	what   string
+	alert  bool
+	detail string
+}{
+	"account.registered":                  {what: "Account created"},
+	"account.email_verified":              {what: "Email address confirmed"},
+	"login.device_confirmed":              {what: "New device confirmed from the email link"},
+	"password.reset_requested":            {what: "Password reset link requested"},
+	"anti_phishing_code.set":              {what: "Anti-phishing code changed"},
+	"mfa.totp_enabled":                    {what: "Authenticator app turned on"},
+	"mfa.totp_disabled":                   {what: "Authenticator app turned off", alert: true},
+	"mfa.recovery_codes_regenerated":      {what: "New recovery codes made"},
+	"mfa.passkey_added":                   {what: "Passkey added", detail: "name"},
+	"mfa.passkey_removed":                 {what: "Passkey removed", alert: true, detail: "name"},
+	"mfa.step_up":                         {what: "Identity confirmed with a second factor"},
+	"account.unfrozen":                    {what: "Account unfrozen by support"},
+	"verification.personal_info_saved":    {what: "Personal information saved for identity verification"},
+	"verification.document_viewed":        {what: "A reviewer looked at one of your identity documents"},
+	"verification.submitted":              {what: "Identity verification sent for review"},
+	"verification.approved":               {what: "Identity verified"},
+	"verification.rejected":               {what: "Identity verification not approved", alert: true, detail: "reason"},
+	"verification.resubmission_requested": {what: "Identity verification needs more from you", detail: "reason"},
+	"verification.documents_purged":       {what: "Identity documents deleted after the retention period"},
+	"mfa_reset.requested":                 {what: "Removal of two-factor authentication requested", alert: true},
+	"mfa_reset.submitted":                 {what: "Two-factor reset sent for review"},
+	"mfa_reset.approved":                  {what: "Two-factor reset approved: waiting period started", alert: true},
+	"mfa_reset.rejected":                  {what: "Two-factor reset not approved"},
+	"mfa_reset.cancelled":                 {what: "Two-factor reset cancelled", detail: "why"},
+	"mfa_reset.completed":                 {what: "Two-factor authentication removed after the reset", alert: true},
+	"address.confirmed":                   {what: "Withdrawal address confirmed"},
+	"address.deleted":                     {what: "Withdrawal address deleted", detail: "address"},
+	"allow_list.enabled":                  {what: "Withdrawal allow-list turned on"},
+	"allow_list.disable_requested":        {what: "Turning off the withdrawal allow-list was requested", alert: true},
+	"allow_list.disable_confirmed":        {what: "Turning off the withdrawal allow-list was confirmed", alert: true},
+	"withdrawal.held":                     {what: "Withdrawal held for a review by our team"},
+	"withdrawal.approved":                 {what: "Withdrawal approved"},
+	"withdrawal.rejected":                 {what: "Withdrawal not approved", alert: true, detail: "reason"},
+	"withdrawal.cancelled":                {what: "Withdrawal cancelled", detail: "why"},
+	"withdrawal.expired":                  {what: "Withdrawal expired before it was confirmed"},
+	"account.restriction_lifted":          {what: "A pause on your account was lifted"},
+}
+
 // activityOf describes an audit record to its user, with only the details
 // that are safe and meaningful to them.
 func activityOf(rec audit.Record) activityRow {
@@ -110,11 +157,14 @@ func activityOf(rec audit.Record) activityRow {
 	row := activityRow{At: rec.OccurredAt, IP: rec.IP, UserAgent: str("user_agent")}
 	row.Device = session.DescribeAgent(row.UserAgent)
 
+	if e, ok := plainEvents[rec.Action]; ok {
+		row.What, row.Alert = e.what, e.alert
+		if e.detail != "" {
+			row.Detail = str(e.detail)
+		}
+		return row
+	}
 	switch rec.Action {
-	case "account.registered":
-		row.What = "Account created"
-	case "account.email_verified":
-		row.What = "Email address confirmed"
 	case "account.signup_attempted":
 		row.What = "Someone tried to sign up again with your email address"
 		row.Detail = "We emailed you about it. If it was not you, nothing changed."
@@ -148,8 +198,6 @@ func activityOf(rec audit.Record) activityRow {
 		} else {
 			row.Detail = where + "."
 		}
-	case "login.device_confirmed":
-		row.What = "New device confirmed from the email link"
 	case "device.forgotten":
 		row.What = "Device removed"
 		row.Detail = str("device")
@@ -185,10 +233,6 @@ func activityOf(rec audit.Record) activityRow {
 	case "password.reset":
 		row.What = "Password reset with an email link"
 		row.Detail = otherSessions(num("sessions_revoked"))
-	case "password.reset_requested":
-		row.What = "Password reset link requested"
-	case "anti_phishing_code.set":
-		row.What = "Anti-phishing code changed"
 	case "account.frozen":
 		row.What, row.Alert = "Account frozen", true
 		// Staff write their reason as an internal note: the user sees only
@@ -198,71 +242,15 @@ func activityOf(rec audit.Record) activityRow {
 		} else if reason != "" {
 			row.Detail = "By our security team."
 		}
-	case "mfa.totp_enabled":
-		row.What = "Authenticator app turned on"
-	case "mfa.totp_disabled":
-		row.What, row.Alert = "Authenticator app turned off", true
-	case "mfa.recovery_codes_regenerated":
-		row.What = "New recovery codes made"
 	case "mfa.recovery_code_used":
 		row.What = "Recovery code used"
 		row.Detail = fmt.Sprintf("%d left.", num("left"))
-	case "mfa.passkey_added":
-		row.What = "Passkey added"
-		row.Detail = str("name")
-	case "mfa.passkey_removed":
-		row.What, row.Alert = "Passkey removed", true
-		row.Detail = str("name")
-	case "mfa.step_up":
-		row.What = "Identity confirmed with a second factor"
-	case "account.unfrozen":
-		row.What = "Account unfrozen by support"
-	case "verification.personal_info_saved":
-		row.What = "Personal information saved for identity verification"
 	case "verification.document_added":
 		row.What = "Document uploaded for identity verification"
 		row.Detail = strings.ReplaceAll(str("kind"), "_", " ")
-	case "verification.document_viewed":
-		row.What = "A reviewer looked at one of your identity documents"
-	case "verification.submitted":
-		row.What = "Identity verification sent for review"
-	case "verification.approved":
-		row.What = "Identity verified"
-	case "verification.rejected":
-		row.What, row.Alert = "Identity verification not approved", true
-		row.Detail = str("reason")
-	case "verification.resubmission_requested":
-		row.What = "Identity verification needs more from you"
-		row.Detail = str("reason")
-	case "verification.documents_purged":
-		row.What = "Identity documents deleted after the retention period"
-	case "mfa_reset.requested":
-		row.What, row.Alert = "Removal of two-factor authentication requested", true
-	case "mfa_reset.submitted":
-		row.What = "Two-factor reset sent for review"
-	case "mfa_reset.approved":
-		row.What, row.Alert = "Two-factor reset approved: waiting period started", true
-	case "mfa_reset.rejected":
-		row.What = "Two-factor reset not approved"
-	case "mfa_reset.cancelled":
-		row.What = "Two-factor reset cancelled"
-		row.Detail = str("why")
-	case "mfa_reset.completed":
-		row.What, row.Alert = "Two-factor authentication removed after the reset", true
 	case "address.added":
 		row.What, row.Alert = "Withdrawal address added", true
 		row.Detail = str("asset") + " on " + str("network") + ": " + str("address")
-	case "address.confirmed":
-		row.What = "Withdrawal address confirmed"
-	case "address.deleted":
-		row.What = "Withdrawal address deleted"
-		row.Detail = str("address")
-	case "allow_list.enabled":
-		row.What = "Withdrawal allow-list turned on"
-	case "allow_list.disable_requested":
-		row.What, row.Alert = "Turning off the withdrawal allow-list was requested", true
-	case "allow_list.disable_confirmed":
-		row.What, row.Alert = "Turning off the withdrawal allow-list was confirmed", true
 	case "withdrawal.requested":
 		row.What = "Withdrawal requested"
 		row.Detail = str("amount") + " " + str("asset") + " to " + str("address")
@@ -273,26 +261,12 @@ func activityOf(rec audit.Record) activityRow {
 		} else {
 			row.Detail = "With a second factor."
 		}
-	case "withdrawal.held":
-		row.What = "Withdrawal held for a review by our team"
-	case "withdrawal.approved":
-		row.What = "Withdrawal approved"
-	case "withdrawal.rejected":
-		row.What, row.Alert = "Withdrawal not approved", true
-		row.Detail = str("reason")
 	case "withdrawal.completed":
 		row.What = "Withdrawal sent"
 		row.Detail = "Transaction " + str("txid")
-	case "withdrawal.cancelled":
-		row.What = "Withdrawal cancelled"
-		row.Detail = str("why")
-	case "withdrawal.expired":
-		row.What = "Withdrawal expired before it was confirmed"
 	case "account.restricted":
 		row.What, row.Alert = "Some actions on your account were paused", true
 		row.Detail = "Paused: " + str("kind") + "."
-	case "account.restriction_lifted":
-		row.What = "A pause on your account was lifted"
 	default:
 		row.What = humanize(rec.Action)
 	}
