@@ -2,7 +2,6 @@ package cases_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"math/big"
 	"slices"
@@ -17,8 +16,6 @@ import (
 	"github.com/wardenhq/warden/internal/keyring"
 	"github.com/wardenhq/warden/internal/login"
 	"github.com/wardenhq/warden/internal/money"
-	"github.com/wardenhq/warden/internal/notify"
-	"github.com/wardenhq/warden/internal/outbox"
 	"github.com/wardenhq/warden/internal/servicetest"
 	"github.com/wardenhq/warden/internal/session"
 	"github.com/wardenhq/warden/internal/store"
@@ -32,18 +29,13 @@ var (
 	staff = account.Meta{Actor: "staff:stf_1", IP: "198.51.100.1"}
 )
 
-type clock = servicetest.Clock
-
 // env is the case service assembled as internal/server does, on a real
 // store, with an injected clock.
 type env struct {
-	t        *testing.T
-	ctx      context.Context
-	store    *store.Store
-	clock    *clock
-	accounts *account.Service
-	sessions *session.Service
-	svc      *cases.Service
+	*servicetest.Services
+	t   *testing.T
+	ctx context.Context
+	svc *cases.Service
 }
 
 func each(t *testing.T, fn func(t *testing.T, e *env)) {
@@ -52,9 +44,7 @@ func each(t *testing.T, fn func(t *testing.T, e *env)) {
 }
 
 func newEnv(t *testing.T, st *store.Store) *env {
-	c := servicetest.NewClock(t0)
-	base := servicetest.New(t, st, nil, c)
-	accounts, sessions := base.Accounts, base.Sessions
+	base := servicetest.New(t, st, nil, servicetest.NewClock(t0))
 	svc := &cases.Service{
 		Transact: func(ctx context.Context, fn func(cases.Tx) error) error {
 			return st.Write(ctx, func(tx *store.Tx) error { return fn(tx) })
@@ -62,13 +52,13 @@ func newEnv(t *testing.T, st *store.Store) *env {
 		View: func(ctx context.Context, fn func(cases.Tx) error) error {
 			return st.Read(ctx, func(tx *store.Tx) error { return fn(tx) })
 		},
-		Accounts: accounts,
+		Accounts: base.Accounts,
 		Assets:   withdrawal.Catalog{{Code: "BTC", Decimals: 8}},
 		Currency: money.Currency{Code: "USD", Decimals: 2},
 		Policy:   cases.Policy{AccessTTL: 24 * time.Hour, GrantTTL: time.Hour},
-		Now:      c.Now,
+		Now:      base.Clock.Now,
 	}
-	return &env{t: t, ctx: context.Background(), store: st, clock: c, accounts: accounts, sessions: sessions, svc: svc}
+	return &env{Services: base, t: t, ctx: context.Background(), svc: svc}
 }
 
 func (e *env) user(email, realm string) account.Account {
@@ -77,29 +67,20 @@ func (e *env) user(email, realm string) account.Account {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	now := e.clock.Now()
+	now := e.Clock.Now()
 	a := account.Account{ID: id.New("usr"), Realm: realm, Email: addr, EmailKey: key, EmailVerifiedAt: now, CreatedAt: now,
 		MFAEnabled: true, VerificationTier: 1}
-	if err := e.store.Write(e.ctx, func(tx *store.Tx) error { return tx.InsertAccount(e.ctx, a) }); err != nil {
+	if err := e.Store.Write(e.ctx, func(tx *store.Tx) error { return tx.InsertAccount(e.ctx, a) }); err != nil {
 		e.t.Fatal(err)
 	}
 	return a
-}
-
-func (e *env) reload(a account.Account) account.Account {
-	e.t.Helper()
-	out, err := e.accounts.AccountByID(e.ctx, a.ID)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return out
 }
 
 // history gives the account a device, a session on it, three logins (the
 // last denied by the risk checks) and a withdrawal.
 func (e *env) history(a account.Account) (session.Started, session.Device) {
 	e.t.Helper()
-	now := e.clock.Now()
+	now := e.Clock.Now()
 	devToken := id.Token("wdv_")
 	d := session.Device{ID: id.New("dev"), AccountID: a.ID, TokenHash: account.HashToken(devToken), UserAgent: "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0",
 		FirstSeenAt: now.Add(-48 * time.Hour), LastSeenAt: now.Add(-time.Hour), LastIP: "81.2.69.1", LastPlace: "London, United Kingdom", TrustedAt: now.Add(-48 * time.Hour)}
@@ -111,7 +92,7 @@ func (e *env) history(a account.Account) (session.Started, session.Device) {
 	w := withdrawal.Withdrawal{ID: id.New("wdr"), AccountID: a.ID, Asset: "BTC", Network: "bitcoin", Address: "bc1qexample", Amount: big.NewInt(150000000),
 		ReferenceValue: 9000000, Price: "60000", Status: withdrawal.StatusPendingReview, CreatedAt: now.Add(-30 * time.Minute),
 		ExpiresAt: now, UpdatedAt: now.Add(-30 * time.Minute), DeviceID: d.ID, IP: "81.2.69.1"}
-	if err := e.store.Write(e.ctx, func(tx *store.Tx) error {
+	if err := e.Store.Write(e.ctx, func(tx *store.Tx) error {
 		if err := tx.InsertDevice(e.ctx, d); err != nil {
 			return err
 		}
@@ -124,47 +105,12 @@ func (e *env) history(a account.Account) (session.Started, session.Device) {
 	}); err != nil {
 		e.t.Fatal(err)
 	}
-	started, err := e.sessions.Start(e.ctx, a, session.AAL2, session.Meta{IP: "81.2.69.1", UserAgent: d.UserAgent,
+	started, err := e.Sessions.Start(e.ctx, a, session.AAL2, session.Meta{IP: "81.2.69.1", UserAgent: d.UserAgent,
 		DeviceToken: devToken, Place: d.LastPlace})
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	return started, d
-}
-
-// emails lists the subjects queued for to, oldest first.
-func (e *env) emails(to string) []string {
-	e.t.Helper()
-	msgs, err := e.store.ListOutbox(e.ctx, store.OutboxFilter{Limit: 1000})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	var out []string
-	for _, m := range msgs {
-		var mail notify.Email
-		if m.Kind == outbox.KindEmail && json.Unmarshal(m.Payload, &mail) == nil && mail.To == to {
-			out = append(out, mail.Subject)
-		}
-	}
-	slices.Reverse(out)
-	return out
-}
-
-// actions lists the account's audit actions, oldest first.
-func (e *env) actions(a account.Account) []string {
-	e.t.Helper()
-	var out []string
-	if err := e.store.Read(e.ctx, func(tx *store.Tx) error {
-		recs, err := tx.ListAuditRecords(e.ctx, store.AuditFilter{UserID: a.ID, Limit: 100})
-		for _, r := range recs {
-			out = append(out, r.Action)
-		}
-		return err
-	}); err != nil {
-		e.t.Fatal(err)
-	}
-	slices.Reverse(out)
-	return out
 }
 
 func count(list []string, s string) int {
@@ -187,7 +133,7 @@ func TestReportFreezesAndOpensCaseWithSnapshot(t *testing.T) {
 	each(t, func(t *testing.T, e *env) {
 		a := e.user("ada@example.com", account.RealmUser)
 		started, dev := e.history(a)
-		e.clock.Add(time.Minute)
+		e.Clock.Add(time.Minute)
 		rc, err := e.svc.Report(e.ctx, a.ID, "  I did not log in from Brazil, and I did not ask for a withdrawal.\n", meta)
 		if err != nil {
 			t.Fatal(err)
@@ -195,10 +141,10 @@ func TestReportFreezesAndOpensCaseWithSnapshot(t *testing.T) {
 		if !rc.Froze || rc.Added || !strings.HasPrefix(rc.Access, cases.AccessPrefix) {
 			t.Fatalf("receipt: %+v", rc)
 		}
-		if !e.reload(a).Frozen() || e.reload(a).FrozenReason != cases.FreezeReason {
-			t.Fatalf("account not frozen: %+v", e.reload(a))
+		if !e.Reload(t, a).Frozen() || e.Reload(t, a).FrozenReason != cases.FreezeReason {
+			t.Fatalf("account not frozen: %+v", e.Reload(t, a))
 		}
-		if _, _, err := e.sessions.Resolve(e.ctx, started.Token); err == nil {
+		if _, _, err := e.Sessions.Resolve(e.ctx, started.Token); err == nil {
 			t.Fatal("the session survived the report")
 		}
 		c := rc.Case
@@ -231,11 +177,11 @@ func TestReportFreezesAndOpensCaseWithSnapshot(t *testing.T) {
 			t.Errorf("snapshot withdrawals: %+v", snap.Withdrawals)
 		}
 
-		acts := e.actions(a)
+		acts := e.AuditActions(t, a.ID)
 		if count(acts, "account.frozen") != 1 || count(acts, "case.opened") != 1 {
 			t.Errorf("audit: %v", acts)
 		}
-		mails := e.emails("ada@example.com")
+		mails := e.EmailSubjects(t, "ada@example.com")
 		if !slices.Contains(mails, "We received your report") || !slices.ContainsFunc(mails, func(s string) bool { return strings.Contains(s, "frozen") }) {
 			t.Errorf("emails: %v", mails)
 		}
@@ -253,7 +199,7 @@ func TestReportFreezesAndOpensCaseWithSnapshot(t *testing.T) {
 				t.Errorf("by access %q: %v", bad, err)
 			}
 		}
-		e.clock.Add(24 * time.Hour)
+		e.Clock.Add(24 * time.Hour)
 		if _, err := e.svc.ByAccess(e.ctx, rc.Access); !errors.Is(err, cases.ErrInvalidToken) {
 			t.Errorf("by an expired access token: %v", err)
 		}
@@ -275,7 +221,7 @@ func TestSecondReportAddsToOpenCase(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e.clock.Add(time.Minute)
+		e.Clock.Add(time.Minute)
 		second, err := e.svc.ReportByAccess(e.ctx, first.Access, "And my anti-phishing code too.", meta)
 		if err != nil {
 			t.Fatal(err)
@@ -285,7 +231,7 @@ func TestSecondReportAddsToOpenCase(t *testing.T) {
 			!second.Case.UpdatedAt.Equal(t0.Add(time.Minute)) {
 			t.Fatalf("second report: %+v", second)
 		}
-		acts := e.actions(a)
+		acts := e.AuditActions(t, a.ID)
 		if count(acts, "account.frozen") != 1 || count(acts, "case.opened") != 1 || count(acts, "case.report_added") != 1 {
 			t.Errorf("audit: %v", acts)
 		}
@@ -309,7 +255,7 @@ func TestSecondReportAddsToOpenCase(t *testing.T) {
 		if _, err := e.svc.Resolve(e.ctx, "cas_nope", cases.ResolutionCompromised, "note", "", staff); !errors.Is(err, cases.ErrNoCase) {
 			t.Errorf("resolve a missing case: %v", err)
 		}
-		e.clock.Add(time.Hour)
+		e.Clock.Add(time.Hour)
 		c, err := e.svc.Resolve(e.ctx, first.Case.ID, cases.ResolutionCompromised, "We confirmed a takeover and reset your access.", "ticket 4711", staff)
 		if err != nil {
 			t.Fatal(err)
@@ -321,10 +267,10 @@ func TestSecondReportAddsToOpenCase(t *testing.T) {
 		if _, err := e.svc.Resolve(e.ctx, first.Case.ID, cases.ResolutionNotCompromised, "again", "", staff); !errors.Is(err, cases.ErrResolved) {
 			t.Errorf("resolve twice: %v", err)
 		}
-		if !slices.Contains(e.emails("bo@example.com"), "Your report was reviewed") {
-			t.Errorf("emails: %v", e.emails("bo@example.com"))
+		if !slices.Contains(e.EmailSubjects(t, "bo@example.com"), "Your report was reviewed") {
+			t.Errorf("emails: %v", e.EmailSubjects(t, "bo@example.com"))
 		}
-		if acts := e.actions(a); count(acts, "case.resolved") != 1 {
+		if acts := e.AuditActions(t, a.ID); count(acts, "case.resolved") != 1 {
 			t.Errorf("audit: %v", acts)
 		}
 		// The user reads the resolution with either access token.
@@ -358,8 +304,8 @@ func TestReportWithoutSession(t *testing.T) {
 	t.Parallel()
 	each(t, func(t *testing.T, e *env) {
 		a := e.user("cy@example.com", account.RealmUser)
-		plain, tok := account.NewEmailToken(a.ID, account.PurposeFreeze, e.clock.Now(), time.Hour)
-		if err := e.store.Write(e.ctx, func(tx *store.Tx) error { return tx.InsertEmailToken(e.ctx, tok) }); err != nil {
+		plain, tok := account.NewEmailToken(a.ID, account.PurposeFreeze, e.Clock.Now(), time.Hour)
+		if err := e.Store.Write(e.ctx, func(tx *store.Tx) error { return tx.InsertEmailToken(e.ctx, tok) }); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := e.svc.ReportByGrant(e.ctx, plain, "wrong purpose", meta); !errors.Is(err, cases.ErrInvalidToken) {
@@ -373,14 +319,14 @@ func TestReportWithoutSession(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !rc.Froze || rc.Case.Reports[0].Via != cases.ViaFreezeLink || !e.reload(a).Frozen() {
+		if !rc.Froze || rc.Case.Reports[0].Via != cases.ViaFreezeLink || !e.Reload(t, a).Frozen() {
 			t.Fatalf("report by freeze token: %+v", rc)
 		}
 		if _, err := e.svc.ReportByFreezeToken(e.ctx, plain, "again", meta); !errors.Is(err, cases.ErrInvalidToken) {
 			t.Fatalf("a spent freeze token: %v", err)
 		}
 
-		e.clock.Add(time.Second)
+		e.Clock.Add(time.Second)
 		grant, err := e.svc.Grant(e.ctx, a.ID)
 		if err != nil || grant == "" || !e.svc.GrantValid(e.ctx, grant) {
 			t.Fatalf("grant: %q %v", grant, err)
@@ -399,7 +345,7 @@ func TestReportWithoutSession(t *testing.T) {
 			t.Fatalf("a spent grant: %v", err)
 		}
 		late, _ := e.svc.Grant(e.ctx, a.ID)
-		e.clock.Add(time.Hour)
+		e.Clock.Add(time.Hour)
 		if _, err := e.svc.ReportByGrant(e.ctx, late, "late", meta); !errors.Is(err, cases.ErrInvalidToken) {
 			t.Fatalf("an expired grant: %v", err)
 		}
@@ -426,7 +372,7 @@ func TestReportWithoutSession(t *testing.T) {
 		if g, err := e.svc.Grant(e.ctx, st.ID); err != nil || g != "" {
 			t.Errorf("a grant for staff: %q %v", g, err)
 		}
-		if st := e.reload(st); st.Frozen() {
+		if st := e.Reload(t, st); st.Frozen() {
 			t.Error("the staff account was frozen")
 		}
 	})
@@ -467,8 +413,8 @@ func TestConcurrentReportsOpenOneCase(t *testing.T) {
 				froze++
 			}
 		}
-		if froze != 1 || count(e.actions(a), "account.frozen") != 1 {
-			t.Errorf("%d reports froze the account; audit %v", froze, e.actions(a))
+		if froze != 1 || count(e.AuditActions(t, a.ID), "account.frozen") != 1 {
+			t.Errorf("%d reports froze the account; audit %v", froze, e.AuditActions(t, a.ID))
 		}
 		if _, err := e.svc.Get(e.ctx, "cas_nope"); !errors.Is(err, cases.ErrNoCase) {
 			t.Errorf("get a missing case: %v", err)
@@ -482,17 +428,12 @@ func TestFrozenEmailLinkReports(t *testing.T) {
 	t.Parallel()
 	each(t, func(t *testing.T, e *env) {
 		a := e.user("dee@example.com", account.RealmUser)
-		if _, err := e.accounts.Freeze(e.ctx, a.ID, "chargeback", account.Meta{Actor: "staff:stf_1"}); err != nil {
-			t.Fatal(err)
-		}
-		msgs, err := e.store.ListOutbox(e.ctx, store.OutboxFilter{Limit: 100})
-		if err != nil {
+		if _, err := e.Accounts.Freeze(e.ctx, a.ID, "chargeback", account.Meta{Actor: "staff:stf_1"}); err != nil {
 			t.Fatal(err)
 		}
 		var link string
-		for _, m := range msgs {
-			var mail notify.Email
-			if m.Kind == outbox.KindEmail && json.Unmarshal(m.Payload, &mail) == nil && mail.To == a.Email && strings.Contains(mail.Subject, "frozen") {
+		for _, mail := range e.Emails(t, a.Email) {
+			if strings.Contains(mail.Subject, "frozen") {
 				if i := strings.Index(mail.Text, "/account/report?token="); i >= 0 {
 					link = strings.Fields(mail.Text[i+len("/account/report?token="):])[0]
 				}

@@ -7,14 +7,19 @@ package servicetest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/wardenhq/warden/internal/account"
+	"github.com/wardenhq/warden/internal/audit"
+	"github.com/wardenhq/warden/internal/id"
 	"github.com/wardenhq/warden/internal/keyring"
 	"github.com/wardenhq/warden/internal/mfa"
 	"github.com/wardenhq/warden/internal/notify"
+	"github.com/wardenhq/warden/internal/outbox"
 	"github.com/wardenhq/warden/internal/password"
 	"github.com/wardenhq/warden/internal/session"
 	"github.com/wardenhq/warden/internal/store"
@@ -117,4 +122,117 @@ func Each(t *testing.T, fn func(t *testing.T, st *store.Store, keys *keyring.Key
 		t.Parallel()
 		fn(t, st, keys)
 	}, store.WithKeyring(keys))
+}
+
+// Reload is the account a as stored now.
+func (s *Services) Reload(t testing.TB, a account.Account) account.Account {
+	t.Helper()
+	out, err := s.Accounts.AccountByID(context.Background(), a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// Session is the session sess as stored now.
+func (s *Services) Session(t testing.TB, sess session.Session) session.Session {
+	t.Helper()
+	out, err := s.Store.SessionByTokenHash(context.Background(), sess.TokenHash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// SubscribeWebhooks registers an endpoint for every event type: without
+// one the services queue no webhooks, and Webhooks would count none.
+func (s *Services) SubscribeWebhooks(t testing.TB) {
+	t.Helper()
+	if err := s.Store.Write(context.Background(), func(tx *store.Tx) error {
+		return tx.CreateWebhookEndpoint(context.Background(), notify.WebhookEndpoint{ID: id.New("whe"), URL: "http://127.0.0.1:9/hook",
+			EventTypes: []string{"*"}, CreatedAt: s.Clock.Now()}, bytes.Repeat([]byte{3}, 32))
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// readLimit is more than a test queues or audits; a full page fails the
+// test rather than hide what did not fit.
+const readLimit = 1000
+
+// queued is the outbox, oldest first.
+func (s *Services) queued(t testing.TB) []outbox.Message {
+	t.Helper()
+	msgs, err := s.Store.ListOutbox(context.Background(), store.OutboxFilter{Limit: readLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) == readLimit {
+		t.Fatalf("%d messages or more queued: the test reads only %d", readLimit, readLimit)
+	}
+	slices.Reverse(msgs)
+	return msgs
+}
+
+// Emails are the emails queued for to, oldest first.
+func (s *Services) Emails(t testing.TB, to string) []notify.Email {
+	t.Helper()
+	var out []notify.Email
+	for _, m := range s.queued(t) {
+		if m.Kind != outbox.KindEmail {
+			continue
+		}
+		var mail notify.Email
+		if err := json.Unmarshal(m.Payload, &mail); err != nil {
+			t.Fatalf("queued email %s: %v", m.ID, err)
+		}
+		if mail.To == to {
+			out = append(out, mail)
+		}
+	}
+	return out
+}
+
+// EmailSubjects are the subjects of the emails queued for to, oldest first.
+func (s *Services) EmailSubjects(t testing.TB, to string) []string {
+	t.Helper()
+	var out []string
+	for _, mail := range s.Emails(t, to) {
+		out = append(out, mail.Subject)
+	}
+	return out
+}
+
+// Webhooks counts the webhooks queued of an event type (see
+// SubscribeWebhooks).
+func (s *Services) Webhooks(t testing.TB, eventType string) int {
+	t.Helper()
+	n := 0
+	for _, m := range s.queued(t) {
+		if m.Kind == outbox.KindWebhook && m.Topic == eventType {
+			n++
+		}
+	}
+	return n
+}
+
+// AuditActions are the actions of the account's audit records, oldest first.
+func (s *Services) AuditActions(t testing.TB, accountID string) []string {
+	t.Helper()
+	var records []audit.Record
+	if err := s.Store.Read(context.Background(), func(tx *store.Tx) error {
+		var err error
+		records, err = tx.ListAuditRecords(context.Background(), store.AuditFilter{UserID: accountID, Limit: readLimit})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(records) == readLimit {
+		t.Fatalf("%d audit records or more of %s: the test reads only %d", readLimit, accountID, readLimit)
+	}
+	out := make([]string, len(records))
+	for i, r := range records {
+		out[len(records)-1-i] = r.Action
+	}
+	return out
 }

@@ -3,7 +3,6 @@ package verification_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
@@ -17,13 +16,10 @@ import (
 	"time"
 
 	"github.com/wardenhq/warden/internal/account"
-	"github.com/wardenhq/warden/internal/audit"
 	"github.com/wardenhq/warden/internal/document"
 	"github.com/wardenhq/warden/internal/id"
 	"github.com/wardenhq/warden/internal/keyring"
 	"github.com/wardenhq/warden/internal/mfa"
-	"github.com/wardenhq/warden/internal/notify"
-	"github.com/wardenhq/warden/internal/outbox"
 	"github.com/wardenhq/warden/internal/servicetest"
 	"github.com/wardenhq/warden/internal/session"
 	"github.com/wardenhq/warden/internal/store"
@@ -41,19 +37,13 @@ var (
 		Address: verification.Address{Line1: "12 St James's Square", City: "London", PostalCode: "SW1Y 4JH"}}
 )
 
-type clock = servicetest.Clock
-
 // env is the verification service assembled as internal/server does, on a
 // real store, with an injected clock.
 type env struct {
-	t        *testing.T
-	ctx      context.Context
-	store    *store.Store
-	clock    *clock
-	accounts *account.Service
-	sessions *session.Service
-	factors  *mfa.Service
-	svc      *verification.Service
+	*servicetest.Services
+	t   *testing.T
+	ctx context.Context
+	svc *verification.Service
 }
 
 func each(t *testing.T, fn func(t *testing.T, e *env)) {
@@ -62,9 +52,7 @@ func each(t *testing.T, fn func(t *testing.T, e *env)) {
 }
 
 func newEnv(t *testing.T, st *store.Store, keys *keyring.Keyring) *env {
-	c := servicetest.NewClock(t0)
-	base := servicetest.New(t, st, keys, c)
-	accounts, sessions, factors := base.Accounts, base.Sessions, base.MFA
+	base := servicetest.New(t, st, keys, servicetest.NewClock(t0))
 	svc := &verification.Service{
 		Transact: func(ctx context.Context, fn func(verification.Tx) error) error {
 			return st.Write(ctx, func(tx *store.Tx) error { return fn(tx) })
@@ -72,21 +60,15 @@ func newEnv(t *testing.T, st *store.Store, keys *keyring.Keyring) *env {
 		View: func(ctx context.Context, fn func(verification.Tx) error) error {
 			return st.Read(ctx, func(tx *store.Tx) error { return fn(tx) })
 		},
-		Accounts: accounts, Keys: keys, Now: c.Now,
+		Accounts: base.Accounts, Keys: keys, Now: base.Clock.Now,
 		Policy: verification.Policy{Tiers: tiers(), AdultAge: 18, Limits: document.DefaultLimits(),
 			Retention: 30 * 24 * time.Hour, ResetWait: 48 * time.Hour, ResetReminder: 24 * time.Hour},
 		Factors: func(ctx context.Context, tx verification.Tx, a account.Account, now time.Time) (account.Account, error) {
-			return factors.RemoveAllFactors(ctx, tx.(mfa.Tx), a.ID, now)
+			return base.MFA.RemoveAllFactors(ctx, tx.(mfa.Tx), a.ID, now)
 		},
 	}
-	// An endpoint for every event, so that webhooks are queued.
-	if err := st.Write(context.Background(), func(tx *store.Tx) error {
-		return tx.CreateWebhookEndpoint(context.Background(), notify.WebhookEndpoint{ID: id.New("whe"), URL: "http://127.0.0.1:9/hook",
-			EventTypes: []string{"*"}, CreatedAt: t0}, bytes.Repeat([]byte{3}, 32))
-	}); err != nil {
-		t.Fatal(err)
-	}
-	return &env{t: t, ctx: context.Background(), store: st, clock: c, accounts: accounts, sessions: sessions, factors: factors, svc: svc}
+	base.SubscribeWebhooks(t)
+	return &env{Services: base, t: t, ctx: context.Background(), svc: svc}
 }
 
 func tiers() []verification.Tier {
@@ -105,21 +87,12 @@ func (e *env) user(email string) account.Account {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	now := e.clock.Now()
+	now := e.Clock.Now()
 	a := account.Account{ID: id.New("usr"), Realm: account.RealmUser, Email: addr, EmailKey: key, EmailVerifiedAt: now, CreatedAt: now}
-	if err := e.store.Write(e.ctx, func(tx *store.Tx) error { return tx.InsertAccount(e.ctx, a) }); err != nil {
+	if err := e.Store.Write(e.ctx, func(tx *store.Tx) error { return tx.InsertAccount(e.ctx, a) }); err != nil {
 		e.t.Fatal(err)
 	}
 	return a
-}
-
-func (e *env) reload(a account.Account) account.Account {
-	e.t.Helper()
-	out, err := e.accounts.AccountByID(e.ctx, a.ID)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return out
 }
 
 // photo is a real JPEG (or PNG) of w×h pixels.
@@ -153,58 +126,6 @@ func (e *env) upload(a account.Account, purpose, kind, side string) verification
 	return d
 }
 
-// emails lists the subjects queued for to, oldest first.
-func (e *env) emails(to string) []string {
-	e.t.Helper()
-	msgs, err := e.store.ListOutbox(e.ctx, store.OutboxFilter{Limit: 1000})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	var out []string
-	for _, m := range msgs {
-		var mail notify.Email
-		if m.Kind == outbox.KindEmail && json.Unmarshal(m.Payload, &mail) == nil && mail.To == to {
-			out = append(out, mail.Subject)
-		}
-	}
-	slices.Reverse(out)
-	return out
-}
-
-// webhooks counts queued webhook events of a type.
-func (e *env) webhooks(eventType string) int {
-	e.t.Helper()
-	msgs, err := e.store.ListOutbox(e.ctx, store.OutboxFilter{Limit: 1000})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	n := 0
-	for _, m := range msgs {
-		if m.Kind == outbox.KindWebhook && m.Topic == eventType {
-			n++
-		}
-	}
-	return n
-}
-
-func (e *env) auditActions(a account.Account) []string {
-	e.t.Helper()
-	var records []audit.Record
-	err := e.store.Read(e.ctx, func(tx *store.Tx) error {
-		var err error
-		records, err = tx.ListAuditRecords(e.ctx, store.AuditFilter{UserID: a.ID, Limit: 1000})
-		return err
-	})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	var out []string
-	for _, r := range records {
-		out = append(out, r.Action)
-	}
-	return out
-}
-
 func TestTierOneIsGrantedOnSubmission(t *testing.T) {
 	t.Parallel()
 	each(t, func(t *testing.T, e *env) {
@@ -235,7 +156,7 @@ func TestTierOneIsGrantedOnSubmission(t *testing.T) {
 		if o, err = e.svc.Submit(e.ctx, a, meta); err != nil || o.Tier != 1 || o.Current.Status != verification.StatusApproved || o.Current.Reviewer != "system" {
 			t.Fatalf("submit tier 1: %+v %v", o, err)
 		}
-		if e.reload(a).VerificationTier != 1 || e.webhooks("verification.approved") != 1 {
+		if e.Reload(t, a).VerificationTier != 1 || e.Webhooks(t, "verification.approved") != 1 {
 			t.Fatal("tier 1 approval did not set the tier or send the webhook")
 		}
 		// The next verification starts with the approved information carried over.
@@ -279,7 +200,7 @@ func TestTierTwoReviewFlow(t *testing.T) {
 		if err != nil || opened.MediaType != "image/jpeg" || len(opened.Data) == 0 {
 			t.Fatalf("open document: %v", err)
 		}
-		if !slices.Contains(e.auditActions(a), "verification.document_viewed") {
+		if !slices.Contains(e.AuditActions(t, a.ID), "verification.document_viewed") {
 			t.Fatal("viewing a document left no audit record")
 		}
 
@@ -307,14 +228,14 @@ func TestTierTwoReviewFlow(t *testing.T) {
 		if _, err := e.svc.Decide(e.ctx, o.Current.ID, verification.Decision{Event: verification.EventReject, Reason: "x"}, reviewer); !errors.Is(err, verification.ErrDecided) {
 			t.Fatalf("second decision: %v, want ErrDecided", err)
 		}
-		if got := e.reload(a).VerificationTier; got != 2 {
+		if got := e.Reload(t, a).VerificationTier; got != 2 {
 			t.Fatalf("tier %d after approval, want 2", got)
 		}
-		subjects := e.emails(a.Email)
+		subjects := e.EmailSubjects(t, a.Email)
 		if !slices.Contains(subjects, "Your identity is verified") || !slices.Contains(subjects, "Your verification needs another look") {
 			t.Fatalf("emails %q", subjects)
 		}
-		actions := e.auditActions(a)
+		actions := e.AuditActions(t, a.ID)
 		for _, want := range []string{"verification.submitted", "verification.resubmission_requested", "verification.approved"} {
 			if !slices.Contains(actions, want) {
 				t.Errorf("no %s in the audit log: %v", want, actions)
@@ -338,12 +259,12 @@ func TestRejectionIsFinalAndANewVerificationStarts(t *testing.T) {
 		if err != nil || v.Status != verification.StatusRejected || v.Reason != "The document is expired." {
 			t.Fatalf("reject %+v %v", v, err)
 		}
-		if e.reload(a).VerificationTier != 0 || e.webhooks("verification.rejected") != 1 {
+		if e.Reload(t, a).VerificationTier != 0 || e.Webhooks(t, "verification.rejected") != 1 {
 			t.Fatal("rejection changed the tier or sent no webhook")
 		}
 		// A new upload starts a new verification, without the old documents
 		// or the rejected information.
-		e.clock.Add(time.Minute)
+		e.Clock.Add(time.Minute)
 		e.upload(a, verification.PurposeTier, verification.KindSelfie, "")
 		o, _ = e.svc.Overview(e.ctx, a.ID)
 		if o.Current.ID == v.ID || o.HasInfo || len(o.Documents) != 1 {
@@ -395,7 +316,7 @@ func TestProviderResults(t *testing.T) {
 			ts := strconv.FormatInt(at.Unix(), 10)
 			return e.svc.ApplyProviderResult(e.ctx, p, o.Current.ID, []byte(body), ts, verification.Sign(sign, ts, []byte(body)))
 		}
-		now := e.clock.Now()
+		now := e.Clock.Now()
 		if _, err := send(`{"id":"m1","verification_id":"`+o.Current.ID+`","status":"GREEN"}`, now, []byte("wrong secret")); !errors.Is(err, verification.ErrSignature) {
 			t.Fatalf("bad signature: %v", err)
 		}
@@ -418,7 +339,7 @@ func TestProviderResults(t *testing.T) {
 		if _, err := send(`{"id":"m2","verification_id":"`+o.Current.ID+`","status":"GREEN","reference":"chk_77"}`, now, secret); !errors.Is(err, verification.ErrReplay) {
 			t.Fatalf("replay: %v", err)
 		}
-		if e.reload(a).VerificationTier != 2 {
+		if e.Reload(t, a).VerificationTier != 2 {
 			t.Fatal("provider approval did not set the tier")
 		}
 	})
@@ -461,11 +382,11 @@ func TestRetentionPurgesDocumentsButKeepsTheRecord(t *testing.T) {
 		if _, err := e.svc.Submit(e.ctx, waiting, meta); err != nil {
 			t.Fatal(err)
 		}
-		e.clock.Add(29 * 24 * time.Hour)
+		e.Clock.Add(29 * 24 * time.Hour)
 		if n, err := e.svc.PurgeDue(e.ctx); err != nil || n != 0 {
 			t.Fatalf("purge before retention ends: %d %v", n, err)
 		}
-		e.clock.Add(2 * 24 * time.Hour)
+		e.Clock.Add(2 * 24 * time.Hour)
 		if n, err := e.svc.PurgeDue(e.ctx); err != nil || n != 3 {
 			t.Fatalf("purge: %d %v, want 3 (2 decided, 1 abandoned; none pending review)", n, err)
 		}
@@ -476,7 +397,7 @@ func TestRetentionPurgesDocumentsButKeepsTheRecord(t *testing.T) {
 		if err != nil || r.Verification.Status != verification.StatusApproved || r.Documents[0].SHA256 != doc.SHA256 || r.Verification.DocumentsPurgedAt.IsZero() {
 			t.Fatalf("after purge %+v %v", r, err)
 		}
-		if !slices.Contains(e.auditActions(a), "verification.documents_purged") {
+		if !slices.Contains(e.AuditActions(t, a.ID), "verification.documents_purged") {
 			t.Fatal("the purge is not in the audit log")
 		}
 		if n, _ := e.svc.PurgeDue(e.ctx); n != 0 {
@@ -488,18 +409,18 @@ func TestRetentionPurgesDocumentsButKeepsTheRecord(t *testing.T) {
 // enableMFA gives a a confirmed authenticator app through the mfa service.
 func (e *env) enableMFA(a account.Account) account.Account {
 	e.t.Helper()
-	started, err := e.sessions.Start(e.ctx, a, session.AAL1, session.Meta{IP: meta.IP})
+	started, err := e.Sessions.Start(e.ctx, a, session.AAL1, session.Meta{IP: meta.IP})
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	en, err := e.factors.BeginTOTP(e.ctx, a)
+	en, err := e.MFA.BeginTOTP(e.ctx, a)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if _, err := e.factors.ConfirmTOTP(e.ctx, a, started.Session.ID, totpCode(e.t, en.Secret, e.clock.Now()), meta); err != nil {
+	if _, err := e.MFA.ConfirmTOTP(e.ctx, a, started.Session.ID, totpCode(e.t, en.Secret, e.Clock.Now()), meta); err != nil {
 		e.t.Fatal(err)
 	}
-	return e.reload(a)
+	return e.Reload(e.t, a)
 }
 
 func TestMFAResetWaitsThenRemovesTheFactors(t *testing.T) {
@@ -531,15 +452,15 @@ func TestMFAResetWaitsThenRemovesTheFactors(t *testing.T) {
 		if v, err = e.svc.Decide(e.ctx, v.ID, verification.Decision{Event: verification.EventApprove}, reviewer); err != nil || !v.Waiting() {
 			t.Fatalf("approve reset %+v %v", v, err)
 		}
-		if !v.EffectiveAt.Equal(e.clock.Now().Add(48 * time.Hour).Truncate(time.Microsecond)) {
+		if !v.EffectiveAt.Equal(e.Clock.Now().Add(48 * time.Hour).Truncate(time.Microsecond)) {
 			t.Fatalf("effective at %v", v.EffectiveAt)
 		}
-		e.clock.Add(25 * time.Hour)
-		if n, err := e.svc.RunResets(e.ctx); err != nil || n != 0 || !e.reload(a).MFAEnabled {
+		e.Clock.Add(25 * time.Hour)
+		if n, err := e.svc.RunResets(e.ctx); err != nil || n != 0 || !e.Reload(t, a).MFAEnabled {
 			t.Fatalf("reset ran early: %d %v", n, err)
 		}
 		reminders := 0
-		for _, s := range e.emails(a.Email) {
+		for _, s := range e.EmailSubjects(t, a.Email) {
 			if strings.HasPrefix(s, "Two-factor authentication will be removed") {
 				reminders++
 			}
@@ -547,19 +468,19 @@ func TestMFAResetWaitsThenRemovesTheFactors(t *testing.T) {
 		if reminders != 1 {
 			t.Fatalf("%d reminders after a day, want 1", reminders)
 		}
-		sess, err := e.sessions.Start(e.ctx, a, session.AAL1, session.Meta{IP: meta.IP})
+		sess, err := e.Sessions.Start(e.ctx, a, session.AAL1, session.Meta{IP: meta.IP})
 		if err != nil {
 			t.Fatal(err)
 		}
-		e.clock.Add(24 * time.Hour)
+		e.Clock.Add(24 * time.Hour)
 		if n, err := e.svc.RunResets(e.ctx); err != nil || n != 1 {
 			t.Fatalf("reset after the wait: %d %v", n, err)
 		}
-		after := e.reload(a)
-		if after.MFAEnabled || !after.SecurityChangedAt.Equal(e.clock.Now().Truncate(time.Microsecond)) {
+		after := e.Reload(t, a)
+		if after.MFAEnabled || !after.SecurityChangedAt.Equal(e.Clock.Now().Truncate(time.Microsecond)) {
 			t.Fatalf("after reset: mfa %v, security change %v", after.MFAEnabled, after.SecurityChangedAt)
 		}
-		if got, err := e.store.SessionByTokenHash(e.ctx, sess.Session.TokenHash); err != nil || got.RevokedAt.IsZero() {
+		if got, err := e.Store.SessionByTokenHash(e.ctx, sess.Session.TokenHash); err != nil || got.RevokedAt.IsZero() {
 			t.Fatalf("session not revoked: %+v %v", got, err)
 		}
 		if n, _ := e.svc.RunResets(e.ctx); n != 0 {
@@ -597,14 +518,14 @@ func TestMFAResetCancelledByOwnerOrFreeze(t *testing.T) {
 		}
 		frozen := e.enableMFA(e.user("frozen@example.com"))
 		approve(frozen)
-		if _, err := e.accounts.Freeze(e.ctx, frozen.ID, "not me", meta); err != nil {
+		if _, err := e.Accounts.Freeze(e.ctx, frozen.ID, "not me", meta); err != nil {
 			t.Fatal(err)
 		}
-		e.clock.Add(49 * time.Hour)
+		e.Clock.Add(49 * time.Hour)
 		if n, err := e.svc.RunResets(e.ctx); err != nil || n != 0 {
 			t.Fatalf("run: %d %v", n, err)
 		}
-		if !e.reload(owner).MFAEnabled || !e.reload(frozen).MFAEnabled {
+		if !e.Reload(t, owner).MFAEnabled || !e.Reload(t, frozen).MFAEnabled {
 			t.Fatal("a cancelled reset removed the second factor")
 		}
 		if o, _ := e.svc.Overview(e.ctx, frozen.ID); o.Reset != nil {
@@ -625,7 +546,7 @@ func totpCode(t *testing.T, secret string, at time.Time) string {
 // withRestrictions wires the withdrawal restrictions into the service as
 // internal/server does, and returns the service that sets them.
 func (e *env) withRestrictions() *withdrawal.Service {
-	st := e.store
+	st := e.Store
 	wd := &withdrawal.Service{
 		Transact: func(ctx context.Context, fn func(withdrawal.Tx) error) error {
 			return st.Write(ctx, func(tx *store.Tx) error { return fn(tx) })
@@ -633,10 +554,10 @@ func (e *env) withRestrictions() *withdrawal.Service {
 		View: func(ctx context.Context, fn func(withdrawal.Tx) error) error {
 			return st.Read(ctx, func(tx *store.Tx) error { return fn(tx) })
 		},
-		Accounts: e.accounts, Now: e.clock.Now,
+		Accounts: e.Accounts, Now: e.Clock.Now,
 	}
 	e.svc.Approved = func(ctx context.Context, tx verification.Tx, a account.Account, now time.Time) error {
-		return withdrawal.LiftOnVerification(ctx, tx.(withdrawal.Tx), e.accounts, a, now)
+		return withdrawal.LiftOnVerification(ctx, tx.(withdrawal.Tx), e.Accounts, a, now)
 	}
 	e.svc.AwaitsVerification = func(ctx context.Context, tx verification.Tx, a account.Account, now time.Time) (bool, error) {
 		return withdrawal.AwaitsVerification(ctx, tx.(withdrawal.Tx), a.ID, now)
@@ -682,7 +603,7 @@ func TestRestrictionLiftedByVerifyingAgain(t *testing.T) {
 
 		// At the top tier, without a restriction, there is nothing to verify.
 		ada := e.user("ada@example.com")
-		if err := e.store.Write(e.ctx, func(tx *store.Tx) error {
+		if err := e.Store.Write(e.ctx, func(tx *store.Tx) error {
 			_, err := tx.UpdateAccount(e.ctx, ada.ID, func(old account.Account) (account.Account, error) {
 				old.VerificationTier = 2
 				return old, nil
@@ -695,7 +616,7 @@ func TestRestrictionLiftedByVerifyingAgain(t *testing.T) {
 			t.Fatalf("top tier, unrestricted: %+v, %v", o, err)
 		}
 		restrict(ada)
-		ada = e.reload(ada)
+		ada = e.Reload(t, ada)
 		o, err := e.svc.Overview(e.ctx, ada.ID)
 		if err != nil || !o.Reverify || o.NextTier == nil || o.NextTier.Level != 2 ||
 			!slices.Equal(o.Requirements, []string{verification.RequirePersonalInfo, verification.RequireIDDocument, verification.RequireSelfie}) {
@@ -719,8 +640,8 @@ func TestRestrictionLiftedByVerifyingAgain(t *testing.T) {
 		if _, err := e.svc.Decide(e.ctx, o.Current.ID, verification.Decision{Event: verification.EventApprove}, reviewer); err != nil {
 			t.Fatal(err)
 		}
-		if restricted(ada) || e.reload(ada).VerificationTier != 2 || len(e.reload(ada).Restrictions) != 0 {
-			t.Fatalf("after approval: restricted %v, account %+v", restricted(ada), e.reload(ada))
+		if restricted(ada) || e.Reload(t, ada).VerificationTier != 2 || len(e.Reload(t, ada).Restrictions) != 0 {
+			t.Fatalf("after approval: restricted %v, account %+v", restricted(ada), e.Reload(t, ada))
 		}
 		if o, _ := e.svc.Overview(e.ctx, ada.ID); o.Reverify || o.NextTier != nil {
 			t.Fatalf("lifted, still asked to verify: %+v", o)

@@ -53,14 +53,14 @@ func TestWithdrawalDecisionLatency(t *testing.T) {
 	}
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		e := newEnv(t, st, keys)
-		e.clock.Set(time.Now().UTC())
+		e.Clock.Set(time.Now().UTC())
 		e.prices()
-		seedWithdrawals(t, st, users, past, e.clock.Now())
+		seedWithdrawals(t, st, users, past, e.Clock.Now())
 		// The measured requests come from 160 of the seeded users, at tier
 		// 2, each with its share of the history; 16 goroutines at once.
 		var accts []account.Account
 		for i := range 160 {
-			a, err := e.accounts.AccountByID(e.ctx, benchUser(i))
+			a, err := e.Accounts.AccountByID(e.ctx, benchUser(i))
 			if err != nil {
 				t.Fatal(err)
 			}

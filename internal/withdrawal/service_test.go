@@ -1,9 +1,7 @@
 package withdrawal_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"math/big"
 	"net/url"
@@ -20,8 +18,6 @@ import (
 	"github.com/wardenhq/warden/internal/keyring"
 	"github.com/wardenhq/warden/internal/mfa"
 	"github.com/wardenhq/warden/internal/money"
-	"github.com/wardenhq/warden/internal/notify"
-	"github.com/wardenhq/warden/internal/outbox"
 	"github.com/wardenhq/warden/internal/servicetest"
 	"github.com/wardenhq/warden/internal/session"
 	"github.com/wardenhq/warden/internal/store"
@@ -33,24 +29,19 @@ import (
 var t0 = time.Date(2031, time.March, 4, 5, 6, 10, 0, time.UTC)
 
 const (
-	baseURL = "http://localhost:8443"
 	btcAddr = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"
 	ethAddr = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
 )
 
 var meta = account.Meta{IP: "203.0.113.7", UserAgent: "withdrawal-test"}
 
-type clock = servicetest.Clock
-
+// env is the withdrawal service assembled as internal/server does, on a
+// real store, with an injected clock.
 type env struct {
-	t        *testing.T
-	ctx      context.Context
-	store    *store.Store
-	clock    *clock
-	accounts *account.Service
-	sessions *session.Service
-	factors  *mfa.Service
-	svc      *withdrawal.Service
+	*servicetest.Services
+	t   *testing.T
+	ctx context.Context
+	svc *withdrawal.Service
 }
 
 func catalog() withdrawal.Catalog {
@@ -82,9 +73,7 @@ func each(t *testing.T, fn func(t *testing.T, e *env)) {
 }
 
 func newEnv(t *testing.T, st *store.Store, keys *keyring.Keyring) *env {
-	c := servicetest.NewClock(t0)
-	base := servicetest.New(t, st, keys, c)
-	accounts, sessions, factors := base.Accounts, base.Sessions, base.MFA
+	base := servicetest.New(t, st, keys, servicetest.NewClock(t0))
 	svc := &withdrawal.Service{
 		Transact: func(ctx context.Context, fn func(withdrawal.Tx) error) error {
 			return st.Write(ctx, func(tx *store.Tx) error { return fn(tx) })
@@ -92,16 +81,11 @@ func newEnv(t *testing.T, st *store.Store, keys *keyring.Keyring) *env {
 		View: func(ctx context.Context, fn func(withdrawal.Tx) error) error {
 			return st.Read(ctx, func(tx *store.Tx) error { return fn(tx) })
 		},
-		Accounts: accounts, MFA: factors, Assets: catalog(), Tiers: tiers(),
-		Currency: money.Currency{Code: "USD", Decimals: 2}, Policy: policy(), Now: c.Now,
+		Accounts: base.Accounts, MFA: base.MFA, Assets: catalog(), Tiers: tiers(),
+		Currency: money.Currency{Code: "USD", Decimals: 2}, Policy: policy(), Now: base.Clock.Now,
 	}
-	if err := st.Write(context.Background(), func(tx *store.Tx) error {
-		return tx.CreateWebhookEndpoint(context.Background(), notify.WebhookEndpoint{ID: id.New("whe"), URL: "http://127.0.0.1:9/hook",
-			EventTypes: []string{"*"}, CreatedAt: t0}, bytes.Repeat([]byte{3}, 32))
-	}); err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t, ctx: context.Background(), store: st, clock: c, accounts: accounts, sessions: sessions, factors: factors, svc: svc}
+	base.SubscribeWebhooks(t)
+	e := &env{Services: base, t: t, ctx: context.Background(), svc: svc}
 	e.prices()
 	return e
 }
@@ -109,7 +93,7 @@ func newEnv(t *testing.T, st *store.Store, keys *keyring.Keyring) *env {
 // prices feeds fresh prices: 1 BTC = 60,000.00, 1 ETH = 3,000.00, 1 XRP = 0.50.
 func (e *env) prices() {
 	e.t.Helper()
-	now := e.clock.Now()
+	now := e.Clock.Now()
 	if err := e.svc.SetPrices(e.ctx, []withdrawal.PriceInput{
 		{Asset: "BTC", Price: "60000", AsOf: now}, {Asset: "ETH", Price: "3000.00", AsOf: now}, {Asset: "XRP", Price: "0.5", AsOf: now},
 	}, account.Meta{Actor: "admin_key:test"}); err != nil {
@@ -123,48 +107,39 @@ func (e *env) prices() {
 func (e *env) user(email string, tier int) (account.Account, session.Session) {
 	e.t.Helper()
 	addr, key, _ := account.NormalizeEmail(email)
-	long := e.clock.Now().Add(-30 * 24 * time.Hour)
+	long := e.Clock.Now().Add(-30 * 24 * time.Hour)
 	a := account.Account{ID: id.New("usr"), Realm: account.RealmUser, Email: addr, EmailKey: key, EmailVerifiedAt: long,
 		CreatedAt: long, VerificationTier: tier, MFAEnabled: true}
-	if err := e.store.Write(e.ctx, func(tx *store.Tx) error { return tx.InsertAccount(e.ctx, a) }); err != nil {
+	if err := e.Store.Write(e.ctx, func(tx *store.Tx) error { return tx.InsertAccount(e.ctx, a) }); err != nil {
 		e.t.Fatal(err)
 	}
 	// The session's device was first seen a month ago: no new-device cooldown.
-	e.clock.Add(-30 * 24 * time.Hour)
-	started, err := e.sessions.Start(e.ctx, a, session.AAL1, session.Meta{IP: meta.IP, UserAgent: meta.UserAgent, TrustDevice: true})
-	e.clock.Add(30 * 24 * time.Hour)
+	e.Clock.Add(-30 * 24 * time.Hour)
+	started, err := e.Sessions.Start(e.ctx, a, session.AAL1, session.Meta{IP: meta.IP, UserAgent: meta.UserAgent, TrustDevice: true})
+	e.Clock.Add(30 * 24 * time.Hour)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	return a, started.Session
 }
 
-func (e *env) reload(a account.Account) account.Account {
-	e.t.Helper()
-	out, err := e.accounts.AccountByID(e.ctx, a.ID)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return out
-}
-
 // enableMFA turns the authenticator app on in sess and returns its secret.
 func (e *env) enableMFA(a account.Account, sess session.Session) (account.Account, string) {
 	e.t.Helper()
-	en, err := e.factors.BeginTOTP(e.ctx, a)
+	en, err := e.MFA.BeginTOTP(e.ctx, a)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if _, err := e.factors.ConfirmTOTP(e.ctx, a, sess.ID, e.code(en.Secret), meta); err != nil {
+	if _, err := e.MFA.ConfirmTOTP(e.ctx, a, sess.ID, e.code(en.Secret), meta); err != nil {
 		e.t.Fatal(err)
 	}
 	// Turning 2FA on is not a cooldown change (only removing it is).
-	return e.reload(a), en.Secret
+	return e.Reload(e.t, a), en.Secret
 }
 
 func (e *env) code(secret string) string {
 	e.t.Helper()
-	c, err := rfc6238.Code(secret, e.clock.Now())
+	c, err := rfc6238.Code(secret, e.Clock.Now())
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -174,16 +149,8 @@ func (e *env) code(secret string) string {
 // lastLink is the action link of the newest email to `to`.
 func (e *env) lastLink(to string) url.Values {
 	e.t.Helper()
-	msgs, err := e.store.ListOutbox(e.ctx, store.OutboxFilter{Limit: 1000})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	for _, m := range msgs {
-		var mail notify.Email
-		if m.Kind != outbox.KindEmail || json.Unmarshal(m.Payload, &mail) != nil || mail.To != to {
-			continue
-		}
-		if i := strings.Index(mail.Text, baseURL+"/"); i >= 0 {
+	for _, mail := range slices.Backward(e.Emails(e.t, to)) {
+		if i := strings.Index(mail.Text, servicetest.BaseURL+"/"); i >= 0 {
 			link := strings.Fields(mail.Text[i:])[0]
 			if strings.Contains(link, "token=") && !strings.Contains(link, "/freeze") {
 				u, err := url.Parse(link)
@@ -198,21 +165,6 @@ func (e *env) lastLink(to string) url.Values {
 	return nil
 }
 
-func (e *env) webhooks(topic string) int {
-	e.t.Helper()
-	msgs, err := e.store.ListOutbox(e.ctx, store.OutboxFilter{Limit: 1000})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	n := 0
-	for _, m := range msgs {
-		if m.Kind == outbox.KindWebhook && m.Topic == topic {
-			n++
-		}
-	}
-	return n
-}
-
 func refusal(t *testing.T, err error, code string) *withdrawal.Refusal {
 	t.Helper()
 	var r *withdrawal.Refusal
@@ -225,12 +177,12 @@ func refusal(t *testing.T, err error, code string) *withdrawal.Refusal {
 // addActive puts an address in the book and lets its hold pass.
 func (e *env) addActive(a account.Account, sess session.Session, secret string, n withdrawal.NewAddress) withdrawal.Address {
 	e.t.Helper()
-	e.clock.Add(30 * time.Second) // each code below is of a new time step
-	if err := e.factors.StepUp(e.ctx, a, sess.ID, mfa.Proof{Method: mfa.MethodTOTP, Code: e.code(secret)}, meta); err != nil {
+	e.Clock.Add(30 * time.Second) // each code below is of a new time step
+	if err := e.MFA.StepUp(e.ctx, a, sess.ID, mfa.Proof{Method: mfa.MethodTOTP, Code: e.code(secret)}, meta); err != nil {
 		e.t.Fatal(err)
 	}
-	e.clock.Add(30 * time.Second)
-	added, err := e.svc.AddAddress(e.ctx, a, e.session(sess), n, meta)
+	e.Clock.Add(30 * time.Second)
+	added, err := e.svc.AddAddress(e.ctx, a, e.Session(e.t, sess), n, meta)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -241,18 +193,9 @@ func (e *env) addActive(a account.Account, sess session.Session, secret string, 
 	if _, err := e.svc.ConfirmAddress(e.ctx, a, sess, added.ID, link.Get("token"), e.code(secret), meta); err != nil {
 		e.t.Fatal(err)
 	}
-	e.clock.Add(24 * time.Hour)
+	e.Clock.Add(24 * time.Hour)
 	e.prices()
 	return added
-}
-
-func (e *env) session(s session.Session) session.Session {
-	e.t.Helper()
-	out, err := e.store.SessionByTokenHash(e.ctx, s.TokenHash)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return out
 }
 
 func TestValue(t *testing.T) {
@@ -295,13 +238,13 @@ func TestWithdrawalHappyPath(t *testing.T) {
 			t.Fatal("address added without 2FA")
 		}
 		a, secret := e.enableMFA(a, sess)
-		if _, err := e.svc.AddAddress(e.ctx, a, e.session(sess), withdrawal.NewAddress{Asset: "BTC", Network: "bitcoin", Address: btcAddr}, meta); err != nil {
+		if _, err := e.svc.AddAddress(e.ctx, a, e.Session(t, sess), withdrawal.NewAddress{Asset: "BTC", Network: "bitcoin", Address: btcAddr}, meta); err != nil {
 			// ConfirmTOTP proved a factor in this session just now: no step-up needed.
 			t.Fatalf("add right after enrolment: %v", err)
 		}
-		e.clock.Add(10 * time.Minute)
+		e.Clock.Add(10 * time.Minute)
 		refusal(t, func() error {
-			_, err := e.svc.AddAddress(e.ctx, a, e.session(sess), withdrawal.NewAddress{Asset: "BTC", Network: "bitcoin", Address: btcAddr}, meta)
+			_, err := e.svc.AddAddress(e.ctx, a, e.Session(t, sess), withdrawal.NewAddress{Asset: "BTC", Network: "bitcoin", Address: btcAddr}, meta)
 			return err
 		}(), withdrawal.CodeMFARequired)
 		addr := e.addActive(a, sess, secret, withdrawal.NewAddress{Asset: "BTC", Network: "bitcoin", Address: strings.ToUpper(btcAddr), Label: "cold wallet"})
@@ -332,11 +275,11 @@ func TestWithdrawalHappyPath(t *testing.T) {
 		if _, err := e.svc.ConfirmCode(e.ctx, a, sess, w.ID, "000000", meta); !errors.Is(err, mfa.ErrInvalidCode) {
 			t.Fatalf("wrong code: %v", err)
 		}
-		e.clock.Add(30 * time.Second)
+		e.Clock.Add(30 * time.Second)
 		if w, err = e.svc.ConfirmCode(e.ctx, a, sess, w.ID, e.code(secret), meta); err != nil || w.Status != withdrawal.StatusAwaitingConfirmation {
 			t.Fatalf("code: %+v %v", w, err)
 		}
-		if e.webhooks("withdrawal.approved") != 0 {
+		if e.Webhooks(t, "withdrawal.approved") != 0 {
 			t.Fatal("approved before the email confirmation")
 		}
 		if w, err = e.svc.ConfirmEmail(e.ctx, token, meta); err != nil || w.Status != withdrawal.StatusApproved {
@@ -345,7 +288,7 @@ func TestWithdrawalHappyPath(t *testing.T) {
 		if _, err := e.svc.ConfirmEmail(e.ctx, token, meta); !errors.Is(err, withdrawal.ErrInvalidToken) {
 			t.Fatalf("token used twice: %v", err)
 		}
-		if e.webhooks("withdrawal.approved") != 1 {
+		if e.Webhooks(t, "withdrawal.approved") != 1 {
 			t.Fatal("no withdrawal.approved webhook")
 		}
 		l, err := e.svc.LimitsOf(e.ctx, a)
@@ -378,7 +321,7 @@ func TestWithdrawalRefusalsInOrder(t *testing.T) {
 			}
 		}
 		refusal(t, req("17"), withdrawal.CodeLimitExceeded) // 51,000 > 50,000 a transaction; 17e18 wei passes 64 bits
-		e.clock.Add(11 * time.Minute)
+		e.Clock.Add(11 * time.Minute)
 		refusal(t, req("1"), withdrawal.CodePriceUnavailable)
 		e.prices()
 
@@ -389,7 +332,7 @@ func TestWithdrawalRefusalsInOrder(t *testing.T) {
 
 		// Without a second factor a request could never be confirmed.
 		bare, bsess := e.user("bare@example.com", 2)
-		if err := e.store.Write(e.ctx, func(tx *store.Tx) error {
+		if err := e.Store.Write(e.ctx, func(tx *store.Tx) error {
 			_, err := tx.UpdateAccount(e.ctx, bare.ID, func(old account.Account) (account.Account, error) {
 				old.MFAEnabled = false
 				return old, nil
@@ -398,13 +341,13 @@ func TestWithdrawalRefusalsInOrder(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		_, err = e.svc.Request(e.ctx, e.reload(bare), withdrawal.Request{Asset: "ETH", Network: "ethereum", Amount: "0.1", Address: ethAddr, Session: bsess, Meta: meta})
+		_, err = e.svc.Request(e.ctx, e.Reload(t, bare), withdrawal.Request{Asset: "ETH", Network: "ethereum", Amount: "0.1", Address: ethAddr, Session: bsess, Meta: meta})
 		refusal(t, err, withdrawal.CodeMFARequired)
 
 		// A password change starts the cooldown; it is checked before the tier.
-		if err := e.store.Write(e.ctx, func(tx *store.Tx) error {
+		if err := e.Store.Write(e.ctx, func(tx *store.Tx) error {
 			_, err := tx.UpdateAccount(e.ctx, a.ID, func(old account.Account) (account.Account, error) {
-				old.PasswordChangedAt = e.clock.Now()
+				old.PasswordChangedAt = e.Clock.Now()
 				return old, nil
 			})
 			return err
@@ -412,10 +355,10 @@ func TestWithdrawalRefusalsInOrder(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := refusal(t, req("1"), withdrawal.CodeLocked)
-		if r.Reason != "cooldown" || !r.Until.Equal(e.clock.Now().Add(24*time.Hour)) {
+		if r.Reason != "cooldown" || !r.Until.Equal(e.Clock.Now().Add(24*time.Hour)) {
 			t.Fatalf("cooldown %+v", r)
 		}
-		e.clock.Add(24 * time.Hour)
+		e.Clock.Add(24 * time.Hour)
 		e.prices()
 		if err := req("1"); err != nil {
 			t.Fatalf("after the cooldown: %v", err)
@@ -428,28 +371,28 @@ func TestWithdrawalRefusalsInOrder(t *testing.T) {
 		if r := refusal(t, req("1"), withdrawal.CodeLocked); r.Reason != "restricted" {
 			t.Fatalf("restricted: %+v", r)
 		}
-		if got := e.reload(a).Restrictions; !slices.Equal(got, []string{"withdrawals"}) {
+		if got := e.Reload(t, a).Restrictions; !slices.Equal(got, []string{"withdrawals"}) {
 			t.Fatalf("account row carries %v", got)
 		}
 		if _, err := e.svc.Lift(e.ctx, a.ID, rs.ID, account.Meta{Actor: "staff:s1"}); err != nil {
 			t.Fatal(err)
 		}
-		if got := e.reload(a).Restrictions; len(got) != 0 {
+		if got := e.Reload(t, a).Restrictions; len(got) != 0 {
 			t.Fatalf("lifted, the account row still carries %v", got)
 		}
 		// A restriction with an expiry ends by itself.
-		if _, err := e.svc.Restrict(e.ctx, a.ID, withdrawal.NewRestriction{Kind: "login", Reason: "check", ExpiresAt: e.clock.Now().Add(time.Hour)}, account.Meta{Actor: "staff:s1"}); err != nil {
+		if _, err := e.svc.Restrict(e.ctx, a.ID, withdrawal.NewRestriction{Kind: "login", Reason: "check", ExpiresAt: e.Clock.Now().Add(time.Hour)}, account.Meta{Actor: "staff:s1"}); err != nil {
 			t.Fatal(err)
 		}
 		if n, err := e.svc.ExpireRestrictions(e.ctx); err != nil || n != 0 {
 			t.Fatalf("expired early: %d %v", n, err)
 		}
-		e.clock.Add(time.Hour)
-		if n, err := e.svc.ExpireRestrictions(e.ctx); err != nil || n != 1 || len(e.reload(a).Restrictions) != 0 {
-			t.Fatalf("expiry: %d %v %v", n, err, e.reload(a).Restrictions)
+		e.Clock.Add(time.Hour)
+		if n, err := e.svc.ExpireRestrictions(e.ctx); err != nil || n != 1 || len(e.Reload(t, a).Restrictions) != 0 {
+			t.Fatalf("expiry: %d %v %v", n, err, e.Reload(t, a).Restrictions)
 		}
 		e.prices()
-		if _, err := e.accounts.Freeze(e.ctx, a.ID, "not me", meta); err != nil {
+		if _, err := e.Accounts.Freeze(e.ctx, a.ID, "not me", meta); err != nil {
 			t.Fatal(err)
 		}
 		if r := refusal(t, req("1"), withdrawal.CodeLocked); r.Reason != "frozen" {
@@ -470,11 +413,11 @@ func TestAddressHoldAndAllowList(t *testing.T) {
 			{Asset: "XRP", Network: "xrp", Address: "rN7n7otQDd6FczFgLdSqtcsAUxDkw6fzRH"},              // memo missing
 			{Asset: "BTC", Network: "ethereum", Address: ethAddr},                                      // wrong pair
 		} {
-			if _, err := e.svc.AddAddress(e.ctx, a, e.session(sess), bad, meta); err == nil {
+			if _, err := e.svc.AddAddress(e.ctx, a, e.Session(t, sess), bad, meta); err == nil {
 				t.Errorf("%+v accepted", bad)
 			}
 		}
-		added, err := e.svc.AddAddress(e.ctx, a, e.session(sess), withdrawal.NewAddress{Asset: "BTC", Network: "bitcoin", Address: btcAddr}, meta)
+		added, err := e.svc.AddAddress(e.ctx, a, e.Session(t, sess), withdrawal.NewAddress{Asset: "BTC", Network: "bitcoin", Address: btcAddr}, meta)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -482,9 +425,9 @@ func TestAddressHoldAndAllowList(t *testing.T) {
 		if _, err := e.svc.ConfirmAddress(e.ctx, a, sess, added.ID, "forged", e.code(secret), meta); !errors.Is(err, withdrawal.ErrInvalidToken) {
 			t.Fatalf("forged token: %v", err)
 		}
-		e.clock.Add(30 * time.Second)
+		e.Clock.Add(30 * time.Second)
 		confirmed, err := e.svc.ConfirmAddress(e.ctx, a, sess, added.ID, token, e.code(secret), meta)
-		if err != nil || confirmed.StatusAt(e.clock.Now()) != withdrawal.AddressOnHold {
+		if err != nil || confirmed.StatusAt(e.Clock.Now()) != withdrawal.AddressOnHold {
 			t.Fatalf("confirm: %+v %v", confirmed, err)
 		}
 		req := withdrawal.Request{Asset: "BTC", Network: "bitcoin", Amount: "0.01", AddressID: added.ID, Session: sess, Meta: meta}
@@ -503,24 +446,24 @@ func TestAddressHoldAndAllowList(t *testing.T) {
 		}
 		_, err = e.svc.Request(e.ctx, a, typed)
 		refusal(t, err, withdrawal.CodeAddressNotAllowed)
-		e.clock.Add(24 * time.Hour)
+		e.Clock.Add(24 * time.Hour)
 		e.prices()
 		if _, err := e.svc.Request(e.ctx, a, req); err != nil {
 			t.Fatalf("active address: %v", err)
 		}
 		// Turning it off: a second factor, the email link, then the hold.
-		e.clock.Add(time.Second) // after the withdrawal's email
-		if err := e.factors.StepUp(e.ctx, a, sess.ID, mfa.Proof{Method: mfa.MethodTOTP, Code: e.code(secret)}, meta); err != nil {
+		e.Clock.Add(time.Second) // after the withdrawal's email
+		if err := e.MFA.StepUp(e.ctx, a, sess.ID, mfa.Proof{Method: mfa.MethodTOTP, Code: e.code(secret)}, meta); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.svc.DisableAllowList(e.ctx, a, e.session(sess), meta); err != nil {
+		if _, err := e.svc.DisableAllowList(e.ctx, a, e.Session(t, sess), meta); err != nil {
 			t.Fatal(err)
 		}
 		st, err := e.svc.ConfirmAllowListOff(e.ctx, e.lastLink(a.Email).Get("token"), meta)
-		if err != nil || !st.AllowListAt(e.clock.Now()) {
+		if err != nil || !st.AllowListAt(e.Clock.Now()) {
 			t.Fatalf("allow-list off at once: %+v %v", st, err)
 		}
-		e.clock.Add(24 * time.Hour)
+		e.Clock.Add(24 * time.Hour)
 		e.prices()
 		if _, err := e.svc.Request(e.ctx, a, typed); err != nil {
 			t.Fatalf("typed address after the switch-off's hold: %v", err)
@@ -556,7 +499,7 @@ func TestExpiryAndCancelGiveTheLimitBack(t *testing.T) {
 		if _, err := e.svc.Request(e.ctx, a, req); err != nil {
 			t.Fatalf("after a cancel: %v", err)
 		}
-		e.clock.Add(31 * time.Minute)
+		e.Clock.Add(31 * time.Minute)
 		e.prices()
 		if n, err := e.svc.ExpireDue(e.ctx); err != nil || n != 2 {
 			t.Fatalf("expired %d %v, want 2", n, err)
@@ -584,7 +527,7 @@ func TestReviewHoldAndStaffDecision(t *testing.T) {
 		a, sess := e.user("eve@example.com", 2)
 		request := func(amount string) withdrawal.Withdrawal {
 			t.Helper()
-			e.clock.Add(time.Second) // emails are told apart by time
+			e.Clock.Add(time.Second) // emails are told apart by time
 			_, err := e.svc.Request(e.ctx, a, withdrawal.Request{Asset: "ETH", Network: "ethereum", Amount: amount, Address: ethAddr, Session: sess, Meta: meta})
 			if err != nil {
 				t.Fatal(err)
@@ -612,8 +555,8 @@ func TestReviewHoldAndStaffDecision(t *testing.T) {
 		if err != nil || w.Status != withdrawal.StatusApproved || w.Reviewer != "staff:s" {
 			t.Fatalf("approve %+v %v", w, err)
 		}
-		if e.webhooks("withdrawal.approved") != 2 {
-			t.Fatalf("%d approved webhooks, want 2", e.webhooks("withdrawal.approved"))
+		if e.Webhooks(t, "withdrawal.approved") != 2 {
+			t.Fatalf("%d approved webhooks, want 2", e.Webhooks(t, "withdrawal.approved"))
 		}
 	})
 }
