@@ -3,11 +3,9 @@ package mfa_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,10 +14,9 @@ import (
 	"github.com/wardenhq/warden/internal/keyring"
 	"github.com/wardenhq/warden/internal/mfa"
 	"github.com/wardenhq/warden/internal/notify"
-	"github.com/wardenhq/warden/internal/outbox"
 	"github.com/wardenhq/warden/internal/passkey"
 	"github.com/wardenhq/warden/internal/passkey/passkeytest"
-	"github.com/wardenhq/warden/internal/password"
+	"github.com/wardenhq/warden/internal/servicetest"
 	"github.com/wardenhq/warden/internal/session"
 	"github.com/wardenhq/warden/internal/store"
 	"github.com/wardenhq/warden/internal/store/storetest"
@@ -30,45 +27,20 @@ import (
 // so that a code for t0 ± n×30 s falls in a known step.
 var t0 = time.Date(2031, time.March, 4, 5, 6, 10, 0, time.UTC)
 
-const (
-	baseURL      = "http://localhost:8443" // passkeys need a host name
-	goodPassword = "correct horse battery staple"
-)
+const goodPassword = "correct horse battery staple"
 
 var policy = mfa.Policy{ChallengeTTL: 5 * time.Minute, MaxFailures: 5, StepUpWindow: 5 * time.Minute}
 
 var meta = account.Meta{IP: "203.0.113.7", UserAgent: "mfa-test", RequestID: "req_test"}
 
-// clock is the injected time of every service in a test.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Add(d time.Duration) time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	return c.now
-}
-
 // env is the second-factor service assembled the way internal/server
-// assembles it, on a real store, with an injected clock.
+// assembles it, on a real store, with an injected clock: the Services'
+// MFA is this test's, with passkeys and the recovery keys of its keyring.
 type env struct {
-	t        *testing.T
-	ctx      context.Context
-	store    *store.Store
-	clock    *clock
-	keys     *keyring.Keyring
-	accounts *account.Service
-	sessions *session.Service
-	mfa      *mfa.Service
+	*servicetest.Services
+	t    *testing.T
+	ctx  context.Context
+	keys *keyring.Keyring
 }
 
 var (
@@ -77,55 +49,25 @@ var (
 )
 
 // each runs fn on SQLite and on PostgreSQL, in parallel, with a service
-// whose keyring holds masterKey.
+// whose keyring holds masterKey (the key servicetest.Each seals the store
+// with too).
 func each(t *testing.T, fn func(t *testing.T, e *env)) {
 	t.Helper()
-	keys, err := keyring.New(masterKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	storetest.Each(t, func(t *testing.T, st *store.Store) {
-		t.Parallel()
-		fn(t, newEnv(t, st, &clock{now: t0}, masterKey))
-	}, store.WithKeyring(keys))
+	servicetest.Each(t, func(t *testing.T, st *store.Store, _ *keyring.Keyring) {
+		fn(t, newEnv(t, st, servicetest.NewClock(t0), masterKey))
+	})
 }
 
 // newEnv builds the services on st with a keyring of primary and older
 // keys, recovery keys derived from them as internal/server derives them.
-func newEnv(t *testing.T, st *store.Store, c *clock, primary []byte, older ...[]byte) *env {
+func newEnv(t *testing.T, st *store.Store, c *servicetest.Clock, primary []byte, older ...[]byte) *env {
 	t.Helper()
 	keys, err := keyring.New(primary, older...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hasher, err := password.NewHasher(password.CheapParamsForTests(), password.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mailer, err := notify.NewMailer(baseURL, "Warden")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sessions := &session.Service{
-		Transact: func(ctx context.Context, fn func(session.Tx) error) error {
-			return st.Write(ctx, func(tx *store.Tx) error { return fn(tx) })
-		},
-		Lookup: st,
-		Policy: session.Policy{IdleTimeout: time.Hour, Lifetime: 24 * time.Hour},
-		Now:    c.Now,
-	}
-	accounts := &account.Service{
-		Transact: func(ctx context.Context, fn func(account.Tx) error) error {
-			return st.Write(ctx, func(tx *store.Tx) error { return fn(tx) })
-		},
-		View: func(ctx context.Context, fn func(account.Tx) error) error {
-			return st.Read(ctx, func(tx *store.Tx) error { return fn(tx) })
-		},
-		Hasher: hasher, Mailer: mailer, BaseURL: baseURL,
-		Policy: account.Policy{VerifyEmailTTL: 24 * time.Hour, PasswordResetTTL: 30 * time.Minute, FreezeLinkTTL: 30 * 24 * time.Hour},
-		Now:    c.Now,
-	}
-	rp, err := passkey.New(baseURL, "Warden")
+	base := servicetest.New(t, st, keys, c)
+	rp, err := passkey.New(servicetest.BaseURL, "Warden")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,19 +83,17 @@ func newEnv(t *testing.T, st *store.Store, c *clock, primary []byte, older ...[]
 		}
 		recoveryKeys = append(recoveryKeys, k)
 	}
-	return &env{
-		t: t, ctx: context.Background(), store: st, clock: c, keys: keys, accounts: accounts, sessions: sessions,
-		mfa: &mfa.Service{
-			Transact: func(ctx context.Context, fn func(mfa.Tx) error) error {
-				return st.Write(ctx, func(tx *store.Tx) error { return fn(tx) })
-			},
-			View: func(ctx context.Context, fn func(mfa.Tx) error) error {
-				return st.Read(ctx, func(tx *store.Tx) error { return fn(tx) })
-			},
-			Accounts: accounts, Keys: keys, RecoveryKeys: recoveryKeys, Passkeys: rp,
-			Issuer: "Warden", Policy: policy, Now: c.Now,
+	base.MFA = &mfa.Service{
+		Transact: func(ctx context.Context, fn func(mfa.Tx) error) error {
+			return st.Write(ctx, func(tx *store.Tx) error { return fn(tx) })
 		},
+		View: func(ctx context.Context, fn func(mfa.Tx) error) error {
+			return st.Read(ctx, func(tx *store.Tx) error { return fn(tx) })
+		},
+		Accounts: base.Accounts, Keys: keys, RecoveryKeys: recoveryKeys, Passkeys: rp,
+		Issuer: "Warden", Policy: policy, Now: c.Now,
 	}
+	return &env{Services: base, t: t, ctx: context.Background(), keys: keys}
 }
 
 // with is e for a subtest: helpers report failures to t.
@@ -166,7 +106,7 @@ func (e *env) with(t *testing.T) *env {
 // user makes a verified account with goodPassword.
 func (e *env) user(email string) account.Account {
 	e.t.Helper()
-	hash, err := e.accounts.Hasher.Hash(e.ctx, goodPassword)
+	hash, err := e.Accounts.Hasher.Hash(e.ctx, goodPassword)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -174,10 +114,10 @@ func (e *env) user(email string) account.Account {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	now := e.clock.Now()
+	now := e.Clock.Now()
 	a := account.Account{ID: id.New("usr"), Realm: account.RealmUser, Email: addr, EmailKey: key,
 		EmailVerifiedAt: now, PasswordHash: hash, CreatedAt: now}
-	if err := e.store.Write(e.ctx, func(tx *store.Tx) error { return tx.InsertAccount(e.ctx, a) }); err != nil {
+	if err := e.Store.Write(e.ctx, func(tx *store.Tx) error { return tx.InsertAccount(e.ctx, a) }); err != nil {
 		e.t.Fatal(err)
 	}
 	return a
@@ -186,45 +126,22 @@ func (e *env) user(email string) account.Account {
 // login opens a password-only session for a.
 func (e *env) login(a account.Account) session.Session {
 	e.t.Helper()
-	started, err := e.sessions.Start(e.ctx, a, session.AAL1, session.Meta{IP: meta.IP, UserAgent: meta.UserAgent})
+	started, err := e.Sessions.Start(e.ctx, a, session.AAL1, session.Meta{IP: meta.IP, UserAgent: meta.UserAgent})
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	return started.Session
 }
 
-// reload reads the account and a session as stored now.
-func (e *env) reload(a account.Account) account.Account {
-	e.t.Helper()
-	var out account.Account
-	if err := e.store.Read(e.ctx, func(tx *store.Tx) error {
-		var err error
-		out, err = tx.AccountByID(e.ctx, a.ID)
-		return err
-	}); err != nil {
-		e.t.Fatal(err)
-	}
-	return out
-}
-
-func (e *env) session(s session.Session) session.Session {
-	e.t.Helper()
-	out, err := e.store.SessionByTokenHash(e.ctx, s.TokenHash)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return out
-}
-
 // enrolTOTP turns the authenticator app on for a, in session sess, at the
 // clock's time, and returns its secret and recovery codes.
 func (e *env) enrolTOTP(a account.Account, sess session.Session) (secret string, codes []string) {
 	e.t.Helper()
-	en, err := e.mfa.BeginTOTP(e.ctx, a)
+	en, err := e.MFA.BeginTOTP(e.ctx, a)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	codes, err = e.mfa.ConfirmTOTP(e.ctx, a, sess.ID, rfc6238(e.t, en.Secret, e.clock.Now()), meta)
+	codes, err = e.MFA.ConfirmTOTP(e.ctx, a, sess.ID, rfc6238(e.t, en.Secret, e.Clock.Now()), meta)
 	if err != nil {
 		e.t.Fatalf("confirm the authenticator app: %v", err)
 	}
@@ -234,12 +151,12 @@ func (e *env) enrolTOTP(a account.Account, sess session.Session) (secret string,
 // registerPasskey adds a software passkey to a through the service.
 func (e *env) registerPasskey(a account.Account, sess session.Session, name string) (*passkeytest.Authenticator, mfa.Registered) {
 	e.t.Helper()
-	reg, err := e.mfa.BeginPasskeyRegistration(e.ctx, a, sess.ID)
+	reg, err := e.MFA.BeginPasskeyRegistration(e.ctx, a, sess.ID)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	key := passkeytest.New(e.t, baseURL)
-	done, err := e.mfa.FinishPasskeyRegistration(e.ctx, a, sess.ID, reg.ID, name, key.Create(reg.Options), meta)
+	key := passkeytest.New(e.t, servicetest.BaseURL)
+	done, err := e.MFA.FinishPasskeyRegistration(e.ctx, a, sess.ID, reg.ID, name, key.Create(reg.Options), meta)
 	if err != nil {
 		e.t.Fatalf("register passkey %q: %v", name, err)
 	}
@@ -249,7 +166,7 @@ func (e *env) registerPasskey(a account.Account, sess session.Session, name stri
 // code is a code from secret for the clock's current time, off by offset.
 func (e *env) code(secret string, offset time.Duration) string {
 	e.t.Helper()
-	return rfc6238(e.t, secret, e.clock.Now().Add(offset))
+	return rfc6238(e.t, secret, e.Clock.Now().Add(offset))
 }
 
 func totp(code string) mfa.Proof     { return mfa.Proof{Method: mfa.MethodTOTP, Code: code} }
@@ -273,8 +190,8 @@ func TestChallengeExpiresAfterTTL(t *testing.T) {
 		a := e.user("ada@example.com")
 		secret, _ := e.enrolTOTP(a, e.login(a))
 
-		start := e.clock.Add(time.Minute)
-		st, err := e.mfa.StartChallenge(e.ctx, a, mfa.PurposeLogin, "")
+		start := e.Clock.Add(time.Minute)
+		st, err := e.MFA.StartChallenge(e.ctx, a, mfa.PurposeLogin, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -284,8 +201,8 @@ func TestChallengeExpiresAfterTTL(t *testing.T) {
 		if want := []string{mfa.MethodTOTP, mfa.MethodRecoveryCode}; !slices.Equal(st.Methods, want) || st.WebAuthnOptions != nil {
 			t.Fatalf("methods %v (webauthn options %s), want %v", st.Methods, st.WebAuthnOptions, want)
 		}
-		e.clock.Add(policy.ChallengeTTL - time.Second)
-		done, err := e.mfa.CompleteChallenge(e.ctx, st.ID, mfa.PurposeLogin, "", totp(e.code(secret, 0)), meta)
+		e.Clock.Add(policy.ChallengeTTL - time.Second)
+		done, err := e.MFA.CompleteChallenge(e.ctx, st.ID, mfa.PurposeLogin, "", totp(e.code(secret, 0)), meta)
 		if err != nil {
 			t.Fatalf("answer a second before the TTL: %v", err)
 		}
@@ -293,20 +210,20 @@ func TestChallengeExpiresAfterTTL(t *testing.T) {
 			t.Fatalf("completion %+v", done)
 		}
 
-		late, err := e.mfa.StartChallenge(e.ctx, a, mfa.PurposeLogin, "")
+		late, err := e.MFA.StartChallenge(e.ctx, a, mfa.PurposeLogin, "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		e.clock.Add(policy.ChallengeTTL + time.Second)
+		e.Clock.Add(policy.ChallengeTTL + time.Second)
 		code := e.code(secret, 0)
-		if _, err := e.mfa.CompleteChallenge(e.ctx, late.ID, mfa.PurposeLogin, "", totp(code), meta); !errors.Is(err, mfa.ErrChallengeExpired) {
+		if _, err := e.MFA.CompleteChallenge(e.ctx, late.ID, mfa.PurposeLogin, "", totp(code), meta); !errors.Is(err, mfa.ErrChallengeExpired) {
 			t.Fatalf("answer a second after the TTL: %v, want ErrChallengeExpired", err)
 		}
-		fresh, err := e.mfa.StartChallenge(e.ctx, a, mfa.PurposeLogin, "")
+		fresh, err := e.MFA.StartChallenge(e.ctx, a, mfa.PurposeLogin, "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.mfa.CompleteChallenge(e.ctx, fresh.ID, mfa.PurposeLogin, "", totp(code), meta); err != nil {
+		if _, err := e.MFA.CompleteChallenge(e.ctx, fresh.ID, mfa.PurposeLogin, "", totp(code), meta); err != nil {
 			t.Fatalf("the code refused on the expired challenge was spent: %v", err)
 		}
 	})
@@ -319,37 +236,37 @@ func TestWrongAnswersVoidTheChallenge(t *testing.T) {
 	each(t, func(t *testing.T, e *env) {
 		a := e.user("bo@example.com")
 		secret, codes := e.enrolTOTP(a, e.login(a))
-		e.clock.Add(time.Minute)
+		e.Clock.Add(time.Minute)
 		wrong := []mfa.Proof{recovery("aaaaa-aaaaa"), totp("12345a"), recovery("not a code"), totp(e.code(secret, -time.Hour)), recovery("bbbbb-bbbbb")}
 
 		// One fewer than the limit: the right answer still opens it.
-		st, err := e.mfa.StartChallenge(e.ctx, a, mfa.PurposeLogin, "")
+		st, err := e.MFA.StartChallenge(e.ctx, a, mfa.PurposeLogin, "")
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, p := range wrong[:policy.MaxFailures-1] {
-			if _, err := e.mfa.CompleteChallenge(e.ctx, st.ID, mfa.PurposeLogin, "", p, meta); !errors.Is(err, mfa.ErrInvalidCode) {
+			if _, err := e.MFA.CompleteChallenge(e.ctx, st.ID, mfa.PurposeLogin, "", p, meta); !errors.Is(err, mfa.ErrInvalidCode) {
 				t.Fatalf("wrong answer %+v: %v, want ErrInvalidCode", p, err)
 			}
 		}
-		if _, err := e.mfa.CompleteChallenge(e.ctx, st.ID, mfa.PurposeLogin, "", totp(e.code(secret, 0)), meta); err != nil {
+		if _, err := e.MFA.CompleteChallenge(e.ctx, st.ID, mfa.PurposeLogin, "", totp(e.code(secret, 0)), meta); err != nil {
 			t.Fatalf("right answer after %d wrong ones: %v", policy.MaxFailures-1, err)
 		}
 
 		// The limit: voided.
-		st, err = e.mfa.StartChallenge(e.ctx, a, mfa.PurposeLogin, "")
+		st, err = e.MFA.StartChallenge(e.ctx, a, mfa.PurposeLogin, "")
 		if err != nil {
 			t.Fatal(err)
 		}
 		for i, p := range wrong[:policy.MaxFailures] {
-			if _, err := e.mfa.CompleteChallenge(e.ctx, st.ID, mfa.PurposeLogin, "", p, meta); !errors.Is(err, mfa.ErrInvalidCode) {
+			if _, err := e.MFA.CompleteChallenge(e.ctx, st.ID, mfa.PurposeLogin, "", p, meta); !errors.Is(err, mfa.ErrInvalidCode) {
 				t.Fatalf("wrong answer %d (%+v): %v, want ErrInvalidCode", i+1, p, err)
 			}
 		}
-		if _, err := e.mfa.CompleteChallenge(e.ctx, st.ID, mfa.PurposeLogin, "", recovery(codes[0]), meta); !errors.Is(err, mfa.ErrChallengeExpired) {
+		if _, err := e.MFA.CompleteChallenge(e.ctx, st.ID, mfa.PurposeLogin, "", recovery(codes[0]), meta); !errors.Is(err, mfa.ErrChallengeExpired) {
 			t.Fatalf("right answer after %d wrong ones: %v, want ErrChallengeExpired", policy.MaxFailures, err)
 		}
-		if f, err := e.mfa.FactorsOf(e.ctx, a.ID); err != nil || f.RecoveryCodesLeft != mfa.RecoveryCodeCount {
+		if f, err := e.MFA.FactorsOf(e.ctx, a.ID); err != nil || f.RecoveryCodesLeft != mfa.RecoveryCodeCount {
 			t.Fatalf("a voided challenge spent a recovery code: %d left (%v)", f.RecoveryCodesLeft, err)
 		}
 	})
@@ -363,12 +280,12 @@ func TestChallengeIsBoundToPurposeAndSession(t *testing.T) {
 		secret, _ := e.enrolTOTP(a, e.login(a))
 		mine, other := e.login(a), e.login(a)
 
-		e.clock.Add(time.Minute)
-		login, err := e.mfa.StartChallenge(e.ctx, a, mfa.PurposeLogin, "")
+		e.Clock.Add(time.Minute)
+		login, err := e.MFA.StartChallenge(e.ctx, a, mfa.PurposeLogin, "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		up, err := e.mfa.StartChallenge(e.ctx, a, mfa.PurposeStepUp, mine.ID)
+		up, err := e.MFA.StartChallenge(e.ctx, a, mfa.PurposeStepUp, mine.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -384,23 +301,23 @@ func TestChallengeIsBoundToPurposeAndSession(t *testing.T) {
 			{"a step-up challenge for another session", up.ID, mfa.PurposeStepUp, other.ID},
 			{"a step-up challenge without its session", up.ID, mfa.PurposeStepUp, ""},
 		} {
-			if _, err := e.mfa.CompleteChallenge(e.ctx, c.id, c.purpose, c.session, totp(code), meta); !errors.Is(err, mfa.ErrChallengeExpired) {
+			if _, err := e.MFA.CompleteChallenge(e.ctx, c.id, c.purpose, c.session, totp(code), meta); !errors.Is(err, mfa.ErrChallengeExpired) {
 				t.Errorf("%s: %v, want ErrChallengeExpired", c.what, err)
 			}
 		}
-		if s := e.session(other); !s.MFAAt.IsZero() || s.AAL != session.AAL1 {
+		if s := e.Session(t, other); !s.MFAAt.IsZero() || s.AAL != session.AAL1 {
 			t.Fatalf("the other session was stepped up: aal %s at %v", s.AAL, s.MFAAt)
 		}
 
 		// The refusals spent nothing: each challenge still works for its own.
-		if _, err := e.mfa.CompleteChallenge(e.ctx, up.ID, mfa.PurposeStepUp, mine.ID, totp(code), meta); err != nil {
+		if _, err := e.MFA.CompleteChallenge(e.ctx, up.ID, mfa.PurposeStepUp, mine.ID, totp(code), meta); err != nil {
 			t.Fatalf("the step-up challenge in its session: %v", err)
 		}
-		if s := e.session(mine); !s.MFAAt.Equal(e.clock.Now()) || s.AAL != session.AAL2 {
-			t.Fatalf("after the step-up: aal %s at %v, want aal2 at %v", s.AAL, s.MFAAt, e.clock.Now())
+		if s := e.Session(t, mine); !s.MFAAt.Equal(e.Clock.Now()) || s.AAL != session.AAL2 {
+			t.Fatalf("after the step-up: aal %s at %v, want aal2 at %v", s.AAL, s.MFAAt, e.Clock.Now())
 		}
-		e.clock.Add(30 * time.Second)
-		if _, err := e.mfa.CompleteChallenge(e.ctx, login.ID, mfa.PurposeLogin, "", totp(e.code(secret, 0)), meta); err != nil {
+		e.Clock.Add(30 * time.Second)
+		if _, err := e.MFA.CompleteChallenge(e.ctx, login.ID, mfa.PurposeLogin, "", totp(e.code(secret, 0)), meta); err != nil {
 			t.Fatalf("the login challenge as a login: %v", err)
 		}
 	})
@@ -414,30 +331,30 @@ func TestSealedSecretDoesNotOpenOnAnotherAccount(t *testing.T) {
 		victim, thief := e.user("vi@example.com"), e.user("th@example.com")
 		victimSecret, _ := e.enrolTOTP(victim, e.login(victim))
 		thiefSecret, _ := e.enrolTOTP(thief, e.login(thief))
-		if err := e.store.ExecRaw(e.ctx, `UPDATE totp_secrets SET secret = (SELECT secret FROM totp_secrets WHERE account_id = $1)
+		if err := e.Store.ExecRaw(e.ctx, `UPDATE totp_secrets SET secret = (SELECT secret FROM totp_secrets WHERE account_id = $1)
 			WHERE account_id = $2`, victim.ID, thief.ID); err != nil {
 			t.Fatal(err)
 		}
-		e.clock.Add(time.Minute)
+		e.Clock.Add(time.Minute)
 		sess := e.login(thief)
 		for name, secret := range map[string]string{"the copied secret's": victimSecret, "the thief's own": thiefSecret} {
-			err := e.mfa.StepUp(e.ctx, thief, sess.ID, totp(e.code(secret, 0)), meta)
+			err := e.MFA.StepUp(e.ctx, thief, sess.ID, totp(e.code(secret, 0)), meta)
 			if err == nil || !errors.Is(err, keyring.ErrCannotOpen) {
 				t.Errorf("step-up with %s code: %v, want keyring.ErrCannotOpen", name, err)
 			}
-			st, err := e.mfa.StartChallenge(e.ctx, thief, mfa.PurposeLogin, "")
+			st, err := e.MFA.StartChallenge(e.ctx, thief, mfa.PurposeLogin, "")
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := e.mfa.CompleteChallenge(e.ctx, st.ID, mfa.PurposeLogin, "", totp(e.code(secret, 0)), meta); !errors.Is(err, keyring.ErrCannotOpen) {
+			if _, err := e.MFA.CompleteChallenge(e.ctx, st.ID, mfa.PurposeLogin, "", totp(e.code(secret, 0)), meta); !errors.Is(err, keyring.ErrCannotOpen) {
 				t.Errorf("login with %s code: %v, want keyring.ErrCannotOpen", name, err)
 			}
 		}
-		if s := e.session(sess); !s.MFAAt.IsZero() || s.AAL != session.AAL1 {
+		if s := e.Session(t, sess); !s.MFAAt.IsZero() || s.AAL != session.AAL1 {
 			t.Fatalf("the thief's session was stepped up: aal %s at %v", s.AAL, s.MFAAt)
 		}
 		// The victim's own row is untouched and still works.
-		if err := e.mfa.StepUp(e.ctx, victim, e.login(victim).ID, totp(e.code(victimSecret, 0)), meta); err != nil {
+		if err := e.MFA.StepUp(e.ctx, victim, e.login(victim).ID, totp(e.code(victimSecret, 0)), meta); err != nil {
 			t.Fatalf("the victim's code on the victim's row: %v", err)
 		}
 	})
@@ -451,7 +368,7 @@ func TestTOTPWindowAndReuse(t *testing.T) {
 		a := e.user("di@example.com")
 		secret, _ := e.enrolTOTP(a, e.login(a))
 		sess := e.login(a)
-		e.clock.Add(10 * time.Minute)
+		e.Clock.Add(10 * time.Minute)
 		step := 30 * time.Second
 		for i, c := range []struct {
 			offset time.Duration
@@ -468,7 +385,7 @@ func TestTOTPWindowAndReuse(t *testing.T) {
 			{2 * step, &mfa.DriftError{Seconds: 60}},
 			{-2 * step, &mfa.DriftError{Seconds: -60}},
 		} {
-			err := e.mfa.StepUp(e.ctx, a, sess.ID, totp(e.code(secret, c.offset)), meta)
+			err := e.MFA.StepUp(e.ctx, a, sess.ID, totp(e.code(secret, c.offset)), meta)
 			var drift, wantDrift *mfa.DriftError
 			switch {
 			case errors.As(c.want, &wantDrift):
@@ -489,18 +406,18 @@ func TestDriftIsMeasured(t *testing.T) {
 	t.Parallel()
 	each(t, func(t *testing.T, e *env) {
 		a := e.user("ed@example.com")
-		en, err := e.mfa.BeginTOTP(e.ctx, a)
+		en, err := e.MFA.BeginTOTP(e.ctx, a)
 		if err != nil {
 			t.Fatal(err)
 		}
 		sess := e.login(a)
 		// Enrolment is where drift shows first: the app was just set up.
-		_, err = e.mfa.ConfirmTOTP(e.ctx, a, sess.ID, e.code(en.Secret, 5*time.Minute), meta)
+		_, err = e.MFA.ConfirmTOTP(e.ctx, a, sess.ID, e.code(en.Secret, 5*time.Minute), meta)
 		var drift *mfa.DriftError
 		if !errors.As(err, &drift) || drift.Seconds != 300 || !errors.Is(err, mfa.ErrInvalidCode) {
 			t.Fatalf("confirm with a phone 5 minutes fast: %v, want a drift of 300 s that is an invalid code", err)
 		}
-		if _, err := e.mfa.ConfirmTOTP(e.ctx, a, sess.ID, e.code(en.Secret, 0), meta); err != nil {
+		if _, err := e.MFA.ConfirmTOTP(e.ctx, a, sess.ID, e.code(en.Secret, 0), meta); err != nil {
 			t.Fatal(err)
 		}
 
@@ -515,8 +432,8 @@ func TestDriftIsMeasured(t *testing.T) {
 			{11 * time.Minute, 0},
 			{-30 * time.Minute, 0},
 		} {
-			e.clock.Add(time.Minute)
-			err := e.mfa.StepUp(e.ctx, a, sess.ID, totp(e.code(en.Secret, c.offset)), meta)
+			e.Clock.Add(time.Minute)
+			err := e.MFA.StepUp(e.ctx, a, sess.ID, totp(e.code(en.Secret, c.offset)), meta)
 			var drift *mfa.DriftError
 			switch {
 			case c.seconds == 0 && (errors.As(err, &drift) || !errors.Is(err, mfa.ErrInvalidCode)):
@@ -525,7 +442,7 @@ func TestDriftIsMeasured(t *testing.T) {
 				t.Errorf("code for now%+v: %v, want a drift of %d s", c.offset, err, c.seconds)
 			}
 			// Nothing was spent: the right code of this step still works.
-			if err := e.mfa.StepUp(e.ctx, a, sess.ID, totp(e.code(en.Secret, 0)), meta); err != nil {
+			if err := e.MFA.StepUp(e.ctx, a, sess.ID, totp(e.code(en.Secret, 0)), meta); err != nil {
 				t.Fatalf("right code after a drifted one: %v", err)
 			}
 		}
@@ -543,37 +460,37 @@ func TestRemovingTheLastFactorTurnsMFAOff(t *testing.T) {
 			a := e.user("fa@example.com")
 			sess := e.login(a)
 			key, reg := e.registerPasskey(a, sess, "Laptop")
-			if len(reg.RecoveryCodes) != mfa.RecoveryCodeCount || !e.reload(a).MFAEnabled {
-				t.Fatalf("first factor: %d recovery codes, mfa_enabled %v", len(reg.RecoveryCodes), e.reload(a).MFAEnabled)
+			if len(reg.RecoveryCodes) != mfa.RecoveryCodeCount || !e.Reload(t, a).MFAEnabled {
+				t.Fatalf("first factor: %d recovery codes, mfa_enabled %v", len(reg.RecoveryCodes), e.Reload(t, a).MFAEnabled)
 			}
 			// It works as a factor before it goes.
-			st, err := e.mfa.StartChallenge(e.ctx, a, mfa.PurposeLogin, "")
+			st, err := e.MFA.StartChallenge(e.ctx, a, mfa.PurposeLogin, "")
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := e.mfa.CompleteChallenge(e.ctx, st.ID, mfa.PurposeLogin, "", mfa.Proof{Method: mfa.MethodWebAuthn, Response: key.Get(st.WebAuthnOptions)}, meta); err != nil {
+			if _, err := e.MFA.CompleteChallenge(e.ctx, st.ID, mfa.PurposeLogin, "", mfa.Proof{Method: mfa.MethodWebAuthn, Response: key.Get(st.WebAuthnOptions)}, meta); err != nil {
 				t.Fatalf("login with the passkey: %v", err)
 			}
 
-			removedAt := e.clock.Add(time.Hour)
-			if err := e.mfa.RemovePasskey(e.ctx, a, reg.Passkey.ID, goodPassword, meta); err != nil {
+			removedAt := e.Clock.Add(time.Hour)
+			if err := e.MFA.RemovePasskey(e.ctx, a, reg.Passkey.ID, goodPassword, meta); err != nil {
 				t.Fatal(err)
 			}
-			after := e.reload(a)
+			after := e.Reload(t, a)
 			if after.MFAEnabled || !after.SecurityChangedAt.Equal(removedAt) {
 				t.Fatalf("after removing the last passkey: mfa_enabled %v, security changed at %v (want %v)", after.MFAEnabled, after.SecurityChangedAt, removedAt)
 			}
-			f, err := e.mfa.FactorsOf(e.ctx, a.ID)
+			f, err := e.MFA.FactorsOf(e.ctx, a.ID)
 			if err != nil || f.RecoveryCodesLeft != 0 || len(f.Passkeys) != 0 {
 				t.Fatalf("factors left: %+v (%v)", f, err)
 			}
-			if err := e.mfa.StepUp(e.ctx, a, sess.ID, recovery(reg.RecoveryCodes[0]), meta); !errors.Is(err, mfa.ErrInvalidCode) {
+			if err := e.MFA.StepUp(e.ctx, a, sess.ID, recovery(reg.RecoveryCodes[0]), meta); !errors.Is(err, mfa.ErrInvalidCode) {
 				t.Fatalf("a recovery code after 2FA went off: %v, want ErrInvalidCode", err)
 			}
-			if _, err := e.mfa.StartChallenge(e.ctx, a, mfa.PurposeLogin, ""); !errors.Is(err, mfa.ErrNotEnabled) {
+			if _, err := e.MFA.StartChallenge(e.ctx, a, mfa.PurposeLogin, ""); !errors.Is(err, mfa.ErrNotEnabled) {
 				t.Fatalf("a challenge without factors: %v, want ErrNotEnabled", err)
 			}
-			if err := e.mfa.RemovePasskey(e.ctx, a, reg.Passkey.ID, goodPassword, meta); !errors.Is(err, mfa.ErrPasskeyNotFound) {
+			if err := e.MFA.RemovePasskey(e.ctx, a, reg.Passkey.ID, goodPassword, meta); !errors.Is(err, mfa.ErrPasskeyNotFound) {
 				t.Fatalf("removing it twice: %v, want ErrPasskeyNotFound", err)
 			}
 			m := e.lastEmail(a.Email)
@@ -590,33 +507,33 @@ func TestRemovingTheLastFactorTurnsMFAOff(t *testing.T) {
 			if reg.RecoveryCodes != nil {
 				t.Fatalf("a second factor came with new recovery codes")
 			}
-			removedAt := e.clock.Add(time.Hour)
-			if err := e.mfa.RemovePasskey(e.ctx, a, reg.Passkey.ID, goodPassword, meta); err != nil {
+			removedAt := e.Clock.Add(time.Hour)
+			if err := e.MFA.RemovePasskey(e.ctx, a, reg.Passkey.ID, goodPassword, meta); err != nil {
 				t.Fatal(err)
 			}
-			after := e.reload(a)
+			after := e.Reload(t, a)
 			if !after.MFAEnabled || !after.SecurityChangedAt.Equal(removedAt) {
 				t.Fatalf("after removing one of two factors: mfa_enabled %v, security changed at %v (want %v)", after.MFAEnabled, after.SecurityChangedAt, removedAt)
 			}
-			if f, _ := e.mfa.FactorsOf(e.ctx, a.ID); f.RecoveryCodesLeft != mfa.RecoveryCodeCount || !f.TOTP {
+			if f, _ := e.MFA.FactorsOf(e.ctx, a.ID); f.RecoveryCodesLeft != mfa.RecoveryCodeCount || !f.TOTP {
 				t.Fatalf("factors after removing the passkey: %+v", f)
 			}
 
-			offAt := e.clock.Add(time.Hour)
-			if err := e.mfa.DisableTOTP(e.ctx, a, "not the password", e.code(secret, 0), meta); !errors.Is(err, account.ErrInvalidCredentials) {
+			offAt := e.Clock.Add(time.Hour)
+			if err := e.MFA.DisableTOTP(e.ctx, a, "not the password", e.code(secret, 0), meta); !errors.Is(err, account.ErrInvalidCredentials) {
 				t.Fatalf("turning the app off with a wrong password: %v", err)
 			}
-			if err := e.mfa.DisableTOTP(e.ctx, a, goodPassword, e.code(secret, 0), meta); err != nil {
+			if err := e.MFA.DisableTOTP(e.ctx, a, goodPassword, e.code(secret, 0), meta); err != nil {
 				t.Fatal(err)
 			}
-			after = e.reload(a)
+			after = e.Reload(t, a)
 			if after.MFAEnabled || !after.SecurityChangedAt.Equal(offAt) {
 				t.Fatalf("after turning the app off: mfa_enabled %v, security changed at %v (want %v)", after.MFAEnabled, after.SecurityChangedAt, offAt)
 			}
-			if f, _ := e.mfa.FactorsOf(e.ctx, a.ID); f.RecoveryCodesLeft != 0 || f.TOTP || f.TOTPPending {
+			if f, _ := e.MFA.FactorsOf(e.ctx, a.ID); f.RecoveryCodesLeft != 0 || f.TOTP || f.TOTPPending {
 				t.Fatalf("factors after turning the app off: %+v", f)
 			}
-			if err := e.mfa.StepUp(e.ctx, a, sess.ID, recovery(codes[0]), meta); !errors.Is(err, mfa.ErrInvalidCode) {
+			if err := e.MFA.StepUp(e.ctx, a, sess.ID, recovery(codes[0]), meta); !errors.Is(err, mfa.ErrInvalidCode) {
 				t.Fatalf("a recovery code after 2FA went off: %v, want ErrInvalidCode", err)
 			}
 		})
@@ -626,18 +543,11 @@ func TestRemovingTheLastFactorTurnsMFAOff(t *testing.T) {
 // lastEmail is the newest email queued for to.
 func (e *env) lastEmail(to string) notify.Email {
 	e.t.Helper()
-	msgs, err := e.store.ListOutbox(e.ctx, store.OutboxFilter{Limit: 100})
-	if err != nil {
-		e.t.Fatal(err)
+	mails := e.Emails(e.t, to)
+	if len(mails) == 0 {
+		e.t.Fatalf("no email to %s", to)
 	}
-	for _, m := range msgs {
-		var mail notify.Email
-		if err := json.Unmarshal(m.Payload, &mail); err == nil && m.Kind == outbox.KindEmail && mail.To == to {
-			return mail
-		}
-	}
-	e.t.Fatalf("no email to %s", to)
-	return notify.Email{}
+	return mails[len(mails)-1]
 }
 
 // After a key rotation, recovery codes hashed under the old key
@@ -646,43 +556,43 @@ func TestRecoveryCodesSurviveKeyRotation(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		t.Parallel()
-		c := &clock{now: t0}
+		c := servicetest.NewClock(t0)
 		before := newEnv(t, st, c, olderKey)
 		a := before.user("hu@example.com")
 		secret, codes := before.enrolTOTP(a, before.login(a))
 
 		rotated := newEnv(t, st, c, masterKey, olderKey)
 		newOnly := newEnv(t, st, c, masterKey)
-		if len(rotated.mfa.RecoveryKeys) != 2 || !bytes.Equal(rotated.mfa.RecoveryKeys[1], before.mfa.RecoveryKeys[0]) {
+		if len(rotated.MFA.RecoveryKeys) != 2 || !bytes.Equal(rotated.MFA.RecoveryKeys[1], before.MFA.RecoveryKeys[0]) {
 			t.Fatal("the rotated keyring does not derive the old recovery key second")
 		}
 		sess := rotated.login(a)
 
 		// Without the old key the old codes are not found at all.
-		if err := newOnly.mfa.StepUp(rotated.ctx, a, sess.ID, recovery(codes[0]), meta); !errors.Is(err, mfa.ErrInvalidCode) {
+		if err := newOnly.MFA.StepUp(rotated.ctx, a, sess.ID, recovery(codes[0]), meta); !errors.Is(err, mfa.ErrInvalidCode) {
 			t.Fatalf("an old code without the old key: %v, want ErrInvalidCode", err)
 		}
-		st1, err := rotated.mfa.StartChallenge(rotated.ctx, a, mfa.PurposeLogin, "")
+		st1, err := rotated.MFA.StartChallenge(rotated.ctx, a, mfa.PurposeLogin, "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		done, err := rotated.mfa.CompleteChallenge(rotated.ctx, st1.ID, mfa.PurposeLogin, "", recovery(codes[0]), meta)
+		done, err := rotated.MFA.CompleteChallenge(rotated.ctx, st1.ID, mfa.PurposeLogin, "", recovery(codes[0]), meta)
 		if err != nil || done.RecoveryCodesLeft != mfa.RecoveryCodeCount-1 {
 			t.Fatalf("an old code after the rotation: %v, %d left", err, done.RecoveryCodesLeft)
 		}
-		if err := rotated.mfa.StepUp(rotated.ctx, a, sess.ID, recovery(codes[0]), meta); !errors.Is(err, mfa.ErrInvalidCode) {
+		if err := rotated.MFA.StepUp(rotated.ctx, a, sess.ID, recovery(codes[0]), meta); !errors.Is(err, mfa.ErrInvalidCode) {
 			t.Fatalf("the same old code twice: %v, want ErrInvalidCode", err)
 		}
 		// The app's secret, sealed under the old key, opens too.
 		c.Add(time.Minute)
-		fresh, err := rotated.mfa.RegenerateRecoveryCodes(rotated.ctx, a, rfc6238(t, secret, c.Now()), meta)
+		fresh, err := rotated.MFA.RegenerateRecoveryCodes(rotated.ctx, a, rfc6238(t, secret, c.Now()), meta)
 		if err != nil {
 			t.Fatalf("new codes after the rotation: %v", err)
 		}
-		if err := newOnly.mfa.StepUp(rotated.ctx, a, sess.ID, recovery(fresh[0]), meta); err != nil {
+		if err := newOnly.MFA.StepUp(rotated.ctx, a, sess.ID, recovery(fresh[0]), meta); err != nil {
 			t.Fatalf("a new code under the new key alone: %v", err)
 		}
-		if err := rotated.mfa.StepUp(rotated.ctx, a, sess.ID, recovery(codes[1]), meta); !errors.Is(err, mfa.ErrInvalidCode) {
+		if err := rotated.MFA.StepUp(rotated.ctx, a, sess.ID, recovery(codes[1]), meta); !errors.Is(err, mfa.ErrInvalidCode) {
 			t.Fatalf("an old code after new codes were made: %v, want ErrInvalidCode", err)
 		}
 	})
