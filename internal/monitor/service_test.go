@@ -1,7 +1,6 @@
 package monitor_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"slices"
@@ -11,8 +10,8 @@ import (
 	"github.com/wardenhq/warden/internal/account"
 	"github.com/wardenhq/warden/internal/keyring"
 	"github.com/wardenhq/warden/internal/monitor"
+	"github.com/wardenhq/warden/internal/servicetest"
 	"github.com/wardenhq/warden/internal/store"
-	"github.com/wardenhq/warden/internal/store/storetest"
 )
 
 // brokenActor fails every action, as a database error in the middle of one would.
@@ -30,12 +29,7 @@ func (brokenActor) Freeze(context.Context, monitor.Tx, string, string, time.Time
 // the events after it are still evaluated.
 func TestPendingEventThatFailsIsSetAside(t *testing.T) {
 	t.Parallel()
-	keys, err := keyring.New(bytes.Repeat([]byte{42}, keyring.KeySize))
-	if err != nil {
-		t.Fatal(err)
-	}
-	storetest.Each(t, func(t *testing.T, st *store.Store) {
-		t.Parallel()
+	servicetest.Each(t, func(t *testing.T, st *store.Store, _ *keyring.Keyring) {
 		ctx := context.Background()
 		svc := newMonitor(t, st)
 		svc.Actor = brokenActor{}
@@ -70,19 +64,14 @@ func TestPendingEventThatFailsIsSetAside(t *testing.T) {
 		if n, _ := svc.EvaluatePending(ctx, 100); n != 0 {
 			t.Fatalf("%d events evaluated again", n)
 		}
-	}, store.WithKeyring(keys))
+	})
 }
 
 // A withdrawal's evaluation that runs out of time holds it, and leaves the
 // request's transaction usable: the limit never cancels a query in it.
 func TestSlowEvaluationHoldsWithoutBreakingTheTransaction(t *testing.T) {
 	t.Parallel()
-	keys, err := keyring.New(bytes.Repeat([]byte{42}, keyring.KeySize))
-	if err != nil {
-		t.Fatal(err)
-	}
-	storetest.Each(t, func(t *testing.T, st *store.Store) {
-		t.Parallel()
+	servicetest.Each(t, func(t *testing.T, st *store.Store, _ *keyring.Keyring) {
 		ctx := context.Background()
 		svc := newMonitor(t, st)
 		svc.SyncTimeout = time.Nanosecond // every evaluation runs past it
@@ -102,5 +91,5 @@ func TestSlowEvaluationHoldsWithoutBreakingTheTransaction(t *testing.T) {
 		if err != nil {
 			t.Fatalf("the request's transaction broke: %v", err)
 		}
-	}, store.WithKeyring(keys))
+	})
 }
