@@ -44,6 +44,28 @@ func insertVerifications(t *testing.T, s *store.Store, vs ...verification.Verifi
 	})
 }
 
+// newVerification stores a verification of the account, created at verNow,
+// for the tests of its documents.
+func newVerification(t *testing.T, s *store.Store, accountID, purpose, status string) verification.Verification {
+	t.Helper()
+	v := verification.Verification{ID: id.New("ver"), AccountID: accountID, Purpose: purpose, Status: status,
+		CreatedAt: verNow, UpdatedAt: verNow}
+	insertVerifications(t, s, v)
+	return v
+}
+
+func insertDocuments(t *testing.T, s *store.Store, ds ...verification.Document) {
+	t.Helper()
+	write(t, s, func(tx *store.Tx) error {
+		for _, d := range ds {
+			if err := tx.InsertDocument(context.Background(), d); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 func verificationByID(t *testing.T, s *store.Store, verificationID string) verification.Verification {
 	t.Helper()
 	v, err := readTx(t, s, func(tx *store.Tx) (verification.Verification, error) {
@@ -270,34 +292,23 @@ func TestDocumentReplacement(t *testing.T) {
 		ctx := context.Background()
 		a := newAccount(t, s, "a@example.com")
 		// Another verification of the account, whose documents no upload replaces.
-		other := verification.Verification{ID: id.New("ver"), AccountID: a.ID, Purpose: verification.PurposeMFAReset,
-			Status: verification.StatusInProgress, CreatedAt: verNow, UpdatedAt: verNow}
-		insertVerifications(t, s, other)
+		other := newVerification(t, s, a.ID, verification.PurposeMFAReset, verification.StatusInProgress)
 		otherDocs := []verification.Document{}
 		for _, u := range []upload{passport, selfie} {
 			otherDocs = append(otherDocs, verification.Document{ID: id.New("doc"), VerificationID: other.ID, AccountID: a.ID,
 				Kind: u.kind, Side: u.side, MediaType: "image/jpeg", SHA256: "x", Size: 1, CreatedAt: verNow})
 		}
-		write(t, s, func(tx *store.Tx) error {
-			for _, d := range otherDocs {
-				if err := tx.InsertDocument(ctx, d); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		insertDocuments(t, s, otherDocs...)
 
 		for _, sc := range scenarios {
-			v := verification.Verification{ID: id.New("ver"), AccountID: a.ID, Purpose: verification.PurposeTier,
-				Status: verification.StatusInProgress, CreatedAt: verNow, UpdatedAt: verNow}
-			insertVerifications(t, s, v)
+			v := newVerification(t, s, a.ID, verification.PurposeTier, verification.StatusInProgress)
 			var docs []verification.Document
 			for i, u := range sc.uploads {
 				d := verification.Document{ID: id.New("doc"), VerificationID: v.ID, AccountID: a.ID,
 					Kind: u.kind, Side: u.side, MediaType: "image/png", SHA256: fmt.Sprint(i), Size: 1,
 					CreatedAt: verNow.Add(time.Duration(i+1) * time.Minute)}
 				docs = append(docs, d)
-				write(t, s, func(tx *store.Tx) error { return tx.InsertDocument(ctx, d) })
+				insertDocuments(t, s, d)
 			}
 			got, err := readTx(t, s, func(tx *store.Tx) ([]verification.Document, error) { return tx.DocumentsOf(ctx, v.ID) })
 			if err != nil || len(got) != len(docs) {
@@ -334,9 +345,7 @@ func TestReplaceDocuments(t *testing.T) {
 		t.Parallel()
 		ctx := context.Background()
 		a := newAccount(t, s, "a@example.com")
-		v := verification.Verification{ID: id.New("ver"), AccountID: a.ID, Purpose: verification.PurposeTier,
-			Status: verification.StatusPendingReview, CreatedAt: verNow, UpdatedAt: verNow}
-		insertVerifications(t, s, v)
+		v := newVerification(t, s, a.ID, verification.PurposeTier, verification.StatusPendingReview)
 		doc := func(kind, side string, minutes int) verification.Document {
 			return verification.Document{ID: id.New("doc"), VerificationID: v.ID, AccountID: a.ID, Kind: kind, Side: side,
 				MediaType: "image/jpeg", SHA256: "h", Size: 1, CreatedAt: verNow.Add(time.Duration(minutes) * time.Minute)}
@@ -347,14 +356,7 @@ func TestReplaceDocuments(t *testing.T) {
 			doc(verification.KindIDCard, verification.SideBack, 3), // replaces the first at 3 minutes
 			doc(verification.KindSelfie, "", 4),
 		}
-		write(t, s, func(tx *store.Tx) error {
-			for _, d := range docs {
-				if err := tx.InsertDocument(ctx, d); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		insertDocuments(t, s, docs...)
 		replaced := func() []time.Time {
 			t.Helper()
 			got, err := readTx(t, s, func(tx *store.Tx) ([]verification.Document, error) { return tx.DocumentsOf(ctx, v.ID) })
@@ -394,11 +396,8 @@ func TestDocumentContentAndPurge(t *testing.T) {
 		t.Parallel()
 		ctx := context.Background()
 		a := newAccount(t, s, "a@example.com")
-		v := verification.Verification{ID: id.New("ver"), AccountID: a.ID, Purpose: verification.PurposeTier,
-			Status: verification.StatusApproved, CreatedAt: verNow, UpdatedAt: verNow}
-		other := v
-		other.ID = id.New("ver")
-		insertVerifications(t, s, v, other)
+		v := newVerification(t, s, a.ID, verification.PurposeTier, verification.StatusApproved)
+		other := newVerification(t, s, a.ID, verification.PurposeTier, verification.StatusApproved)
 		front := verification.Document{ID: id.New("doc"), VerificationID: v.ID, AccountID: a.ID, Kind: verification.KindIDCard,
 			Side: verification.SideFront, MediaType: "image/jpeg", SHA256: "sha-front", Size: 123456, Width: 1200, Height: 800,
 			Sealed: []byte{9, 8, 7, 0, 6}, KeyID: "k1", CreatedAt: verNow.Add(2 * time.Minute)}
@@ -407,14 +406,7 @@ func TestDocumentContentAndPurge(t *testing.T) {
 			Sealed: []byte("sealed selfie"), KeyID: "k2", CreatedAt: verNow.Add(time.Minute)}
 		otherDoc := verification.Document{ID: id.New("doc"), VerificationID: other.ID, AccountID: a.ID, Kind: verification.KindSelfie,
 			MediaType: "image/png", SHA256: "sha-other", Size: 1, Sealed: []byte("other"), KeyID: "k1", CreatedAt: verNow}
-		write(t, s, func(tx *store.Tx) error {
-			for _, d := range []verification.Document{front, selfie, otherDoc} {
-				if err := tx.InsertDocument(ctx, d); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		insertDocuments(t, s, front, selfie, otherDoc)
 		content := func(documentID string) (verification.Document, error) {
 			return readTx(t, s, func(tx *store.Tx) (verification.Document, error) { return tx.DocumentContent(ctx, documentID) })
 		}
