@@ -112,6 +112,7 @@ type Config struct {
 	CooldownMFA               time.Duration
 	CooldownNewDevice         time.Duration
 	CooldownUnfreeze          time.Duration
+	WithdrawalOneInReview     bool
 	PriceMaxAge               time.Duration
 	RulesFile                 string
 	MonitorSyncTimeout        time.Duration

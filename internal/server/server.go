@@ -265,6 +265,7 @@ func (s *Server) assemble(ctx context.Context) error {
 			AddressHold: cfg.AddressHold, ConfirmationTTL: cfg.WithdrawalConfirmationTTL,
 			CooldownPassword: cfg.CooldownPassword, CooldownMFA: cfg.CooldownMFA,
 			CooldownNewDevice: cfg.CooldownNewDevice, CooldownUnfreeze: cfg.CooldownUnfreeze,
+			OneInReview:         cfg.WithdrawalOneInReview,
 			RequireSecondFactor: cfg.WithdrawalRequireMFA, RequireEmail: cfg.WithdrawalRequireEmail,
 			PriceMaxAge: cfg.PriceMaxAge, MaxMFAFailures: 5,
 		},

@@ -483,6 +483,21 @@ func (tx *Tx) UpdateRestriction(ctx context.Context, accountID, id string, fn fu
 }
 
 // RestrictionsOf lists the account's restrictions not lifted, newest first,
+// HasWithdrawalInReview tells whether one of the account's withdrawals is
+// pending_review; the literal status lets both databases use the partial
+// index withdrawals_in_review.
+func (tx *Tx) HasWithdrawalInReview(ctx context.Context, accountID string) (bool, error) {
+	var one int
+	err := tx.q.QueryRowContext(ctx, `SELECT 1 FROM withdrawals WHERE account_id = $1 AND status = 'pending_review' LIMIT 1`, accountID).Scan(&one)
+	if isNoRows(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("find withdrawals in review of %s: %w", accountID, err)
+	}
+	return true, nil
+}
+
 // expired ones included (Restriction.ActiveAt tells).
 func (tx *Tx) RestrictionsOf(ctx context.Context, accountID string) ([]withdrawal.Restriction, error) {
 	return queryAll(ctx, tx.q, "list restrictions", scanRestriction, `SELECT `+restrictionColumns+` FROM restrictions

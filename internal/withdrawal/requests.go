@@ -217,8 +217,9 @@ func (s *Service) Request(ctx context.Context, a account.Account, r Request) (De
 	return out, nil
 }
 
-// checkAccount refuses withdrawals from a frozen or restricted account, or
-// during a cooldown after a security change (or a new device's first login).
+// checkAccount refuses withdrawals from a frozen or restricted account,
+// while another waits for staff, or during a cooldown after a security
+// change (or a new device's first login).
 func (s *Service) checkAccount(ctx context.Context, tx Tx, a account.Account, sess session.Session, now time.Time) error {
 	if a.Frozen() {
 		return &Refusal{Code: CodeLocked, Reason: "frozen", Detail: "the account is frozen"}
@@ -237,6 +238,18 @@ func (s *Service) checkAccount(ctx context.Context, tx Tx, a account.Account, se
 				ref.Detail = "withdrawals are paused while we check recent activity; completing identity verification lifts it"
 			}
 			return ref
+		}
+	}
+	// One withdrawal held for staff holds the next ones: a rule that found
+	// one suspicious should not be worked around by asking again, or in
+	// smaller amounts, while staff look.
+	if s.Policy.OneInReview {
+		if held, err := tx.HasWithdrawalInReview(ctx, a.ID); err != nil || held {
+			if err != nil {
+				return err
+			}
+			return &Refusal{Code: CodeLocked, Reason: "review",
+				Detail: "a withdrawal of yours is being reviewed by our team; new withdrawals wait until it is decided"}
 		}
 	}
 	var until time.Time

@@ -225,6 +225,9 @@ type Tx interface {
 	UpdateRestriction(ctx context.Context, accountID, id string, fn func(old Restriction) (Restriction, error)) (Restriction, error)
 	// RestrictionsOf lists the account's restrictions not lifted.
 	RestrictionsOf(ctx context.Context, accountID string) ([]Restriction, error)
+	// HasWithdrawalInReview tells whether one of the account's withdrawals
+	// waits for staff (pending_review).
+	HasWithdrawalInReview(ctx context.Context, accountID string) (bool, error)
 	// RestrictionsExpired lists restrictions not lifted whose expiry passed.
 	RestrictionsExpired(ctx context.Context, now time.Time, limit int) ([]Restriction, error)
 	// RefreshSessions makes every node drop the account's sessions from
@@ -254,6 +257,9 @@ type Policy struct {
 	// RequireSecondFactor and RequireEmail are the confirmations asked.
 	RequireSecondFactor bool
 	RequireEmail        bool
+	// OneInReview: while one of the account's withdrawals waits for staff,
+	// new ones are refused (withdrawals_locked, reason review).
+	OneInReview bool
 	// PriceMaxAge is the oldest price used; older counts as missing.
 	PriceMaxAge time.Duration
 	// MaxMFAFailures wrong codes cancel a request (5).
