@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -178,5 +179,88 @@ func TestProviderResultRelayedWithAdminKey(t *testing.T) {
 	}
 	if len(actors) != 1 || actors[0] != "admin_key:"+reviewerID {
 		t.Fatalf("audit actors of the approval: %v, want admin_key:%s", actors, reviewerID)
+	}
+}
+
+// keysOf lists a JSON object's members, sorted.
+func keysOf(m map[string]any) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// API.md: a problem's errors are [{field, code, detail}]. A refused rules
+// file names its problems so, with fields that are paths into the file, and
+// again in rule_errors as [{rule_id, field, line, column, message}].
+func TestInvalidRulesFollowTheErrorsConvention(t *testing.T) {
+	t.Parallel()
+	_, dbURL := storetest.SQLiteURL(t)
+	n := startMonitoringNode(t, dbURL, nil)
+	const file = `rules:
+  - id: fine
+    event_types: [deposit]
+    condition: event.value > 1.0
+    action: alert
+  - id: broken
+    event_types: [deposit]
+    condition: event.value >
+    action: alert
+  - id: loud
+    event_types: [deposit]
+    condition: event.value > 2.0
+    action: alert
+    severity: deafening
+  - id: fine
+    event_types: [deposit]
+    condition: event.value > 3.0
+    action: alert
+`
+	type placed struct {
+		field, detail     string // errors
+		ruleID, ruleField string // rule_errors
+		line, column      int
+		message           string
+	}
+	check := func(what string, r kycResp, want []placed) {
+		t.Helper()
+		r.expect(t, 400, "invalid_rules")
+		errs, ruleErrs := asList(r.body["errors"]), asList(r.body["rule_errors"])
+		if len(errs) != len(want) || len(ruleErrs) != len(want) {
+			t.Fatalf("%s: %d errors and %d rule_errors, want %d of each: %s", what, len(errs), len(ruleErrs), len(want), r.raw)
+		}
+		for i, w := range want {
+			e, re := errs[i].(map[string]any), ruleErrs[i].(map[string]any)
+			if k := keysOf(e); !slices.Equal(k, []string{"code", "detail", "field"}) {
+				t.Errorf("%s: errors[%d] has %v, want field, code, detail", what, i, k)
+			}
+			if e["field"] != w.field || e["code"] != "invalid" || !strings.HasPrefix(e["detail"].(string), w.detail) ||
+				!strings.Contains(e["detail"].(string), w.message) {
+				t.Errorf("%s: errors[%d] = %v, want field %s, code invalid, detail %q… with %q", what, i, e, w.field, w.detail, w.message)
+			}
+			if k := keysOf(re); !slices.Equal(k, []string{"column", "field", "line", "message", "rule_id"}) {
+				t.Errorf("%s: rule_errors[%d] has %v", what, i, k)
+			}
+			if re["rule_id"] != w.ruleID || re["field"] != w.ruleField || re["line"] != float64(w.line) ||
+				re["column"] != float64(w.column) || !strings.Contains(re["message"].(string), w.message) {
+				t.Errorf("%s: rule_errors[%d] = %v, want %+v", what, i, re, w)
+			}
+		}
+	}
+	want := []placed{
+		{"rules[1].condition", `rule "broken", condition line 1, column 14: `, "broken", "condition", 1, 14, "Syntax error"},
+		{"rules[2].severity", `rule "loud": `, "loud", "severity", 0, 0, "low"},
+		{"rules[3].id", `rule "fine": `, "fine", "id", 0, 0, "used by another rule"},
+	}
+	check("PUT", n.putRules(t, file), want)
+	check("backtest", n.admin(t, "POST", "/admin/v1/rules/backtest", map[string]string{"source": file}), want)
+	check("not YAML", n.putRules(t, "rules: ["), []placed{{"source", "", "", "yaml", 0, 0, ""}})
+	check("no rules", n.putRules(t, "rules: []\n"), []placed{{"rules", "at least one rule", "", "rules", 0, 0, "at least one rule"}})
+	check("a rule without an id", n.putRules(t, "rules:\n  - event_types: [deposit]\n    condition: event.value > 1.0\n    action: alert\n"),
+		[]placed{{"rules[0].id", "rule 1: ", "", "id", 0, 0, "1 to 64"}})
+	if v := n.admin(t, "GET", "/admin/v1/rules", nil).expect(t, 200, "").body["version"]; v != 0.0 {
+		t.Fatalf("a refused file changed the rules: version %v", v)
 	}
 }

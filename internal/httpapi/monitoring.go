@@ -102,9 +102,9 @@ func errBatchTooLarge() *Problem {
 		With("max_events", monitor.MaxBatch)
 }
 
-// ruleErrorView is one problem of a refused rules file. Line and column
-// locate a CEL error within the rule's condition (1-based; 0 when the
-// problem is not in a condition).
+// ruleErrorView is one problem of a refused rules file, in the rules' own
+// terms: the rule's id, the field, and for a CEL error its line and column
+// within the condition (1-based; 0 when the problem is not in a condition).
 type ruleErrorView struct {
 	RuleID  string `json:"rule_id"`
 	Field   string `json:"field"`
@@ -113,16 +113,53 @@ type ruleErrorView struct {
 	Message string `json:"message"`
 }
 
-// invalidRules refuses a rules file, naming every problem. Its errors are
-// the rules' own ({rule_id, field, line, column, message}), not request
-// fields.
+// invalidRules refuses a rules file, naming every problem twice: in errors
+// as every problem of the API is named ({field, code, detail}, the field a
+// path into the file such as rules[2].condition), and in rule_errors in the
+// rules' own terms ({rule_id, field, line, column, message}).
 func invalidRules(errs monitor.RuleErrors) *Problem {
-	out := make([]ruleErrorView, 0, len(errs))
+	placed := make([]ruleErrorView, 0, len(errs))
+	fields := make([]FieldError, 0, len(errs))
 	for _, e := range errs {
-		out = append(out, ruleErrorView{RuleID: e.RuleID, Field: e.Field, Line: e.Line, Column: e.Column, Message: e.Message})
+		placed = append(placed, ruleErrorView{RuleID: e.RuleID, Field: e.Field, Line: e.Line, Column: e.Column, Message: e.Message})
+		fields = append(fields, FieldError{Field: ruleErrorField(e), Code: "invalid", Detail: ruleErrorDetail(e)})
 	}
-	return NewProblem(http.StatusBadRequest, "invalid_rules",
-		"the rules were refused and the rules in force are unchanged; see errors").With("errors", out)
+	p := NewProblem(http.StatusBadRequest, "invalid_rules",
+		"the rules were refused and the rules in force are unchanged; see errors, and rule_errors for each rule's id and position")
+	p.Errors = fields
+	return p.With("rule_errors", placed)
+}
+
+// ruleErrorField names where a problem is: rules[i].<field> for a rule's
+// (i counting from 0, in file order), source for a file that is not YAML,
+// rules for the list as a whole.
+func ruleErrorField(e *monitor.RuleError) string {
+	switch {
+	case e.Position > 0:
+		return fmt.Sprintf("rules[%d].%s", e.Position-1, e.Field)
+	case e.Field == "yaml":
+		return "source"
+	}
+	return e.Field
+}
+
+// ruleErrorDetail is the problem's message with its place: the rule, and
+// for a CEL error the line and column within its condition.
+func ruleErrorDetail(e *monitor.RuleError) string {
+	var where []string
+	switch {
+	case e.Position > 0 && e.RuleID != "":
+		where = append(where, fmt.Sprintf("rule %q", e.RuleID))
+	case e.Position > 0:
+		where = append(where, fmt.Sprintf("rule %d", e.Position))
+	}
+	if e.Line > 0 {
+		where = append(where, fmt.Sprintf("condition line %d, column %d", e.Line, e.Column))
+	}
+	if len(where) == 0 {
+		return e.Message
+	}
+	return strings.Join(where, ", ") + ": " + e.Message
 }
 
 // --- events ---

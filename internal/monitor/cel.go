@@ -265,9 +265,15 @@ func Compile(rs RuleSet) ([]Compiled, error) {
 	var out []Compiled
 	for i := range rs.Rules {
 		r := rs.Rules[i]
-		errs = append(errs, r.check()...)
+		refuse := func(e *RuleError) {
+			e.Position = i + 1
+			errs = append(errs, e)
+		}
+		for _, e := range r.check() {
+			refuse(e)
+		}
 		if seen[r.ID] {
-			errs = append(errs, &RuleError{RuleID: r.ID, Field: "id", Message: "used by another rule"})
+			refuse(&RuleError{RuleID: r.ID, Field: "id", Message: "used by another rule"})
 		}
 		seen[r.ID] = true
 		if strings.TrimSpace(r.Condition) == "" {
@@ -276,17 +282,17 @@ func Compile(rs RuleSet) ([]Compiled, error) {
 		checked, iss := env.Compile(r.Condition)
 		if iss.Err() != nil {
 			for _, e := range iss.Errors() {
-				errs = append(errs, &RuleError{RuleID: r.ID, Field: "condition", Line: e.Location.Line(), Column: e.Location.Column() + 1, Message: e.Message})
+				refuse(&RuleError{RuleID: r.ID, Field: "condition", Line: e.Location.Line(), Column: e.Location.Column() + 1, Message: e.Message})
 			}
 			continue
 		}
 		if checked.OutputType() != cel.BoolType {
-			errs = append(errs, &RuleError{RuleID: r.ID, Field: "condition", Message: "must be true or false, not " + checked.OutputType().String()})
+			refuse(&RuleError{RuleID: r.ID, Field: "condition", Message: "must be true or false, not " + checked.OutputType().String()})
 			continue
 		}
 		prg, err := env.Program(checked, cel.EvalOptions(cel.OptOptimize), cel.CostLimit(100_000))
 		if err != nil {
-			errs = append(errs, &RuleError{RuleID: r.ID, Field: "condition", Message: err.Error()})
+			refuse(&RuleError{RuleID: r.ID, Field: "condition", Message: err.Error()})
 			continue
 		}
 		out = append(out, Compiled{Rule: r, program: prg, reads: reads(r.Condition)})

@@ -70,7 +70,10 @@ type RuleSet struct {
 // RuleError is a rule refused when loading, with where and why.
 type RuleError struct {
 	RuleID string
-	Field  string
+	// Position is the rule's place in the file, counting from 1; 0 when the
+	// problem is the file's as a whole (not YAML, too few or too many rules).
+	Position int
+	Field    string
 	// Line and Column locate a CEL error in the condition (1-based; 0 when
 	// the error is not in the condition).
 	Line, Column int
