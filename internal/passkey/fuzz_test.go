@@ -45,20 +45,14 @@ func fuzzLogin(t testing.TB) (rp *passkey.RP, u passkey.User, a *passkeytest.Aut
 	a = passkeytest.NewWithKey(t, origin, key, []byte("fuzz-credential-id"))
 
 	u = alice()
-	options, regState, err := rp.BeginRegistration(u)
-	if err != nil {
-		t.Fatal(err)
-	}
+	options, regState := beginRegistration(t, rp, u)
 	c, err := rp.FinishRegistration(u, regState, a.Create(options))
 	if err != nil {
 		t.Fatal(err)
 	}
 	u.Credentials = []passkey.Credential{c}
 
-	_, state, err = rp.BeginLogin(u)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, state = beginLogin(t, rp, u)
 	// Pin the challenge, and keep the state alive for long fuzzing runs.
 	var s struct {
 		Ceremony string         `json:"ceremony"`

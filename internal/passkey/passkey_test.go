@@ -38,14 +38,40 @@ func bob() passkey.User {
 	return passkey.User{ID: "usr_bob000000000000000000000000", Email: "bob@example.com"}
 }
 
+// beginRegistration starts a registration for u; it must start.
+func beginRegistration(t testing.TB, rp *passkey.RP, u passkey.User) (options, state []byte) {
+	t.Helper()
+	options, state, err := rp.BeginRegistration(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return options, state
+}
+
+// beginLogin starts a login for u; it must start.
+func beginLogin(t testing.TB, rp *passkey.RP, u passkey.User) (options, state []byte) {
+	t.Helper()
+	options, state, err := rp.BeginLogin(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return options, state
+}
+
+// aliceWithPasskey is the relying party of origin and Alice, with one
+// passkey registered from the authenticator it returns.
+func aliceWithPasskey(t *testing.T) (*passkey.RP, passkey.User, *passkeytest.Authenticator) {
+	t.Helper()
+	rp, u, a := newRP(t), alice(), passkeytest.New(t, origin)
+	register(t, rp, &u, a)
+	return rp, u, a
+}
+
 // register runs a whole registration of a's passkey for u and adds the
 // stored credential to u.
 func register(t *testing.T, rp *passkey.RP, u *passkey.User, a *passkeytest.Authenticator) passkey.Credential {
 	t.Helper()
-	options, state, err := rp.BeginRegistration(*u)
-	if err != nil {
-		t.Fatal(err)
-	}
+	options, state := beginRegistration(t, rp, *u)
 	c, err := rp.FinishRegistration(*u, state, a.Create(options))
 	if err != nil {
 		t.Fatalf("registration: %v", err)
@@ -60,10 +86,7 @@ func register(t *testing.T, rp *passkey.RP, u *passkey.User, a *passkeytest.Auth
 // login runs a whole login by u with a and stores the updated credential.
 func login(t *testing.T, rp *passkey.RP, u *passkey.User, a *passkeytest.Authenticator) error {
 	t.Helper()
-	options, state, err := rp.BeginLogin(*u)
-	if err != nil {
-		t.Fatal(err)
-	}
+	options, state := beginLogin(t, rp, *u)
 	id, updated, err := rp.FinishLogin(*u, state, a.Get(options))
 	if err != nil {
 		return err
@@ -94,10 +117,7 @@ func TestNewDerivesIDAndOriginFromBaseURL(t *testing.T) {
 		t.Fatal(err)
 	}
 	u := alice()
-	options, _, err := rp.BeginRegistration(u)
-	if err != nil {
-		t.Fatal(err)
-	}
+	options, _ := beginRegistration(t, rp, u)
 	var o struct {
 		PublicKey struct {
 			RP struct{ ID, Name string } `json:"rp"`
@@ -135,15 +155,9 @@ func TestNewDerivesIDAndOriginFromBaseURL(t *testing.T) {
 }
 
 func TestRegistrationOptions(t *testing.T) {
-	rp := newRP(t)
-	u := alice()
-	existing := passkeytest.New(t, origin)
-	register(t, rp, &u, existing)
+	rp, u, existing := aliceWithPasskey(t)
 
-	options, _, err := rp.BeginRegistration(u)
-	if err != nil {
-		t.Fatal(err)
-	}
+	options, _ := beginRegistration(t, rp, u)
 	var o struct {
 		PublicKey struct {
 			Challenge string
@@ -209,10 +223,7 @@ func TestLoginOptions(t *testing.T) {
 	register(t, rp, &u, a1)
 	register(t, rp, &u, a2)
 
-	options, _, err := rp.BeginLogin(u)
-	if err != nil {
-		t.Fatal(err)
-	}
+	options, _ := beginLogin(t, rp, u)
 	var o struct {
 		PublicKey struct {
 			Challenge        string
@@ -254,11 +265,8 @@ func TestLoginOptions(t *testing.T) {
 }
 
 func TestRegisterThenLogIn(t *testing.T) {
-	rp := newRP(t)
-	u := alice()
-	a := passkeytest.New(t, origin)
-	c := register(t, rp, &u, a)
-	if n := signCount(t, c); n != 0 {
+	rp, u, a := aliceWithPasskey(t)
+	if n := signCount(t, u.Credentials[0]); n != 0 {
 		t.Fatalf("sign count after registration = %d", n)
 	}
 
@@ -290,16 +298,10 @@ func TestTwoPasskeysForOneUser(t *testing.T) {
 }
 
 func TestRegisteringTheSamePasskeyTwiceIsRefused(t *testing.T) {
-	rp := newRP(t)
-	u := alice()
-	a := passkeytest.New(t, origin)
-	register(t, rp, &u, a)
+	rp, u, a := aliceWithPasskey(t)
 
 	// A client that ignores excludeCredentials.
-	options, state, err := rp.BeginRegistration(u)
-	if err != nil {
-		t.Fatal(err)
-	}
+	options, state := beginRegistration(t, rp, u)
 	if _, err := rp.FinishRegistration(u, state, a.Create(options)); !errors.Is(err, passkey.ErrInvalidResponse) {
 		t.Fatalf("second registration of the same passkey: %v, want ErrInvalidResponse", err)
 	}
@@ -313,10 +315,7 @@ func TestAnotherUsersPasskeyIsUnknown(t *testing.T) {
 	register(t, rp, &b, bobsKey)
 
 	// Bob answers Alice's login with his own (valid) passkey.
-	options, state, err := rp.BeginLogin(a)
-	if err != nil {
-		t.Fatal(err)
-	}
+	options, state := beginLogin(t, rp, a)
 	if _, _, err := rp.FinishLogin(a, state, bobsKey.Get(options)); !errors.Is(err, passkey.ErrUnknownCredential) {
 		t.Fatalf("Bob's passkey in Alice's login: %v, want ErrUnknownCredential", err)
 	}
@@ -329,10 +328,7 @@ func TestAnotherUsersPasskeyIsUnknown(t *testing.T) {
 }
 
 func TestUserHandleOfAnotherUserIsRefused(t *testing.T) {
-	rp := newRP(t)
-	u := alice()
-	a := passkeytest.New(t, origin)
-	register(t, rp, &u, a)
+	rp, u, a := aliceWithPasskey(t)
 
 	a.UserHandle = []byte(bob().ID)
 	if err := login(t, rp, &u, a); !errors.Is(err, passkey.ErrInvalidResponse) {
@@ -340,49 +336,36 @@ func TestUserHandleOfAnotherUserIsRefused(t *testing.T) {
 	}
 }
 
-func TestWrongOriginIsRefused(t *testing.T) {
-	rp := newRP(t)
-	u := alice()
-	a := passkeytest.New(t, origin)
+// An answer made for another origin, or signed for another relying party
+// id, is refused, in a registration and in a login.
+func TestWrongOriginOrRPIDIsRefused(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		spoil func(a *passkeytest.Authenticator)
+	}{
+		{"origin https://evil.example", func(a *passkeytest.Authenticator) { a.Origin = "https://evil.example" }},
+		{"origin https://localhost:8443", func(a *passkeytest.Authenticator) { a.Origin = "https://localhost:8443" }},
+		{"origin http://localhost:8444", func(a *passkeytest.Authenticator) { a.Origin = "http://localhost:8444" }},
+		{"origin http://localhost", func(a *passkeytest.Authenticator) { a.Origin = "http://localhost" }},
+		{"no origin", func(a *passkeytest.Authenticator) { a.Origin = "" }},
+		{"rp id evil.example", func(a *passkeytest.Authenticator) { a.RPID = "evil.example" }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rp, u := newRP(t), alice()
+			spoilt := passkeytest.New(t, origin)
+			c.spoil(spoilt)
+			options, state := beginRegistration(t, rp, u)
+			if _, err := rp.FinishRegistration(u, state, spoilt.Create(options)); !errors.Is(err, passkey.ErrInvalidResponse) {
+				t.Errorf("registration: %v, want ErrInvalidResponse", err)
+			}
 
-	a.Origin = "https://evil.example"
-	options, state, err := rp.BeginRegistration(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := rp.FinishRegistration(u, state, a.Create(options)); !errors.Is(err, passkey.ErrInvalidResponse) {
-		t.Fatalf("registration from %s: %v, want ErrInvalidResponse", a.Origin, err)
-	}
-
-	a.Origin = origin
-	register(t, rp, &u, a)
-	for _, wrong := range []string{"https://evil.example", "https://localhost:8443", "http://localhost:8444", "http://localhost", ""} {
-		a.Origin = wrong
-		if err := login(t, rp, &u, a); !errors.Is(err, passkey.ErrInvalidResponse) {
-			t.Errorf("login from %q: %v, want ErrInvalidResponse", wrong, err)
-		}
-	}
-}
-
-func TestWrongRPIDHashIsRefused(t *testing.T) {
-	rp := newRP(t)
-	u := alice()
-	a := passkeytest.New(t, origin)
-
-	a.RPID = "evil.example"
-	options, state, err := rp.BeginRegistration(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := rp.FinishRegistration(u, state, a.Create(options)); !errors.Is(err, passkey.ErrInvalidResponse) {
-		t.Fatalf("registration for rp id %s: %v, want ErrInvalidResponse", a.RPID, err)
-	}
-
-	a.RPID = ""
-	register(t, rp, &u, a)
-	a.RPID = "evil.example"
-	if err := login(t, rp, &u, a); !errors.Is(err, passkey.ErrInvalidResponse) {
-		t.Fatalf("assertion for rp id %s: %v, want ErrInvalidResponse", a.RPID, err)
+			a := passkeytest.New(t, origin)
+			register(t, rp, &u, a)
+			c.spoil(a)
+			if err := login(t, rp, &u, a); !errors.Is(err, passkey.ErrInvalidResponse) {
+				t.Errorf("login: %v, want ErrInvalidResponse", err)
+			}
+		})
 	}
 }
 
@@ -392,14 +375,8 @@ func TestAnswerToAnotherCeremonyIsRefused(t *testing.T) {
 	a := passkeytest.New(t, origin)
 
 	// Registration: the answer to one ceremony, finished with another's state.
-	options1, _, err := rp.BeginRegistration(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, state2, err := rp.BeginRegistration(u)
-	if err != nil {
-		t.Fatal(err)
-	}
+	options1, _ := beginRegistration(t, rp, u)
+	_, state2 := beginRegistration(t, rp, u)
 	if _, err := rp.FinishRegistration(u, state2, a.Create(options1)); !errors.Is(err, passkey.ErrInvalidResponse) {
 		t.Fatalf("registration answer replayed into another ceremony: %v, want ErrInvalidResponse", err)
 	}
@@ -407,65 +384,41 @@ func TestAnswerToAnotherCeremonyIsRefused(t *testing.T) {
 	// Login: a captured answer that already logged in once is replayed into
 	// a new ceremony.
 	register(t, rp, &u, a)
-	options, state, err := rp.BeginLogin(u)
-	if err != nil {
-		t.Fatal(err)
-	}
+	options, state := beginLogin(t, rp, u)
 	answer := a.Get(options)
 	if _, _, err := rp.FinishLogin(u, state, answer); err != nil {
 		t.Fatal(err)
 	}
-	_, nextState, err := rp.BeginLogin(u)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, nextState := beginLogin(t, rp, u)
 	if _, _, err := rp.FinishLogin(u, nextState, answer); !errors.Is(err, passkey.ErrInvalidResponse) {
 		t.Fatalf("login answer replayed into another ceremony: %v, want ErrInvalidResponse", err)
 	}
 
 	// A login answer does not complete a registration, nor the reverse.
-	regOptions, regState, err := rp.BeginRegistration(u)
-	if err != nil {
-		t.Fatal(err)
-	}
+	regOptions, regState := beginRegistration(t, rp, u)
 	a.RPID = "localhost" // registration options name the rp id elsewhere
 	if _, _, err := rp.FinishLogin(u, regState, a.Get(regOptions)); !errors.Is(err, passkey.ErrInvalidResponse) {
 		t.Fatalf("assertion against a registration state: %v, want ErrInvalidResponse", err)
 	}
 
-	loginOptions, loginState, err := rp.BeginLogin(u)
-	if err != nil {
-		t.Fatal(err)
-	}
+	loginOptions, loginState := beginLogin(t, rp, u)
 	if _, err := rp.FinishRegistration(u, loginState, passkeytest.New(t, origin).Create(loginOptions)); !errors.Is(err, passkey.ErrInvalidResponse) {
 		t.Fatalf("registration against a login state: %v, want ErrInvalidResponse", err)
 	}
 
 	// Another user's state.
 	b := bob()
-	_, bobsState, err := rp.BeginRegistration(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	options, _, err = rp.BeginRegistration(u)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, bobsState := beginRegistration(t, rp, b)
+	options, _ = beginRegistration(t, rp, u)
 	if _, err := rp.FinishRegistration(u, bobsState, passkeytest.New(t, origin).Create(options)); !errors.Is(err, passkey.ErrInvalidResponse) {
 		t.Fatalf("registration finished with another user's state: %v, want ErrInvalidResponse", err)
 	}
 }
 
 func TestExpiredStateIsRefused(t *testing.T) {
-	rp := newRP(t)
-	u := alice()
-	a := passkeytest.New(t, origin)
-	register(t, rp, &u, a)
+	rp, u, a := aliceWithPasskey(t)
 
-	options, state, err := rp.BeginLogin(u)
-	if err != nil {
-		t.Fatal(err)
-	}
+	options, state := beginLogin(t, rp, u)
 	// The state is the caller's to keep but ours to read: age it past the
 	// five minutes the browser was given.
 	var s struct {
@@ -490,10 +443,7 @@ func TestExpiredStateIsRefused(t *testing.T) {
 }
 
 func TestSignCountGoingBackwardsIsRefused(t *testing.T) {
-	rp := newRP(t)
-	u := alice()
-	a := passkeytest.New(t, origin)
-	register(t, rp, &u, a)
+	rp, u, a := aliceWithPasskey(t)
 
 	a.Counter = 4 // the next assertion carries 5
 	if err := login(t, rp, &u, a); err != nil {
@@ -542,17 +492,11 @@ func TestMalformedResponsesAreInvalid(t *testing.T) {
 	u := alice()
 	a := passkeytest.New(t, origin)
 
-	regOptions, regState, err := rp.BeginRegistration(u)
-	if err != nil {
-		t.Fatal(err)
-	}
+	regOptions, regState := beginRegistration(t, rp, u)
 	validRegistration := a.Create(regOptions)
 
 	register(t, rp, &u, a)
-	loginOptions, loginState, err := rp.BeginLogin(u)
-	if err != nil {
-		t.Fatal(err)
-	}
+	loginOptions, loginState := beginLogin(t, rp, u)
 	validAssertion := a.Get(loginOptions)
 
 	malformed := func(valid []byte) map[string][]byte {
@@ -612,14 +556,8 @@ func TestMalformedResponsesAreInvalid(t *testing.T) {
 }
 
 func TestUnreadableStoredDataIsNotTheClientsFault(t *testing.T) {
-	rp := newRP(t)
-	u := alice()
-	a := passkeytest.New(t, origin)
-	register(t, rp, &u, a)
-	options, state, err := rp.BeginLogin(u)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rp, u, a := aliceWithPasskey(t)
+	options, state := beginLogin(t, rp, u)
 	answer := a.Get(options)
 
 	if _, _, err := rp.FinishLogin(u, []byte("not json"), answer); err == nil || errors.Is(err, passkey.ErrInvalidResponse) {
