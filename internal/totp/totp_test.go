@@ -5,6 +5,7 @@ import (
 	"encoding/base32"
 	"errors"
 	"fmt"
+	"image"
 	"image/png"
 	"net/url"
 	"os"
@@ -38,6 +39,26 @@ func requireTool(t *testing.T, name string) string {
 	return path
 }
 
+// checkCode checks that the code of secret at now is want, and that Verify
+// takes it at now's own step, undrifted.
+func checkCode(t *testing.T, secret string, now time.Time, want string) {
+	t.Helper()
+	got, err := codeAt(secret, StepAt(now), otp.DigitsSix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want {
+		t.Errorf("secret %s at %v (unix %d): code %s, want %s", secret, now, now.Unix(), got, want)
+	}
+	res, err := Verify(secret, want, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.OK || res.Step != StepAt(now) || res.Drifted {
+		t.Errorf("Verify(%s) at %v = %+v, want OK at step %d", want, now, res, StepAt(now))
+	}
+}
+
 func TestRFC6238Vectors(t *testing.T) {
 	// Appendix B, SHA-1 column. The RFC prints 8-digit codes; ours are 6,
 	// which (RFC 4226 §5.3) are the same truncated value modulo 10^6.
@@ -54,24 +75,7 @@ func TestRFC6238Vectors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.unix), func(t *testing.T) {
-			now := time.Unix(tt.unix, 0)
-			want := fmt.Sprintf("%06d", tt.want%1_000_000)
-
-			got, err := codeAt(rfcSecret, StepAt(now), otp.DigitsSix)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != want {
-				t.Fatalf("code at %d = %s, want %s", tt.unix, got, want)
-			}
-
-			res, err := Verify(rfcSecret, want, now)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !res.OK || res.Step != StepAt(now) || res.Drifted {
-				t.Fatalf("Verify(%s) = %+v, want OK at step %d", want, res, StepAt(now))
-			}
+			checkCode(t, rfcSecret, time.Unix(tt.unix, 0), fmt.Sprintf("%06d", tt.want%1_000_000))
 		})
 	}
 }
@@ -102,22 +106,7 @@ func TestAgainstOathtool(t *testing.T) {
 			if err != nil {
 				t.Fatalf("oathtool: %v", err)
 			}
-			want := strings.TrimSpace(string(out))
-
-			got, err := codeAt(secret, StepAt(now), otp.DigitsSix)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != want {
-				t.Errorf("secret %s at %v: got %s, oathtool says %s", secret, now, got, want)
-			}
-			res, err := Verify(secret, want, now)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !res.OK || res.Step != StepAt(now) {
-				t.Errorf("Verify(oathtool code %s) at %v = %+v, want OK at step %d", want, now, res, StepAt(now))
-			}
+			checkCode(t, secret, now, strings.TrimSpace(string(out)))
 		}
 	}
 }
@@ -432,16 +421,23 @@ func qrTestURIs(t *testing.T) []string {
 	return uris
 }
 
+// qrImage is the QR code of uri, decoded from the PNG that QRCode makes.
+func qrImage(t *testing.T, uri string) image.Image {
+	t.Helper()
+	pngData, err := QRCode(uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(pngData))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
 func TestQRCodeGozxing(t *testing.T) {
 	for _, uri := range qrTestURIs(t) {
-		pngData, err := QRCode(uri)
-		if err != nil {
-			t.Fatal(err)
-		}
-		img, err := png.Decode(bytes.NewReader(pngData))
-		if err != nil {
-			t.Fatal(err)
-		}
+		img := qrImage(t, uri)
 		if b := img.Bounds(); b.Dx() != 256 || b.Dy() != 256 {
 			t.Errorf("image is %v, want 256×256", b)
 		}
@@ -494,14 +490,7 @@ func TestQRCodeEmpty(t *testing.T) {
 // code on a dark page often do not.
 func TestQRCodeQuietZone(t *testing.T) {
 	for _, uri := range qrTestURIs(t) {
-		pngData, err := QRCode(uri)
-		if err != nil {
-			t.Fatal(err)
-		}
-		img, err := png.Decode(bytes.NewReader(pngData))
-		if err != nil {
-			t.Fatal(err)
-		}
+		img := qrImage(t, uri)
 		dark := func(x, y int) bool {
 			l, _, _, _ := img.At(x, y).RGBA()
 			return l < 0x8000
