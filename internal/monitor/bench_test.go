@@ -16,7 +16,7 @@ import (
 	"github.com/wardenhq/warden/internal/keyring"
 	"github.com/wardenhq/warden/internal/money"
 	"github.com/wardenhq/warden/internal/monitor"
-	"github.com/wardenhq/warden/internal/notify"
+	"github.com/wardenhq/warden/internal/servicetest"
 	"github.com/wardenhq/warden/internal/store"
 	"github.com/wardenhq/warden/internal/store/storetest"
 )
@@ -221,19 +221,9 @@ func (a noActions) Freeze(context.Context, monitor.Tx, string, string, time.Time
 }
 
 func newMonitor(t *testing.T, st *store.Store) *monitor.Service {
-	mailer, err := notify.NewMailer("http://localhost:8443", "Warden")
-	if err != nil {
-		t.Fatal(err)
-	}
-	accounts := &account.Service{
-		Transact: func(ctx context.Context, fn func(account.Tx) error) error {
-			return st.Write(ctx, func(tx *store.Tx) error { return fn(tx) })
-		},
-		View: func(ctx context.Context, fn func(account.Tx) error) error {
-			return st.Read(ctx, func(tx *store.Tx) error { return fn(tx) })
-		},
-		Mailer: mailer, BaseURL: "http://localhost:8443", Now: time.Now,
-	}
+	// The monitor only tells the accounts service which sessions changed;
+	// the services' clock, stopped at the start, is never read here.
+	base := servicetest.New(t, st, nil, servicetest.NewClock(time.Now()))
 	return &monitor.Service{
 		Transact: func(ctx context.Context, fn func(monitor.Tx) error) error {
 			return st.Write(ctx, func(tx *store.Tx) error { return fn(tx) })
@@ -241,7 +231,7 @@ func newMonitor(t *testing.T, st *store.Store) *monitor.Service {
 		View: func(ctx context.Context, fn func(monitor.Tx) error) error {
 			return st.Read(ctx, func(tx *store.Tx) error { return fn(tx) })
 		},
-		Accounts: accounts, Actor: noActions{t}, Currency: money.Currency{Code: "USD", Decimals: 2},
+		Accounts: base.Accounts, Actor: noActions{t}, Currency: money.Currency{Code: "USD", Decimals: 2},
 		SyncTimeout: time.Second, Now: time.Now,
 	}
 }
