@@ -210,11 +210,7 @@ func TestUserEvents(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var out []string
-			for _, e := range got {
-				out = append(out, e.ID)
-			}
-			return out
+			return eventIDs(got)
 		}
 		for _, c := range []struct {
 			name     string
@@ -228,7 +224,7 @@ func TestUserEvents(t *testing.T) {
 			{"to a microsecond later", []string{wd}, monAt(30), monAt(40).Add(time.Microsecond), []string{"e4", "e5"}},
 			{"no types", nil, monAt(-10), monAt(100), nil},
 		} {
-			if got := ids(c.types, c.from, c.to); !reflect.DeepEqual(got, c.want) {
+			if got := ids(c.types, c.from, c.to); !slices.Equal(got, c.want) {
 				t.Errorf("%s: %v, want %v", c.name, got, c.want)
 			}
 		}
@@ -236,12 +232,8 @@ func TestUserEvents(t *testing.T) {
 		got, err := readTx(t, s, func(tx *store.Tx) ([]monitor.StoredEvent, error) {
 			return tx.UserEvents(ctx, a.ID, map[string]time.Time{wd: monAt(20), "deposit": monAt(10)}, monAt(40))
 		})
-		var gotIDs []string
-		for _, e := range got {
-			gotIDs = append(gotIDs, e.ID)
-		}
-		if want := []string{"x1", "e3", "e4"}; err != nil || !reflect.DeepEqual(gotIDs, want) {
-			t.Errorf("per-type windows: %v %v, want %v", gotIDs, err, want)
+		if want := []string{"x1", "e3", "e4"}; err != nil || !slices.Equal(eventIDs(got), want) {
+			t.Errorf("per-type windows: %v %v, want %v", eventIDs(got), err, want)
 		}
 	})
 }
