@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wardenhq/warden/internal/adminkey"
+	"github.com/wardenhq/warden/internal/httpapi"
 	"github.com/wardenhq/warden/internal/store"
 	"github.com/wardenhq/warden/internal/store/storetest"
 	"github.com/wardenhq/warden/internal/verification"
@@ -262,5 +264,122 @@ func TestInvalidRulesFollowTheErrorsConvention(t *testing.T) {
 		[]placed{{"rules[0].id", "rule 1: ", "", "id", 0, 0, "1 to 64"}})
 	if v := n.admin(t, "GET", "/admin/v1/rules", nil).expect(t, 200, "").body["version"]; v != 0.0 {
 		t.Fatalf("a refused file changed the rules: version %v", v)
+	}
+}
+
+// The OpenAPI document's info says which listings page with ?cursor= and
+// which take limit only, and the listings do as it says: the paged ones
+// follow their next_cursor, the others refuse a cursor rather than ignore it.
+func TestOpenAPIListingsSayHowTheyPage(t *testing.T) {
+	t.Parallel()
+	raw, err := httpapi.OpenAPIJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	type param struct {
+		Ref  string `json:"$ref"`
+		Name string `json:"name"`
+		In   string `json:"in"`
+	}
+	var doc struct {
+		Info struct {
+			Description string `json:"description"`
+		} `json:"info"`
+		Paths map[string]map[string]struct {
+			Parameters []param `json:"parameters"`
+		} `json:"paths"`
+		Components struct {
+			Parameters map[string]param `json:"parameters"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	// The listings by what their operations declare.
+	var paged, limitOnly []string
+	for path, ops := range doc.Paths {
+		get, ok := ops["get"]
+		if !ok {
+			continue
+		}
+		query := map[string]bool{}
+		for _, p := range get.Parameters {
+			if name, ok := strings.CutPrefix(p.Ref, "#/components/parameters/"); ok {
+				p = doc.Components.Parameters[name]
+			}
+			if p.In == "query" {
+				query[p.Name] = true
+			}
+		}
+		switch {
+		case query["cursor"]:
+			paged = append(paged, path)
+		case query["limit"]:
+			limitOnly = append(limitOnly, path)
+		}
+	}
+	slices.Sort(paged)
+	slices.Sort(limitOnly)
+	if !slices.Equal(paged, []string{"/admin/v1/audit", "/admin/v1/outbox", "/v1/activity"}) ||
+		!slices.Equal(limitOnly, []string{"/admin/v1/alerts", "/admin/v1/cases", "/admin/v1/verifications", "/admin/v1/withdrawals", "/v1/withdrawals"}) {
+		t.Fatalf("listings declared paged %v and limit-only %v", paged, limitOnly)
+	}
+
+	// The info text names each in its kind.
+	info := doc.Info.Description
+	pagedText, rest, ok := strings.Cut(info, "With `limit` only")
+	if !ok {
+		t.Fatalf("the info text does not say which listings take limit only:\n%s", info)
+	}
+	limitText, _, _ := strings.Cut(rest, "The other listings")
+	if i := strings.Index(pagedText, "Paged"); i >= 0 {
+		pagedText = pagedText[i:]
+	} else {
+		t.Fatalf("the info text does not say which listings are paged:\n%s", info)
+	}
+	for _, path := range paged {
+		if !strings.Contains(pagedText, "`GET "+path+"`") || strings.Contains(limitText, "`GET "+path+"`") {
+			t.Errorf("the info text does not name %s among the paged listings", path)
+		}
+	}
+	for _, path := range limitOnly {
+		if !strings.Contains(limitText, "`GET "+path+"`") || strings.Contains(pagedText, "`GET "+path+"`") {
+			t.Errorf("the info text does not name %s among the limit-only listings", path)
+		}
+	}
+
+	// And the listings answer so.
+	_, dbURL := storetest.SQLiteURL(t)
+	n := startMonitoringNode(t, dbURL, nil)
+	session := n.signUp(t, "lin@example.com")
+	n.signUp(t, "lin2@example.com")
+	var cursor string
+	for _, path := range paged {
+		headers := bearer(kycAdminKey)
+		if strings.HasPrefix(path, "/v1/") {
+			headers = bearer(session)
+		}
+		first := n.call(t, "GET", path+"?limit=1", nil, headers...).expect(t, 200, "")
+		next, _ := first.body["next_cursor"].(string)
+		if next == "" {
+			t.Fatalf("GET %s?limit=1 gave no next_cursor: %s", path, first.raw)
+		}
+		second := n.call(t, "GET", path+"?limit=1&cursor="+url.QueryEscape(next), nil, headers...).expect(t, 200, "")
+		if string(second.raw) == string(first.raw) {
+			t.Fatalf("GET %s with next_cursor answered the first page again", path)
+		}
+		cursor = next
+	}
+	for _, path := range limitOnly {
+		headers := bearer(kycAdminKey)
+		if strings.HasPrefix(path, "/v1/") {
+			headers = bearer(session)
+		}
+		n.call(t, "GET", path+"?limit=1", nil, headers...).expect(t, 200, "")
+		// A real cursor of another listing: taking it would mean paging.
+		if e := n.call(t, "GET", path+"?limit=1&cursor="+url.QueryEscape(cursor), nil, headers...).
+			expect(t, 400, "validation_failed").field(t, "cursor"); e["code"] != "unsupported" {
+			t.Errorf("GET %s with a cursor: %v, want code unsupported", path, e)
+		}
 	}
 }

@@ -716,10 +716,9 @@ func (a *API) listVerifications(w http.ResponseWriter, r *http.Request) error {
 	case !slices.Contains(queueStatuses, status):
 		fe.add("status", "invalid", "one of "+strings.Join(queueStatuses, ", ")+", or all")
 	}
-	limit, _, p := pageParams(r)
-	if p != nil {
-		fe = append(fe, p.Errors...)
-	}
+	// The queue has no pages: a cursor is refused, not ignored (which
+	// would answer its first page again).
+	limit := listLimit(r, &fe)
 	if p := fe.problem(); p != nil {
 		return p
 	}
