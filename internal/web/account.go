@@ -19,7 +19,7 @@ func (p *Pages) registerAccountPages(mux *http.ServeMux) {
 	mux.HandleFunc("GET /signup", p.signupPage)
 	mux.Handle("POST /signup", p.post(p.signup))
 	mux.HandleFunc("GET /signup/sent", p.signupSent)
-	mux.HandleFunc("GET /verify-email", p.verifyEmailPage)
+	mux.HandleFunc("GET /verify-email", p.linkButtonPage("verify-email"))
 	mux.Handle("POST /verify-email", p.post(p.verifyEmail))
 	mux.HandleFunc("GET /verify-email/done", p.verifyEmailDone)
 	mux.HandleFunc("GET /login", p.showLogin(userSignIn))
@@ -30,7 +30,7 @@ func (p *Pages) registerAccountPages(mux *http.ServeMux) {
 	mux.HandleFunc("GET /forgot-password/sent", p.forgotPasswordSent)
 	mux.HandleFunc("GET /reset-password", p.resetPasswordPage)
 	mux.Handle("POST /reset-password", p.post(p.resetPassword))
-	mux.HandleFunc("GET /freeze", p.freezeLinkPage)
+	mux.HandleFunc("GET /freeze", p.linkButtonPage("freeze"))
 	mux.Handle("POST /freeze", p.post(p.freezeByLink))
 	mux.HandleFunc("GET /frozen", p.frozenPage)
 	mux.HandleFunc("GET /confirm-device", p.confirmDevicePage)
@@ -157,15 +157,19 @@ func linkToken(r *http.Request) string {
 	return t
 }
 
-// verifyEmailPage only shows a button: mail scanners open links to check
-// them, so opening the link must not spend its token.
-func (p *Pages) verifyEmailPage(w http.ResponseWriter, r *http.Request) {
-	token := linkToken(r)
-	if token == "" {
-		p.Render(w, r, http.StatusBadRequest, "verify-email", tokenData{Invalid: true})
-		return
+// linkButtonPage answers the opening of an emailed link (the email
+// confirmation, the freeze link of a security email) with page, which only
+// holds a button that posts the token back: mail scanners open links to
+// check them, so opening one must not spend its token.
+func (p *Pages) linkButtonPage(page string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		token := linkToken(r)
+		if token == "" {
+			p.Render(w, r, http.StatusBadRequest, page, tokenData{Invalid: true})
+			return
+		}
+		p.Render(w, r, http.StatusOK, page, tokenData{Token: token})
 	}
-	p.Render(w, r, http.StatusOK, "verify-email", tokenData{Token: token})
 }
 
 func (p *Pages) verifyEmail(w http.ResponseWriter, r *http.Request) {
@@ -360,17 +364,8 @@ func (p *Pages) resetPassword(w http.ResponseWriter, r *http.Request) {
 
 // ---- Freeze ------------------------------------------------------------------------
 
-// freezeLinkPage is opened from the "this wasn't me" link of a security
-// email. Like every link page, it only shows a button.
-func (p *Pages) freezeLinkPage(w http.ResponseWriter, r *http.Request) {
-	token := linkToken(r)
-	if token == "" {
-		p.Render(w, r, http.StatusBadRequest, "freeze", tokenData{Invalid: true})
-		return
-	}
-	p.Render(w, r, http.StatusOK, "freeze", tokenData{Token: token})
-}
-
+// freezeByLink is the button of the "this wasn't me" link of a security
+// email (the link opens linkButtonPage).
 func (p *Pages) freezeByLink(w http.ResponseWriter, r *http.Request) {
 	token := linkToken(r)
 	if token == "" {
