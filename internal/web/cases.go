@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -95,16 +96,14 @@ const (
 )
 
 func init() {
-	for code, n := range map[string]notice{
+	maps.Copy(notices, map[string]notice{
 		flashReportReceived: {"success", "We received your report. Your account is frozen, every session was logged out, and we emailed you a confirmation."},
 		flashReportAdded:    {"success", "Your words were added to your report. Our security team sees them with the rest."},
 		flashCaseResolved:   {"success", "The case was resolved. The user was emailed your note, and sees it on their report page."},
 		flashCaseStale:      {"info", "This case had already been resolved, so nothing was done. Its resolution is below."},
 		flashAlertsCaseResolved: {"success", "The case was resolved, and each of its open alerts with it, with your note. " +
 			"The user is not told."},
-	} {
-		notices[code] = n
-	}
+	})
 }
 
 // grantReport hands out a report grant for an account just frozen, in a

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net/http"
 	"net/url"
@@ -132,7 +133,7 @@ const (
 )
 
 func init() {
-	for code, n := range map[string]notice{
+	maps.Copy(notices, map[string]notice{
 		flashAlertTrue:      {"success", "The alert was resolved as a true positive. Your note is kept with it and in the audit log."},
 		flashAlertFalse:     {"success", "The alert was resolved as a false positive. Your note is kept with it and in the audit log."},
 		flashAlertStale:     {"info", "This alert had already been resolved, so nothing was done. Its resolution is below."},
@@ -140,9 +141,7 @@ func init() {
 		flashAlertNoCase:    {"info", "This alert was resolved before it joined a case, so there is nothing left to investigate in it."},
 		flashRulesSaved:     {"success", "The rules were saved as a new version. Every node uses them within a second."},
 		flashRulesUnchanged: {"info", "The text was the same as the rules in force, so no new version was made."},
-	} {
-		notices[code] = n
-	}
+	})
 }
 
 // ---- Words -----------------------------------------------------------------------------

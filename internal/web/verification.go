@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"net/url"
@@ -129,7 +130,7 @@ const (
 )
 
 func init() {
-	for code, n := range map[string]notice{
+	maps.Copy(notices, map[string]notice{
 		flashInfoSaved:          {"success", "Your personal information was saved."},
 		flashDocumentAdded:      {"success", "The file was uploaded."},
 		flashVerificationSent:   {"success", "Thank you. Your verification was sent for review; we email you when it is done."},
@@ -144,9 +145,7 @@ func init() {
 		flashDecisionRejected:   {"success", "Rejected. The user was emailed with your reason."},
 		flashDecisionResubmit:   {"success", "The user was asked to send again, and emailed with your reason."},
 		flashDecisionStale:      {"info", "This verification was not waiting for review any more, so nothing was done. Check its state below."},
-	} {
-		notices[code] = n
-	}
+	})
 }
 
 // ---- Words --------------------------------------------------------------------------

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -142,7 +143,7 @@ const (
 )
 
 func init() {
-	for code, n := range map[string]notice{
+	maps.Copy(notices, map[string]notice{
 		flashAddressAdded:        {"success", "The address was added. We emailed you a link to confirm it: open it and enter a code from your authenticator app."},
 		flashAddressConfirmed:    {"success", "The address was confirmed. It can be used once its hold has passed: see below."},
 		flashAddressDeleted:      {"success", "The address was deleted."},
@@ -163,9 +164,7 @@ func init() {
 		flashConsoleRestricted:   {"success", "Withdrawals are restricted. The user was emailed, and the platform told."},
 		flashConsoleLifted:       {"success", "The restriction was lifted."},
 		flashConsoleLiftStale:    {"info", "That restriction had already ended."},
-	} {
-		notices[code] = n
-	}
+	})
 }
 
 // ---- Words -----------------------------------------------------------------------------
