@@ -184,7 +184,7 @@ func TestRoutingProblemsAndRequestIDs(t *testing.T) {
 	expectProblem(t, f.do(t, "GET", "/v1/nothing-here", "", "", nil), 404, "not_found")
 	r := f.do(t, "PUT", "/admin/v1/webhooks", bootstrapKey, "application/json", []byte(`{}`))
 	expectProblem(t, r, 405, "method_not_allowed")
-	if allow := r.header.Get("Allow"); allow != "GET, POST" {
+	if allow := r.header.Get("Allow"); allow != "DELETE, GET, POST" {
 		t.Fatalf("Allow = %q", allow)
 	}
 	if !strings.HasPrefix(r.header.Get("X-Request-Id"), "req_") {

@@ -130,10 +130,11 @@ func eventually(t *testing.T, what string, fn func() bool) {
 	t.Fatalf("timed out waiting for %s", what)
 }
 
-// ruleError finds the invalid_rules entry of a rule's field.
+// ruleError finds the invalid_rules entry of a rule's field in
+// rule_errors, the form with the rule's id and the CEL error's position.
 func ruleError(t *testing.T, r kycResp, ruleID, field string) map[string]any {
 	t.Helper()
-	for _, e := range asList(r.body["errors"]) {
+	for _, e := range asList(r.body["rule_errors"]) {
 		if m := e.(map[string]any); m["rule_id"] == ruleID && m["field"] == field {
 			return m
 		}
