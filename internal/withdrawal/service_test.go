@@ -561,6 +561,42 @@ func TestReviewHoldAndStaffDecision(t *testing.T) {
 	})
 }
 
+// With OneInReview, a withdrawal held for staff holds the account's next
+// requests (withdrawals_locked, reason review) until staff decide it; other
+// accounts are not held.
+func TestOneWithdrawalInReviewHoldsTheNext(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, e *env) {
+		e.svc.Policy.RequireSecondFactor, e.svc.Policy.RequireEmail, e.svc.Policy.OneInReview = false, false, true
+		e.svc.Review = func(ctx context.Context, tx withdrawal.Tx, w withdrawal.Withdrawal) (bool, []string, error) {
+			return w.ReferenceValue > 1000_00, []string{"large_transfer"}, nil
+		}
+		a, sess := e.user("hal@example.com", 2)
+		b, other := e.user("ivy@example.com", 2)
+		request := func(who account.Account, sess session.Session, amount string) (withdrawal.Decided, error) {
+			return e.svc.Request(e.ctx, who, withdrawal.Request{Asset: "ETH", Network: "ethereum", Amount: amount, Address: ethAddr,
+				Session: sess, Meta: meta})
+		}
+		held, err := request(a, sess, "1")
+		if err != nil || held.Withdrawal.Status != withdrawal.StatusPendingReview {
+			t.Fatalf("large: %+v, %v", held, err)
+		}
+		var r *withdrawal.Refusal
+		if _, err := request(a, sess, "0.01"); !errors.As(err, &r) || r.Code != withdrawal.CodeLocked || r.Reason != "review" {
+			t.Fatalf("while one is in review: %v, want withdrawals_locked (review)", err)
+		}
+		if w, err := request(b, other, "0.01"); err != nil || w.Withdrawal.Status != withdrawal.StatusApproved {
+			t.Fatalf("another account: %+v, %v", w, err)
+		}
+		if _, err := e.svc.Decide(e.ctx, held.Withdrawal.ID, withdrawal.DecisionReject, "not the owner's usual", account.Meta{Actor: "staff:s"}); err != nil {
+			t.Fatal(err)
+		}
+		if w, err := request(a, sess, "0.01"); err != nil || w.Withdrawal.Status != withdrawal.StatusApproved {
+			t.Fatalf("once decided: %+v, %v", w, err)
+		}
+	})
+}
+
 // Issue 7: the check and the reservation of the limit are one serialised
 // step per user. 50 concurrent requests, each worth 10% of the remaining 24 h
 // limit: at most 10 are accepted.
