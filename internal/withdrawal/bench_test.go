@@ -56,10 +56,13 @@ func TestWithdrawalDecisionLatency(t *testing.T) {
 		e.Clock.Set(time.Now().UTC())
 		e.prices()
 		seedWithdrawals(t, st, users, past, e.Clock.Now())
+		// Every check of the default policy runs, the one for a withdrawal
+		// in review too.
+		e.svc.Policy.OneInReview = true
 		// The measured requests come from 160 of the seeded users, at tier
 		// 2, each with its share of the history; 16 goroutines at once.
 		var accts []account.Account
-		for i := range 160 {
+		for i := range measuredUsers {
 			a, err := e.Accounts.AccountByID(e.ctx, benchUser(i))
 			if err != nil {
 				t.Fatal(err)
@@ -128,6 +131,9 @@ func percentiles(lat []time.Duration) string {
 
 func benchUser(i int) string { return fmt.Sprintf("usr_bench%07d", i) }
 
+// measuredUsers are the first seeded users, whose requests are measured.
+const measuredUsers = 160
+
 // seedWithdrawals stores users accounts at tier 2 and past withdrawals of
 // them over the last 60 days (a tenth of them in the last 24 hours), in
 // multi-row INSERTs.
@@ -165,8 +171,14 @@ func seedWithdrawals(t *testing.T, st *store.Store, users, past int, now time.Ti
 				age = time.Duration(rng.Int64N(int64(24 * time.Hour)))
 			}
 			at := now.Add(-age).UnixMicro()
+			user, status := rng.IntN(users), statuses[rng.IntN(len(statuses))]
+			if user < measuredUsers && status == withdrawal.StatusPendingReview {
+				// One in review would hold the measured users' requests
+				// (Policy.OneInReview): theirs were decided.
+				status = withdrawal.StatusRejected
+			}
 			fmt.Fprintf(&sb, "('wdr_seed%08d', '%s', 'ETH', 'ethereum', '%s', '%d', %d, '3000', '%s', %d, %d, %d)",
-				done, benchUser(rng.IntN(users)), ethAddr, 1_000_000_000_000_000, 300, statuses[rng.IntN(len(statuses))], at, at+30*60_000_000, at)
+				done, benchUser(user), ethAddr, 1_000_000_000_000_000, 300, status, at, at+30*60_000_000, at)
 			done++
 		}
 		if err := st.ExecRaw(ctx, sb.String()); err != nil {
