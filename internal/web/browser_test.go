@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -31,6 +32,30 @@ func serveDev(t *testing.T) (*store.Store, string) {
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return st, browsertest.LocalURL(srv.URL)
+}
+
+// checkFitsScreen opens each path below base and fails t where the page is
+// wider than the browser's window, which the caller made a phone's.
+func checkFitsScreen(t *testing.T, b *browsertest.Browser, base string, paths ...string) {
+	t.Helper()
+	for _, path := range paths {
+		b.Navigate(base + path)
+		if overflow := browsertest.Eval[int](b, "document.documentElement.scrollWidth - window.innerWidth"); overflow > 0 {
+			t.Errorf("%s at %dpx: %dpx wider than the screen", path, browsertest.Eval[int](b, "window.innerWidth"), overflow)
+		}
+	}
+}
+
+// checkConsoleErrors fails t for each error the pages wrote to the
+// browser's console, but those that contain one of expected: what the test
+// caused on purpose, such as a form refused with 422.
+func checkConsoleErrors(t *testing.T, b *browsertest.Browser, expected ...string) {
+	t.Helper()
+	for _, msg := range b.ConsoleErrors() {
+		if !slices.ContainsFunc(expected, func(e string) bool { return strings.Contains(msg, e) }) {
+			t.Errorf("console error: %s", msg)
+		}
+	}
 }
 
 func TestBrowserMailboxLinkToHome(t *testing.T) {
@@ -83,11 +108,7 @@ func TestBrowserMailboxLinkToHome(t *testing.T) {
 		t.Errorf("home h1 = %q", got)
 	}
 	// Skip the one refusal the sandbox test causes on purpose.
-	for _, msg := range b.ConsoleErrors() {
-		if !strings.Contains(msg, "sandbox") && !strings.Contains(msg, "script ran") {
-			t.Errorf("console error: %s", msg)
-		}
-	}
+	checkConsoleErrors(t, b, "sandbox", "script ran")
 }
 
 // TestBrowserLayout checks the pages on a phone: nothing wider than the
@@ -144,9 +165,5 @@ func TestBrowserLayout(t *testing.T) {
 	if display := browsertest.Eval[string](b, "getComputedStyle(document.querySelector('.header-inner')).display"); display != "flex" {
 		t.Errorf("stylesheet not applied: .header-inner display = %q", display)
 	}
-	for _, msg := range b.ConsoleErrors() {
-		if !strings.Contains(msg, "status of 404") { // the not-found page itself
-			t.Errorf("console error: %s", msg)
-		}
-	}
+	checkConsoleErrors(t, b, "status of 404") // the not-found page itself
 }

@@ -115,17 +115,8 @@ func TestBrowserReportCase(t *testing.T) {
 	b.Screenshot("console-case")
 
 	b.SetViewport(360, 780)
-	for _, path := range []string{"/console/cases", strings.TrimPrefix(b.URL(), base)} {
-		b.Navigate(base + path)
-		if overflow := browsertest.Eval[int](b, "document.documentElement.scrollWidth - window.innerWidth"); overflow > 0 {
-			t.Errorf("%s at 360px: %dpx wider than the screen", path, overflow)
-		}
-	}
-	for _, msg := range b.ConsoleErrors() {
-		if !strings.Contains(msg, "status of 422") { // the form refused on purpose
-			t.Errorf("console error: %s", msg)
-		}
-	}
+	checkFitsScreen(t, b, base, "/console/cases", strings.TrimPrefix(b.URL(), base))
+	checkConsoleErrors(t, b, "status of 422") // the form refused on purpose
 	t.Logf("walked through in %s", time.Since(start).Round(time.Millisecond))
 }
 
@@ -197,12 +188,7 @@ func TestBrowserDashboard(t *testing.T) {
 	}
 
 	b.SetViewport(360, 780)
-	b.Navigate(base + "/console/dashboard?period=30d")
-	if overflow := browsertest.Eval[int](b, "document.documentElement.scrollWidth - window.innerWidth"); overflow > 0 {
-		t.Errorf("dashboard at 360px: %dpx wider than the screen", overflow)
-	}
+	checkFitsScreen(t, b, base, "/console/dashboard?period=30d")
 	b.Screenshot("dashboard-30d-phone")
-	for _, msg := range b.ConsoleErrors() {
-		t.Errorf("console error: %s", msg)
-	}
+	checkConsoleErrors(t, b)
 }

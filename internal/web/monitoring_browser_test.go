@@ -88,16 +88,7 @@ func TestBrowserAlertQueue(t *testing.T) {
 
 	// On a phone, nothing is wider than the screen.
 	b.SetViewport(360, 780)
-	for _, path := range []string{"/console/alerts?status=all", "/console/alerts/" + a.ID, "/console/rules"} {
-		b.Navigate(base + path)
-		if overflow := browsertest.Eval[int](b, "document.documentElement.scrollWidth - window.innerWidth"); overflow > 0 {
-			t.Errorf("%s at 360px: %dpx wider than the screen", path, overflow)
-		}
-	}
-	for _, msg := range b.ConsoleErrors() {
-		if !strings.Contains(msg, "status of 422") { // the form refused on purpose
-			t.Errorf("console error: %s", msg)
-		}
-	}
+	checkFitsScreen(t, b, base, "/console/alerts?status=all", "/console/alerts/"+a.ID, "/console/rules")
+	checkConsoleErrors(t, b, "status of 422") // the form refused on purpose
 	t.Logf("walked through in %s", time.Since(start).Round(time.Millisecond))
 }

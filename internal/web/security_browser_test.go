@@ -112,13 +112,6 @@ func TestBrowserSecurityCenterAndDriftChecker(t *testing.T) {
 	}
 	// Both pages fit a phone's screen.
 	b.SetViewport(360, 740)
-	for _, path := range []string{"/account/security-center", "/help"} {
-		b.Navigate(base + path)
-		if overflow := browsertest.Eval[int](b, "document.documentElement.scrollWidth - window.innerWidth"); overflow > 0 {
-			t.Errorf("%s at 360px: %dpx wider than the screen", path, overflow)
-		}
-	}
-	for _, msg := range b.ConsoleErrors() {
-		t.Errorf("console error: %s", msg)
-	}
+	checkFitsScreen(t, b, base, "/account/security-center", "/help")
+	checkConsoleErrors(t, b)
 }

@@ -165,13 +165,6 @@ func TestBrowserVerification(t *testing.T) {
 	}
 	// On a phone, nothing is wider than the screen.
 	b.SetViewport(360, 780)
-	for _, path := range []string{"/verification?step=document&kind=id_card", "/limits"} {
-		b.Navigate(base + path)
-		if overflow := browsertest.Eval[int](b, "document.documentElement.scrollWidth - window.innerWidth"); overflow > 0 {
-			t.Errorf("%s at 360px: %dpx wider than the screen", path, overflow)
-		}
-	}
-	for _, msg := range b.ConsoleErrors() {
-		t.Errorf("console error: %s", msg)
-	}
+	checkFitsScreen(t, b, base, "/verification?step=document&kind=id_card", "/limits")
+	checkConsoleErrors(t, b)
 }

@@ -263,14 +263,7 @@ func TestBrowserWithdrawal(t *testing.T) {
 
 	// On a phone, nothing is wider than the screen.
 	b.SetViewport(360, 780)
-	for _, path := range []string{"/addresses", "/withdraw?asset=BTC:bitcoin", "/withdrawals/" + wID, "/withdrawals"} {
-		b.Navigate(base + path)
-		if overflow := browsertest.Eval[int](b, "document.documentElement.scrollWidth - window.innerWidth"); overflow > 0 {
-			t.Errorf("%s at 360px: %dpx wider than the screen", path, overflow)
-		}
-	}
-	for _, msg := range b.ConsoleErrors() {
-		t.Errorf("console error: %s", msg)
-	}
+	checkFitsScreen(t, b, base, "/addresses", "/withdraw?asset=BTC:bitcoin", "/withdrawals/"+wID, "/withdrawals")
+	checkConsoleErrors(t, b)
 	t.Logf("walked through in %s", time.Since(start).Round(time.Millisecond))
 }
