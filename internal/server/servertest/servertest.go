@@ -31,7 +31,10 @@ type Node struct {
 // Env is the configuration every end-to-end test starts from: policies in
 // milliseconds where the defaults are minutes or hours (the outbox retries
 // at once, the audit checkpoints and the server's duties tick every 100 ms),
-// logs at warn, and the bootstrap admin key adminKey.
+// logs at warn, and the bootstrap admin key adminKey. A withdrawal's
+// monitoring may take up to 10 s instead of 200 ms: on a loaded test machine
+// the rules' reads alone can pass 200 ms, and the held withdrawal would fail
+// tests that are not about it (internal/monitor tests the timeout itself).
 func Env(dbURL, adminKey string, mail *smtptest.Server) map[string]string {
 	return map[string]string{
 		"WARDEN_ADDR":                      "127.0.0.1:0",
@@ -46,6 +49,7 @@ func Env(dbURL, adminKey string, mail *smtptest.Server) map[string]string {
 		"WARDEN_OUTBOX_MAX_ATTEMPTS":       "1000",
 		"WARDEN_LOG_LEVEL":                 "warn",
 		"WARDEN_AUDIT_CHECKPOINT_INTERVAL": "100ms",
+		"WARDEN_MONITOR_SYNC_TIMEOUT":      "10s",
 	}
 }
 
