@@ -34,6 +34,32 @@ func serveDev(t *testing.T) (*store.Store, string) {
 	return st, browsertest.LocalURL(srv.URL)
 }
 
+// pathChecker returns a check that the browser is at path below base
+// after step; at another page, the test cannot go on.
+func pathChecker(t *testing.T, b *browsertest.Browser, base string) func(step, path string) {
+	return func(step, path string) {
+		t.Helper()
+		if got := strings.TrimPrefix(b.URL(), base); got != path {
+			t.Fatalf("%s: at %s, want %s", step, got, path)
+		}
+	}
+}
+
+// consoleLogin logs a staff member in to the console in the browser, with
+// the second factor of their authenticator app.
+func consoleLogin(t *testing.T, b *browsertest.Browser, base, email, secret string) {
+	t.Helper()
+	wantPath := pathChecker(t, b, base)
+	b.Navigate(base + "/console/login")
+	b.SendKeys("#console-login-email", email)
+	b.SendKeys("#console-login-password", staffPassword)
+	b.ClickNavigate(`form[action="/console/login"] button[type="submit"]`)
+	wantPath("console password step", "/console/login/challenge")
+	b.SendKeys("#challenge-code", code(t, secret, 0))
+	b.ClickNavigate("#verify-code")
+	wantPath("console login", "/console")
+}
+
 // checkFitsScreen opens each path below base and fails t where the page is
 // wider than the browser's window, which the caller made a phone's.
 func checkFitsScreen(t *testing.T, b *browsertest.Browser, base string, paths ...string) {

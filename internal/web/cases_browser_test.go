@@ -9,24 +9,6 @@ import (
 	"github.com/wardenhq/warden/internal/staff"
 )
 
-// consoleLogin logs a staff member in to the console in the browser, with
-// the second factor of their authenticator app.
-func consoleLogin(t *testing.T, b *browsertest.Browser, base, email, secret string) {
-	t.Helper()
-	b.Navigate(base + "/console/login")
-	b.SendKeys("#console-login-email", email)
-	b.SendKeys("#console-login-password", staffPassword)
-	b.ClickNavigate(`form[action="/console/login"] button[type="submit"]`)
-	if got := strings.TrimPrefix(b.URL(), base); got != "/console/login/challenge" {
-		t.Fatalf("console password step: at %s", got)
-	}
-	b.SendKeys("#challenge-code", code(t, secret, 0))
-	b.ClickNavigate("#verify-code")
-	if got := strings.TrimPrefix(b.URL(), base); got != "/console" {
-		t.Fatalf("console login: at %s", got)
-	}
-}
-
 // TestBrowserReportCase: in Chromium, a signed-in user opens the report
 // form from the freeze page, is refused without words, reports; the account
 // is frozen and the page shows the open case. A compliance officer then
@@ -44,12 +26,7 @@ func TestBrowserReportCase(t *testing.T) {
 	)
 	s.signedUp(email)
 	_, _, secret := s.staffEnrolled(staffEmail, staff.RoleCompliance)
-	wantPath := func(step, path string) {
-		t.Helper()
-		if got := strings.TrimPrefix(b.URL(), base); got != path {
-			t.Fatalf("%s: at %s, want %s", step, got, path)
-		}
-	}
+	wantPath := pathChecker(t, b, base)
 
 	b.Navigate(base + "/login")
 	b.SendKeys("#login-email", email)

@@ -28,20 +28,8 @@ func TestBrowserAlertQueue(t *testing.T) {
 	a := s.guessedLogin(email)
 	_, _, secret := s.staffEnrolled(staffEmail, staff.RoleCompliance)
 
-	wantPath := func(step, path string) {
-		t.Helper()
-		if got := b.URL(); got != base+path {
-			t.Fatalf("%s: at %s, want %s", step, got, base+path)
-		}
-	}
-	b.Navigate(base + "/console/login")
-	b.SendKeys("#console-login-email", staffEmail)
-	b.SendKeys("#console-login-password", staffPassword)
-	b.ClickNavigate(`form[action="/console/login"] button[type="submit"]`)
-	wantPath("password step", "/console/login/challenge")
-	b.SendKeys("#challenge-code", code(t, secret, 0))
-	b.ClickNavigate("#verify-code")
-	wantPath("console", "/console")
+	wantPath := pathChecker(t, b, base)
+	consoleLogin(t, b, base, staffEmail, secret)
 	if got := b.Text("#open-alerts"); !strings.Contains(got, "1 open alert") {
 		t.Errorf("home card: %q", got)
 	}

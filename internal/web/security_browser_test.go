@@ -25,12 +25,7 @@ func TestBrowserSecurityCenterAndDriftChecker(t *testing.T) {
 	const email = "rosa@example.com"
 	s.signedUp(email)
 
-	wantPath := func(step, path string) {
-		t.Helper()
-		if got := strings.TrimPrefix(b.URL(), base); got != path {
-			t.Fatalf("%s: at %s, want %s", step, got, path)
-		}
-	}
+	wantPath := pathChecker(t, b, base)
 	// center opens the security center from the navigation and reads the
 	// level, the meter's value and whether item is done.
 	center := func(step, item string) (level string, score int, done bool) {

@@ -53,12 +53,7 @@ func TestBrowserVerification(t *testing.T) {
 		t.Helper()
 		do("attach "+file, chromedp.SetUploadFiles(chromedp.CSS(input), []string{filepath.Join(dir, file)}))
 	}
-	wantPath := func(step, path string) {
-		t.Helper()
-		if got := b.URL(); got != base+path {
-			t.Fatalf("%s: at %s, want %s", step, got, base+path)
-		}
-	}
+	wantPath := pathChecker(t, b, base)
 
 	// The user logs in and opens the wizard from the navigation.
 	b.Navigate(base + "/login")
@@ -119,14 +114,7 @@ func TestBrowserVerification(t *testing.T) {
 	// A compliance officer (password and authenticator set up before) logs in
 	// to the console in the same browser, with the app's code.
 	_, _, secret := s.staffEnrolled(staffEmail, staff.RoleCompliance)
-	b.Navigate(base + "/console/login")
-	b.SendKeys("#console-login-email", staffEmail)
-	b.SendKeys("#console-login-password", staffPassword)
-	b.ClickNavigate(`form[action="/console/login"] button[type="submit"]`)
-	wantPath("password step", "/console/login/challenge")
-	b.SendKeys("#challenge-code", code(t, secret, 0))
-	b.ClickNavigate("#verify-code")
-	wantPath("console", "/console")
+	consoleLogin(t, b, base, staffEmail, secret)
 	b.ClickNavigate(`.site-nav a[href="/console/verifications"]`)
 	if got := b.Text("#queue"); !strings.Contains(got, email) || !strings.Contains(got, "Waiting for review") {
 		t.Fatalf("queue: %q", got)

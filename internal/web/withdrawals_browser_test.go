@@ -101,12 +101,7 @@ func TestBrowserWithdrawal(t *testing.T) {
 			t.Fatalf("%s: %v", what, err)
 		}
 	}
-	wantPath := func(step, path string) {
-		t.Helper()
-		if got := strings.TrimPrefix(b.URL(), base); got != path {
-			t.Fatalf("%s: at %s, want %s", step, got, path)
-		}
-	}
+	wantPath := pathChecker(t, b, base)
 	// openMail opens an email in the dev mailbox, as a person would, and
 	// follows its link to path. The emails' links name the site's
 	// configured base URL; the test's server listens elsewhere.
