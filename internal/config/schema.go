@@ -279,7 +279,7 @@ var schema = []Key{
 		parse: boolean(func(c *Config) *bool { return &c.WithdrawalRequireMFA })},
 	{Env: "WARDEN_WITHDRAWAL_REQUIRE_EMAIL", Default: "true", Help: "a withdrawal must be confirmed with the link in an email",
 		parse: boolean(func(c *Config) *bool { return &c.WithdrawalRequireEmail })},
-	{Env: "WARDEN_WITHDRAWAL_ONE_IN_REVIEW", Default: "false", Help: "while one of an account's withdrawals waits for staff review, refuse its new ones (withdrawals_locked, reason review), so that a held withdrawal is not worked around by asking again",
+	{Env: "WARDEN_WITHDRAWAL_ONE_IN_REVIEW", Default: "true", Help: "while one of an account's withdrawals waits for staff review, refuse its new ones (withdrawals_locked, reason review), so that a held withdrawal is not worked around by asking again",
 		parse: boolean(func(c *Config) *bool { return &c.WithdrawalOneInReview })},
 	{Env: "WARDEN_COOLDOWN_PASSWORD", Default: "24h", Help: "no withdrawals for this long after a password reset or change",
 		parse: duration(func(c *Config) *time.Duration { return &c.CooldownPassword }, 0, 30*24*time.Hour)},

@@ -766,17 +766,25 @@ func withdrawalReview(t *testing.T, n *kycNode) {
 	const email = "review@example.com"
 	session, userID, _ := n.withdrawer(t, email)
 	auth := bearer(session)
+	body := func(amount string) map[string]string {
+		return map[string]string{"asset": "ETH", "network": "ethereum", "amount": amount, "address": wdETH}
+	}
 	request := func(amount string) string {
 		t.Helper()
-		id := n.call(t, "POST", "/v1/withdrawals", map[string]string{"asset": "ETH", "network": "ethereum", "amount": amount, "address": wdETH}, auth...).
-			expect(t, 201, "").body["id"].(string)
-		// As monitoring holding it for staff would.
+		return n.call(t, "POST", "/v1/withdrawals", body(amount), auth...).expect(t, 201, "").body["id"].(string)
+	}
+	w1, w2 := request("1.5"), request("2.5")
+	for _, id := range []string{w1, w2} {
+		// As monitoring holding them for staff would.
 		n.changeWithdrawal(t, id, func(w *withdrawal.Withdrawal) {
 			w.Status, w.Reasons = withdrawal.StatusPendingReview, []string{"large_transfer"}
 		})
-		return id
 	}
-	w1, w2 := request("1.5"), request("2.5")
+	// While they wait for staff, the account's next requests wait too
+	// (WARDEN_WITHDRAWAL_ONE_IN_REVIEW, on by default).
+	if held := n.call(t, "POST", "/v1/withdrawals", body("0.1"), auth...).expect(t, 403, "withdrawals_locked").body; held["reason"] != "review" {
+		t.Fatalf("a request while two are in review: %v", held)
+	}
 	queue := asList(n.admin(t, "GET", "/admin/v1/withdrawals?status=pending_review&user_id="+userID, nil).expect(t, 200, "").body["withdrawals"])
 	if len(queue) != 2 || queue[0].(map[string]any)["id"] != w2 || !slices.Equal(asStrings(queue[0].(map[string]any)["reasons"]), []string{"large_transfer"}) {
 		t.Fatalf("review queue: %v", queue)
