@@ -476,44 +476,70 @@ func (p *Pages) changePassword(w http.ResponseWriter, r *http.Request, u *member
 		return
 	}
 	f := changePasswordForm()
-	data := passwordData{Form: f, Email: u.Account.Email}
+	p.changeOwnPassword(w, r, u, f, passwordChange{
+		page: "account-password", data: passwordData{Form: f, Email: u.Account.Email},
+		wrongCurrent: "Your current password is wrong.", meta: p.accountMeta(r),
+		done: "/account", flash: flashPasswordChanged, what: "change password",
+	})
+}
+
+// passwordChange is what the account pages and the console do their own
+// way when a member changes their password (changeOwnPassword).
+type passwordChange struct {
+	page string // the form's page, drawn with data
+	data any
+	// wrongCurrent is the error of a wrong current password.
+	wrongCurrent string
+	// newDiffers refuses a new password equal to the current one.
+	newDiffers bool
+	meta       account.Meta
+	// done is where a changed password goes, with the notice flash.
+	done, flash string
+	what        string // the change's name in the log
+}
+
+// changeOwnPassword changes m's password from the form f: its current
+// password and a new one, in the fields current_password and new_password.
+func (p *Pages) changeOwnPassword(w http.ResponseWriter, r *http.Request, m *member, f *form, c passwordChange) {
 	current, currentOK := readField(r, "current_password", false)
 	plain, newOK := readField(r, "new_password", false)
 	switch {
 	case current == "":
-		f.fail("current_password", "Enter your current password.")
+		f.fail("current_password", "Enter your "+strings.ToLower(f.F("current_password").Label)+".")
 	case !currentOK:
-		f.fail("current_password", "Your current password is wrong.")
+		f.fail("current_password", c.wrongCurrent)
 	}
 	switch {
 	case plain == "":
 		f.fail("new_password", "Choose a new password.")
 	case !newOK:
 		f.fail("new_password", "Use at most 128 characters.")
+	case c.newDiffers && plain == current:
+		f.fail("new_password", "Choose a password other than the current one.")
 	}
 	if f.HasErrors() {
-		p.renderForm(w, r, http.StatusUnprocessableEntity, "account-password", f, data)
+		p.renderForm(w, r, http.StatusUnprocessableEntity, c.page, f, c.data)
 		return
 	}
-	err := p.accounts.ChangePassword(r.Context(), u.Account.ID, current, plain, u.Session.ID, p.accountMeta(r))
+	err := p.accounts.ChangePassword(r.Context(), m.Account.ID, current, plain, m.Session.ID, c.meta)
 	var weak *password.Weakness
 	switch {
 	case err == nil:
-		p.redirect(w, r, "/account", flashPasswordChanged)
+		p.redirect(w, r, c.done, c.flash)
 		return
 	case errors.Is(err, account.ErrInvalidCredentials):
-		f.fail("current_password", "Your current password is wrong.")
+		f.fail("current_password", c.wrongCurrent)
 	case errors.As(err, &weak):
 		weakPassword(f.F("new_password"), weak)
 	case errors.Is(err, password.ErrOverloaded):
 		f.Problem = overloaded(w)
-		p.renderForm(w, r, http.StatusServiceUnavailable, "account-password", f, data)
+		p.renderForm(w, r, http.StatusServiceUnavailable, c.page, f, c.data)
 		return
 	default:
-		p.internalError(w, r, "change password", err)
+		p.internalError(w, r, c.what, err)
 		return
 	}
-	p.renderForm(w, r, http.StatusUnprocessableEntity, "account-password", f, data)
+	p.renderForm(w, r, http.StatusUnprocessableEntity, c.page, f, c.data)
 }
 
 type sessionRow struct {

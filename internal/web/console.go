@@ -13,7 +13,6 @@ import (
 	"github.com/wardenhq/warden/internal/audit"
 	"github.com/wardenhq/warden/internal/geoip"
 	"github.com/wardenhq/warden/internal/login"
-	"github.com/wardenhq/warden/internal/password"
 	"github.com/wardenhq/warden/internal/session"
 	"github.com/wardenhq/warden/internal/store"
 )
@@ -243,50 +242,15 @@ func (p *Pages) consolePasswordPage(w http.ResponseWriter, r *http.Request, s *m
 func (p *Pages) consolePassword(w http.ResponseWriter, r *http.Request, s *member) {
 	oneTime := s.Account.MustChangePassword
 	f := consolePasswordForm(oneTime)
-	data := consolePasswordData{Form: f, Email: s.Account.Email, OneTime: oneTime}
-	current, currentOK := readField(r, "current_password", false)
-	plain, newOK := readField(r, "new_password", false)
-	wrongCurrent := "Your current password is wrong."
+	c := passwordChange{
+		page: "console-password", data: consolePasswordData{Form: f, Email: s.Account.Email, OneTime: oneTime},
+		wrongCurrent: "Your current password is wrong.", newDiffers: true, meta: p.staffMeta(r, s),
+		done: consolePath, flash: flashConsolePasswordSet, what: "change staff password",
+	}
 	if oneTime {
-		wrongCurrent = "The one-time password is wrong."
+		c.wrongCurrent = "The one-time password is wrong."
 	}
-	switch {
-	case current == "":
-		f.fail("current_password", "Enter your "+strings.ToLower(f.F("current_password").Label)+".")
-	case !currentOK:
-		f.fail("current_password", wrongCurrent)
-	}
-	switch {
-	case plain == "":
-		f.fail("new_password", "Choose a new password.")
-	case !newOK:
-		f.fail("new_password", "Use at most 128 characters.")
-	case plain == current:
-		f.fail("new_password", "Choose a password other than the current one.")
-	}
-	if f.HasErrors() {
-		p.renderForm(w, r, http.StatusUnprocessableEntity, "console-password", f, data)
-		return
-	}
-	err := p.accounts.ChangePassword(r.Context(), s.Account.ID, current, plain, s.Session.ID, p.staffMeta(r, s))
-	var weak *password.Weakness
-	switch {
-	case err == nil:
-		p.redirect(w, r, consolePath, flashConsolePasswordSet)
-		return
-	case errors.Is(err, account.ErrInvalidCredentials):
-		f.fail("current_password", wrongCurrent)
-	case errors.As(err, &weak):
-		weakPassword(f.F("new_password"), weak)
-	case errors.Is(err, password.ErrOverloaded):
-		f.Problem = overloaded(w)
-		p.renderForm(w, r, http.StatusServiceUnavailable, "console-password", f, data)
-		return
-	default:
-		p.internalError(w, r, "change staff password", err)
-		return
-	}
-	p.renderForm(w, r, http.StatusUnprocessableEntity, "console-password", f, data)
+	p.changeOwnPassword(w, r, s, f, c)
 }
 
 // ---- Users ----------------------------------------------------------------------
