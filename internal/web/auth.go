@@ -36,12 +36,18 @@ type AuditStore interface {
 // post guards a form handler: it refuses cross-origin posts (CSRF), bounds
 // and parses the body.
 func (p *Pages) post(h http.HandlerFunc) http.Handler {
+	return p.postUpTo(maxFormBytes, "The form was too large to be accepted.", h)
+}
+
+// postUpTo is post for a form whose body may be up to limit bytes, and
+// says tooLarge of a larger one.
+func (p *Pages) postUpTo(limit int64, tooLarge string, h http.HandlerFunc) http.Handler {
 	return p.csrf.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		if err := r.ParseForm(); err != nil {
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
-				p.renderError(w, r, http.StatusRequestEntityTooLarge, "The form was too large to be accepted.")
+				p.renderError(w, r, http.StatusRequestEntityTooLarge, tooLarge)
 				return
 			}
 			p.renderError(w, r, http.StatusBadRequest, "The form could not be read. Go back and try again.")

@@ -98,20 +98,8 @@ func (p *Pages) registerMonitoringPages(mux *http.ServeMux) {
 // postRules is p.post for the rules form, whose text may be far larger
 // than any other form's.
 func (p *Pages) postRules(h http.HandlerFunc) http.Handler {
-	return p.csrf.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// URL encoding may triple the text; the text itself is checked after.
-		r.Body = http.MaxBytesReader(w, r.Body, 3*maxRulesBytes+maxFormBytes)
-		if err := r.ParseForm(); err != nil {
-			var tooBig *http.MaxBytesError
-			if errors.As(err, &tooBig) {
-				p.renderError(w, r, http.StatusRequestEntityTooLarge, "The rules were too large to be accepted: at most 256 KiB of text.")
-				return
-			}
-			p.renderError(w, r, http.StatusBadRequest, "The form could not be read. Go back and try again.")
-			return
-		}
-		h(w, r)
-	}))
+	// URL encoding may triple the text; the text itself is checked after.
+	return p.postUpTo(3*maxRulesBytes+maxFormBytes, "The rules were too large to be accepted: at most 256 KiB of text.", h)
 }
 
 // canSeeAlerts tells whether a staff member may open the alert queue and
