@@ -238,20 +238,22 @@ func wrongCredentials() *problem {
 	}
 }
 
-// limitLogin asks the configured login limit about an attempt. It answers
-// the problem to show when the attempt is refused (nil when it may go on),
-// and false when it already answered the request with an error page.
-func (p *Pages) limitLogin(w http.ResponseWriter, r *http.Request) (*problem, bool) {
+// limitedForm asks the configured login limit about an attempt posted
+// with f, the form of page, drawn with data; what names the attempts to the
+// user ("login attempts"). It answers true when the attempt may not go on,
+// having answered the request: the form again with the limit, or an error
+// page.
+func (p *Pages) limitedForm(w http.ResponseWriter, r *http.Request, what string, f *form, page string, data any) bool {
 	if p.loginLimit == nil {
-		return nil, true
+		return false
 	}
 	wait, err := p.loginLimit(r)
 	if err != nil {
 		p.internalError(w, r, "login rate limit", err)
-		return nil, false
+		return true
 	}
 	if wait <= 0 {
-		return nil, true
+		return false
 	}
 	secs := int((wait + time.Second - 1) / time.Second)
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
@@ -264,7 +266,9 @@ func (p *Pages) limitLogin(w http.ResponseWriter, r *http.Request) (*problem, bo
 	case secs > 90:
 		when = strconv.Itoa((secs+59)/60) + " minutes"
 	}
-	return &problem{Message: "Too many login attempts. Wait " + when + " and try again."}, true
+	f.Problem = &problem{Message: "Too many " + what + ". Wait " + when + " and try again."}
+	p.renderForm(w, r, http.StatusTooManyRequests, page, f, data)
+	return true
 }
 
 // ---- Forgotten password ---------------------------------------------------------

@@ -539,13 +539,7 @@ func (p *Pages) answerChallenge(si signIn) http.HandlerFunc {
 			p.renderForm(w, r, http.StatusUnprocessableEntity, "login-challenge", f, data)
 			return
 		}
-		limited, ok := p.limitLogin(w, r)
-		if !ok {
-			return
-		}
-		if limited != nil {
-			f.Problem = limited
-			p.renderForm(w, r, http.StatusTooManyRequests, "login-challenge", f, data)
+		if p.limitedForm(w, r, "login attempts", f, "login-challenge", data) {
 			return
 		}
 		res, err := p.login.Answer(r.Context(), c.id, proof, p.loginMeta(r, si))

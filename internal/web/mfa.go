@@ -205,17 +205,7 @@ func (p *Pages) guard(r *http.Request, a account.Account, check func() error) er
 // answers false when it already answered the request: the form again with
 // the limit, or an error page.
 func (p *Pages) codeAttempt(w http.ResponseWriter, r *http.Request, a account.Account, f *form, page string, data any) bool {
-	limited, ok := p.limitLogin(w, r)
-	if !ok {
-		return false
-	}
-	if limited != nil {
-		limited.Message = strings.Replace(limited.Message, "login attempts", "attempts", 1)
-		f.Problem = limited
-		p.renderForm(w, r, http.StatusTooManyRequests, page, f, data)
-		return false
-	}
-	return true
+	return !p.limitedForm(w, r, "attempts", f, page, data)
 }
 
 // ---- Security settings ----------------------------------------------------------

@@ -359,13 +359,7 @@ func (p *Pages) logIn(si signIn) http.HandlerFunc {
 		// Only the address is limited here: the account is guarded by its
 		// lockout lanes, which an attacker cannot turn against the owner's
 		// trusted devices (a per-account bucket would let them).
-		limited, ok := p.limitLogin(w, r)
-		if !ok {
-			return
-		}
-		if limited != nil {
-			f.Problem = limited
-			p.renderForm(w, r, http.StatusTooManyRequests, si.loginTemplate, f, data)
+		if p.limitedForm(w, r, "login attempts", f, si.loginTemplate, data) {
 			return
 		}
 		res, err := p.login.Password(r.Context(), login.Attempt{Realm: si.realm, Email: email, Password: plain, Meta: p.loginMeta(r, si)})

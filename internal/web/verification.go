@@ -1174,13 +1174,7 @@ func (p *Pages) requestReset(w http.ResponseWriter, r *http.Request) {
 	}
 	d := p.resetStartData(a)
 	// Each request emails the owner: counted like a login attempt.
-	limited, ok := p.limitLogin(w, r)
-	if !ok {
-		return
-	}
-	if limited != nil {
-		d.Form.Problem = limited
-		p.renderForm(w, r, http.StatusTooManyRequests, "mfa-reset-start", d.Form, d)
+	if p.limitedForm(w, r, "login attempts", d.Form, "mfa-reset-start", d) {
 		return
 	}
 	token, _, err := p.verification.RequestReset(r.Context(), a, p.accountMeta(r))
