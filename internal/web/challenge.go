@@ -336,6 +336,10 @@ func (p *Pages) checkEmail(w http.ResponseWriter, r *http.Request, si signIn, c 
 	case errors.Is(err, account.ErrFrozen):
 		p.clearChallengeCookie(w, si)
 		return loginStep{state: stepDone, location: si.frozenPath}
+	case errors.Is(err, login.ErrDenied):
+		// Restricted since the password step: the login page says so.
+		p.clearChallengeCookie(w, si)
+		return loginStep{state: stepDone, location: si.loginPath}
 	case err != nil:
 		p.internalError(w, r, "check the email confirmation of a "+si.what, err)
 		return loginStep{state: stepFailed}
@@ -543,6 +547,7 @@ func (p *Pages) answerChallenge(si signIn) http.HandlerFunc {
 			return
 		}
 		res, err := p.login.Answer(r.Context(), c.id, proof, p.loginMeta(r, si))
+		var denied *login.DeniedError
 		switch {
 		case errors.Is(err, mfa.ErrChallengeExpired):
 			p.challengeGone(w, r, si, next)
@@ -553,6 +558,10 @@ func (p *Pages) answerChallenge(si signIn) http.HandlerFunc {
 			lf := si.loginForm()
 			lf.Problem = si.refused(account.ErrFrozen, "", p.supportURL)
 			p.renderForm(w, r, http.StatusForbidden, si.loginTemplate, lf, si.loginData(lf, next))
+			return
+		case errors.As(err, &denied):
+			// Restricted since the password step.
+			p.loginDenied(w, r, si, denied)
 			return
 		case err != nil:
 			drift, refused := refusedAnswer(f, proof.Method, err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -225,7 +226,7 @@ func (p *Pages) readLanes(ctx context.Context, accountID string, current *sessio
 }
 
 // withdrawHelpOf lists what holds u's withdrawals now, in the order
-// withdrawal.Service.Request checks them: frozen, paused, a cooldown, the
+// withdrawal.Service.Request checks them: frozen, paused, one in review, a cooldown, the
 // second factor, the tier, the limit, then the addresses and the
 // withdrawals waiting for their confirmations.
 func (p *Pages) withdrawHelpOf(r *http.Request, u *member, a account.Account, current *session.Device, now time.Time) (*withdrawHelp, error) {
@@ -246,6 +247,16 @@ func (p *Pages) withdrawHelpOf(r *http.Request, u *member, a account.Account, cu
 			x.Links = append(x.Links, link{Href: p.supportURL, Text: "Contact support"})
 		}
 		add(x)
+	}
+	if pol.OneInReview {
+		inReview, err := svc.List(ctx, a.ID, withdrawal.StatusPendingReview, 1)
+		if err != nil {
+			return nil, err
+		}
+		if len(inReview) > 0 {
+			add(hold{ID: "review", Text: "One of your withdrawals is being reviewed by our team; new withdrawals wait until it is decided. We email you the decision.",
+				Links: []link{{Href: withdrawalsPath + "/" + url.PathEscape(inReview[0].ID), Text: "See the withdrawal"}}})
+		}
 	}
 	cooldown := func(id string, at time.Time, d time.Duration, what string) {
 		if at.IsZero() || !at.Add(d).After(now) {

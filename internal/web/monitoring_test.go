@@ -476,3 +476,24 @@ func TestWithdrawalsPausedNotice(t *testing.T) {
 		t.Error("a restriction webhook for someone else")
 	}
 }
+
+// A login restriction ends the user's sessions; their next login, with the
+// right password, says logins are paused by the security team (not that
+// the login looked risky), and a wrong password still says only that.
+func TestLoginRestrictedPage(t *testing.T) {
+	t.Parallel()
+	s := newMonitorSite(t)
+	const email = "lou@example.com"
+	s.signedUp(email)
+	c := s.loggedIn(email, goodPassword)
+	expect(t, "signed in", c.get("/account"), 200)
+	if _, err := s.wd.Restrict(context.Background(), s.accountOf(email).ID, withdrawal.NewRestriction{Kind: account.RestrictionLogin,
+		Reason: "Chargeback 99 under review"}, account.Meta{Actor: "admin_key:test"}); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, "session ended", c.get("/account"), 303, "/login?next=%2Faccount")
+	res := s.client().post("/login", "email", email, "password", goodPassword)
+	expect(t, "restricted", res, 403, `id="login-restricted"`, "Logins to this account are paused by our security team.")
+	absent(t, "restricted", res, "looked too risky", "Chargeback 99")
+	absent(t, "wrong password", s.client().post("/login", "email", email, "password", "not the password at all"), "login-restricted", "paused")
+}

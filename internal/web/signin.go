@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -382,7 +383,7 @@ func (p *Pages) logIn(si signIn) http.HandlerFunc {
 			w.Header().Set("Retry-After", strconv.Itoa(secs))
 			f.Problem, status = &problem{Message: "Too many failed logins from your network. Wait " + howLong(int64(secs)) + " and try again."}, http.StatusTooManyRequests
 		case errors.As(err, &denied):
-			p.Render(w, r, http.StatusForbidden, "login-stopped", stoppedData{Action: si.loginPath, Reasons: login.ReasonText(denied.Reasons)})
+			p.loginDenied(w, r, si, denied)
 			return
 		case errors.Is(err, account.ErrInvalidCredentials):
 			// login.Service counted it on the device's lane and in the activity.
@@ -412,6 +413,18 @@ type stoppedData struct {
 	Wait    string
 	// Reasons say why a login was denied, in words.
 	Reasons string
+	// Restricted: staff restricted the account's logins; the page says to
+	// contact support rather than to try again later.
+	Restricted bool
+	SupportURL string
+}
+
+// loginDenied answers a login refused after a right password: by the risk
+// decision, or because the account's logins are restricted.
+func (p *Pages) loginDenied(w http.ResponseWriter, r *http.Request, si signIn, denied *login.DeniedError) {
+	p.clearChallengeCookie(w, si)
+	p.Render(w, r, http.StatusForbidden, "login-stopped", stoppedData{Action: si.loginPath, Reasons: login.ReasonText(denied.Reasons),
+		Restricted: slices.Contains(denied.Reasons, login.ReasonRestricted), SupportURL: p.supportURL})
 }
 
 // lockedOut answers a login on a locked lane: 423 with when to try again.

@@ -374,6 +374,9 @@ func (p *Pages) refusalText(ref *withdrawal.Refusal) *problem {
 				pr.Links = append(pr.Links, link{Href: p.supportURL, Text: "Contact support"})
 			}
 			return pr
+		case "review":
+			return &problem{Message: "One of your withdrawals is being reviewed by our team; new withdrawals wait until it is decided. We email you the decision.",
+				Links: []link{{Href: withdrawalsPath, Text: "See your withdrawals"}}}
 		}
 		return &problem{Message: sentence(ref.Detail) + in()}
 	case withdrawal.CodeVerificationRequired:

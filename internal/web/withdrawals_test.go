@@ -720,3 +720,30 @@ func TestConsoleRestrictions(t *testing.T) {
 		t.Errorf("audit: %v", actions)
 	}
 }
+
+// With OneInReview, a withdrawal held for staff holds the next: the withdraw
+// form says so with a link to the withdrawals, and the help page lists it
+// among what holds withdrawals.
+func TestWithdrawalInReviewHoldsTheNext(t *testing.T) {
+	t.Parallel()
+	s := newWithdrawalSite(t, func(svc *withdrawal.Service) {
+		svc.Policy.RequireSecondFactor, svc.Policy.OneInReview = false, true
+		svc.Review = func(context.Context, withdrawal.Tx, withdrawal.Withdrawal) (bool, []string, error) {
+			return true, []string{"large_transfer"}, nil
+		}
+	})
+	const email = "rex@example.com"
+	s.signedUp(email)
+	s.setTier(email, 2)
+	c := s.loggedIn(email, goodPassword)
+	absent(t, "nothing held yet", c.get("/help"), `id="hold-review"`)
+	held := s.confirmedWithdrawal(c, email, "0.5")
+	key := idempotencyKeyOf(t, c.get("/withdraw?asset=ETH:ethereum"))
+	res := c.post("/withdraw", "asset", "ETH:ethereum", "idempotency_key", key, "address_id", "other", "address", ethAddr, "amount", "0.1")
+	expect(t, "second", res, 422, "One of your withdrawals is being reviewed by our team; new withdrawals wait until it is decided.",
+		`<a href="/withdrawals">See your withdrawals</a>`)
+	expect(t, "help", c.get("/help"), 200, `id="hold-review"`, `href="`+held+`"`)
+	if n := len(s.withdrawalsOf(email)); n != 1 {
+		t.Fatalf("%d withdrawals, want the held one only", n)
+	}
+}
