@@ -81,7 +81,9 @@ const (
 // a challenge to answer (Status LoginChallenge).
 type LoginResult struct {
 	Status string
-	// With LoginActive. The User keeps the tokens too.
+	// With LoginActive. The User keeps the tokens too. ExpiresAt is when
+	// the session ends unless used again (the idle timeout; each use moves
+	// it, up to the session's lifetime).
 	SessionToken string
 	ExpiresAt    time.Time
 	// DeviceToken is issued on a device's first login ("" otherwise).

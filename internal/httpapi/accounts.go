@@ -171,7 +171,9 @@ func (a *API) loginResult(w http.ResponseWriter, res login.Result) error {
 	started := res.Started
 	a.setSessionCookies(w, started.Token, started.Session.ExpiresAt, started.DeviceToken)
 	writeJSON(w, http.StatusCreated, sessionCreated{
-		Status: "active", SessionToken: started.Token, ExpiresAt: started.Session.ExpiresAt, DeviceToken: started.DeviceToken,
+		// expires_at means what GET /v1/session and introspection say: when
+		// the session ends unless used again (the cookie lasts its lifetime).
+		Status: "active", SessionToken: started.Token, ExpiresAt: started.Session.IdleExpiry(a.Sessions.Policy), DeviceToken: started.DeviceToken,
 		RecoveryCodesLeft: res.RecoveryCodesLeft,
 	})
 	return nil

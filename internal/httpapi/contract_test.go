@@ -1,8 +1,10 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/wardenhq/warden/internal/adminkey"
 	"github.com/wardenhq/warden/internal/httpapi"
+	"github.com/wardenhq/warden/internal/server/servertest"
 	"github.com/wardenhq/warden/internal/store"
 	"github.com/wardenhq/warden/internal/store/storetest"
 	"github.com/wardenhq/warden/internal/verification"
@@ -381,5 +384,52 @@ func TestOpenAPIListingsSayHowTheyPage(t *testing.T) {
 			expect(t, 400, "validation_failed").field(t, "cursor"); e["code"] != "unsupported" {
 			t.Errorf("GET %s with a cursor: %v, want code unsupported", path, e)
 		}
+	}
+}
+
+// A login's expires_at means what GET /v1/session and the session list say:
+// when the session ends unless used again (the idle timeout), not its
+// 24-hour lifetime.
+func TestLoginExpiresAtIsTheSessionsIdleExpiry(t *testing.T) {
+	t.Parallel()
+	_, dbURL := storetest.SQLiteURL(t)
+	n := servertest.Start(t, dbURL, kycAdminKey, nil, map[string]string{"WARDEN_SESSION_IDLE_TIMEOUT": "20m"})
+	account := map[string]string{"email": "exp@example.com", "password": "correct horse battery staple"}
+	_, device := n.SignUp(t, account["email"], account["password"])
+	body, _ := json.Marshal(account)
+	req, _ := http.NewRequest("POST", n.Base+"/v1/sessions", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(httpapi.DeviceHeader, device) // the trusted device: no challenge
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var login struct {
+		SessionToken string    `json:"session_token"`
+		ExpiresAt    time.Time `json:"expires_at"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&login)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("login: %d, %v", resp.StatusCode, err)
+	}
+	if left := time.Until(login.ExpiresAt); left < 19*time.Minute || left > 21*time.Minute {
+		t.Fatalf("login's expires_at is %v from now, want the 20-minute idle timeout", left)
+	}
+	req, _ = http.NewRequest("GET", n.Base+"/v1/session", nil)
+	req.Header.Set("Authorization", "Bearer "+login.SessionToken)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var who struct {
+		Session struct {
+			ExpiresAt time.Time `json:"expires_at"`
+		} `json:"session"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&who)
+	resp.Body.Close()
+	if err != nil || who.Session.ExpiresAt.Sub(login.ExpiresAt).Abs() > 5*time.Second {
+		t.Fatalf("GET /v1/session says %v, the login said %v (%v)", who.Session.ExpiresAt, login.ExpiresAt, err)
 	}
 }
