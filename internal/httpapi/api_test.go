@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wardenhq/warden/internal/adminkey"
 	"github.com/wardenhq/warden/internal/httpapi"
 	"github.com/wardenhq/warden/internal/keyring"
 	"github.com/wardenhq/warden/internal/notify"
@@ -58,15 +57,7 @@ func newFixture(t *testing.T) *fixture {
 // one, and returns its secret.
 func adminKeyWith(t *testing.T, s *store.Store, scopes ...string) string {
 	t.Helper()
-	plain, key, err := adminkey.New("limited", scopes, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Write(context.Background(), func(tx *store.Tx) error {
-		return tx.InsertAdminKey(context.Background(), key, adminkey.Hash(plain))
-	}); err != nil {
-		t.Fatal(err)
-	}
+	plain, _ := storedAdminKey(t, s, scopes...)
 	return plain
 }
 
