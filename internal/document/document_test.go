@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wardenhq/warden/internal/document/documenttest"
 )
 
 // TestCleanAccepts: valid files come back as the right kind and size, with
@@ -36,7 +38,7 @@ func TestCleanAccepts(t *testing.T) {
 		{"png rgba", encodePNG(t, markedImage(33, 17)), KindPNG, 33, 17, 0},
 		{"png paletted", encodePNG(t, paletted), KindPNG, 20, 10, 0},
 		{"png 16-bit with alpha", encodePNG(t, deep), KindPNG, 7, 5, 0},
-		{"pdf two pages", buildPDF(pdfObjects()), KindPDF, 0, 0, 2},
+		{"pdf two pages", documenttest.BuildPDF(documenttest.PDFObjects()), KindPDF, 0, 0, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -345,7 +347,7 @@ func TestCleanRefuses(t *testing.T) {
 		{"empty", nil, DefaultLimits(), ErrUnsupported},
 		{"arithmetic-coded jpeg", bytes.Replace(jpg, []byte{0xFF, 0xC0}, []byte{0xFF, 0xC9}, 1), DefaultLimits(), ErrUnsupported},
 		{"12-bit jpeg", setSOFPrecision(t, jpg, 12), DefaultLimits(), ErrUnsupported},
-		{"pdf not at offset 0", append([]byte("junk\n"), buildPDF(pdfObjects())...), DefaultLimits(), ErrUnsupported},
+		{"pdf not at offset 0", append([]byte("junk\n"), documenttest.BuildPDF(documenttest.PDFObjects())...), DefaultLimits(), ErrUnsupported},
 		// Corrupt: it starts right but is not a whole image.
 		{"truncated jpeg", jpg[:len(jpg)*6/10], DefaultLimits(), ErrCorrupt},
 		{"jpeg headers only", jpg[:20], DefaultLimits(), ErrCorrupt},
@@ -494,7 +496,7 @@ func TestJPEGScanBomb(t *testing.T) {
 // a JPEG or PNG with a PDF inside or after it is re-encoded, and the PDF is
 // gone from the output.
 func TestPolyglots(t *testing.T) {
-	pdf := buildPDF(pdfObjects())
+	pdf := documenttest.BuildPDF(documenttest.PDFObjects())
 	jpg := encodeJPEG(t, markedImage(32, 32))
 	pngData := encodePNG(t, markedImage(32, 32))
 

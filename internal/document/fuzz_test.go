@@ -9,6 +9,8 @@ import (
 	"image"
 	"image/color"
 	"testing"
+
+	"github.com/wardenhq/warden/internal/document/documenttest"
 )
 
 // fuzzLimits are smaller than the defaults so that the fuzzer spends its time
@@ -32,8 +34,8 @@ func FuzzClean(f *testing.F) {
 		encodePNG(f, markedImage(20, 18)),
 		splicePNG(encodePNG(f, gray), pngChunk("tEXt", []byte("k\x00v"))),
 		pngHeaderOnly(100000, 100000),
-		buildPDF(pdfObjects()),
-		buildPDF(append(pdfObjects(), objectStream(6, "<< /S /JavaScript >>"))),
+		documenttest.BuildPDF(documenttest.PDFObjects()),
+		documenttest.BuildPDF(append(documenttest.PDFObjects(), objectStream(6, "<< /S /JavaScript >>"))),
 		[]byte("#!/bin/sh\n"),
 	}
 	for _, s := range seeds {

@@ -210,36 +210,6 @@ func setJPEGSize(t testing.TB, jpg []byte, w, h uint16) []byte {
 	return out
 }
 
-// pdfObjects are the objects of a two-page PDF; tests change them.
-func pdfObjects() []string {
-	content := "BT /F1 12 Tf 72 712 Td (Passport page) Tj ET"
-	return []string{
-		"<< /Type /Catalog /Pages 2 0 R >>",
-		"<< /Type /Pages /Kids [3 0 R 4 0 R] /Count 2 >>",
-		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 5 0 R >>",
-		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 5 0 R >>",
-		fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(content), content),
-	}
-}
-
-// buildPDF writes objects 1..n with a correct cross-reference table.
-func buildPDF(objects []string) []byte {
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-	offsets := make([]int, len(objects))
-	for i, o := range objects {
-		offsets[i] = b.Len()
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objects)+1)
-	for _, off := range offsets {
-		fmt.Fprintf(&b, "%010d 00000 n \n", off)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objects)+1, xref)
-	return b.Bytes()
-}
-
 // objectStream builds a /Type /ObjStm stream holding one object (number
 // num), Flate-compressed, so its dictionaries are not visible in the file.
 func objectStream(num int, object string) string {

@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wardenhq/warden/internal/document/documenttest"
 	"github.com/wardenhq/warden/internal/server/servertest"
 	"github.com/wardenhq/warden/internal/store"
 	"github.com/wardenhq/warden/internal/store/storetest"
@@ -309,31 +310,6 @@ func pngBombHeader(w, h uint32) []byte {
 	return append(out, pngChunkOf("IEND", nil)...)
 }
 
-// pdfWithJavaScript is a well-formed one-page PDF that runs a script when opened.
-func pdfWithJavaScript() []byte {
-	content := "BT /F1 12 Tf 72 712 Td (Passport page) Tj ET"
-	objects := []string{
-		"<< /Type /Catalog /Pages 2 0 R /OpenAction << /S /JavaScript /JS (app.alert(1)) >> >>",
-		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
-		fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(content), content),
-	}
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-	offsets := make([]int, len(objects))
-	for i, o := range objects {
-		offsets[i] = b.Len()
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objects)+1)
-	for _, off := range offsets {
-		fmt.Fprintf(&b, "%010d 00000 n \n", off)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objects)+1, xref)
-	return b.Bytes()
-}
-
 // documentIDs lists the ids of the current documents GET /v1/verification shows.
 func (n *kycNode) documentIDs(t *testing.T, session string) []string {
 	t.Helper()
@@ -432,9 +408,9 @@ func verificationFlow(t *testing.T, n *kycNode) {
 	}{
 		{"renamed executable", "/v1/verification/documents", map[string]string{"kind": "id_card", "side": "front"}, &filePart{"photo.jpg", "image/jpeg", elf}, 415, "unsupported_file"},
 		{"truncated jpeg", "/v1/verification/documents", map[string]string{"kind": "id_card", "side": "back"}, &filePart{"id.jpg", "image/jpeg", full[:len(full)/2]}, 415, "unsupported_file"},
-		{"pdf with javascript", "/v1/verification/documents", map[string]string{"kind": "drivers_license", "side": "front"}, &filePart{"scan.pdf", "application/pdf", pdfWithJavaScript()}, 415, "unsupported_file"},
+		{"pdf with javascript", "/v1/verification/documents", map[string]string{"kind": "drivers_license", "side": "front"}, &filePart{"scan.pdf", "application/pdf", documenttest.PDF(true)}, 415, "unsupported_file"},
 		{"decompression bomb", "/v1/verification/selfie", nil, &filePart{"me.png", "image/png", pngBombHeader(10000, 10000)}, 415, "unsupported_file"},
-		{"pdf as selfie", "/v1/verification/selfie", nil, &filePart{"me.png", "image/png", pdfWithJavaScript()}, 415, "unsupported_file"},
+		{"pdf as selfie", "/v1/verification/selfie", nil, &filePart{"me.png", "image/png", documenttest.PDF(true)}, 415, "unsupported_file"},
 		{"unknown kind", "/v1/verification/documents", map[string]string{"kind": "library_card"}, &filePart{"a.jpg", "image/jpeg", full}, 400, "validation_failed"},
 		{"selfie as a document", "/v1/verification/documents", map[string]string{"kind": "selfie"}, &filePart{"a.jpg", "image/jpeg", full}, 400, "validation_failed"},
 		{"id card without side", "/v1/verification/documents", map[string]string{"kind": "id_card"}, &filePart{"a.jpg", "image/jpeg", full}, 400, "validation_failed"},

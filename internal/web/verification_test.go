@@ -20,6 +20,7 @@ import (
 
 	"github.com/wardenhq/warden/internal/account"
 	"github.com/wardenhq/warden/internal/document"
+	"github.com/wardenhq/warden/internal/document/documenttest"
 	"github.com/wardenhq/warden/internal/keyring"
 	"github.com/wardenhq/warden/internal/mfa"
 	"github.com/wardenhq/warden/internal/money"
@@ -103,36 +104,6 @@ func testImage(w, h int) image.Image {
 		}
 	}
 	return img
-}
-
-// testPDF is a well-formed two-page PDF; with script, it runs JavaScript when opened.
-func testPDF(script bool) []byte {
-	content := "BT /F1 12 Tf 72 712 Td (Passport page) Tj ET"
-	catalog := "<< /Type /Catalog /Pages 2 0 R >>"
-	if script {
-		catalog = "<< /Type /Catalog /Pages 2 0 R /OpenAction << /S /JavaScript /JS (app.alert(1)) >> >>"
-	}
-	objects := []string{
-		catalog,
-		"<< /Type /Pages /Kids [3 0 R 4 0 R] /Count 2 >>",
-		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 5 0 R >>",
-		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 5 0 R >>",
-		fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(content), content),
-	}
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-	offsets := make([]int, len(objects))
-	for i, o := range objects {
-		offsets[i] = b.Len()
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objects)+1)
-	for _, off := range offsets {
-		fmt.Fprintf(&b, "%010d 00000 n \n", off)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objects)+1, xref)
-	return b.Bytes()
 }
 
 // upload posts a multipart form with one file, as the upload forms do.
@@ -267,7 +238,7 @@ func TestVerificationWizardAndReview(t *testing.T) {
 		`id="upload-front-error"`, `aria-invalid="true" autofocus data-autofocus>`)
 	res = c.upload("/verification/documents", append(testJPEG(t, 64, 40)[:200:200], 0, 0), "kind", "id_card", "side", "front")
 	expect(t, "damaged JPEG", res, 422, "Damaged file: the JPEG image is damaged or incomplete")
-	expect(t, "PDF with script", c.upload("/verification/documents", testPDF(true), "kind", "id_card", "side", "front"), 422,
+	expect(t, "PDF with script", c.upload("/verification/documents", documenttest.PDF(true), "kind", "id_card", "side", "front"), 422,
 		"File has active content: the PDF was refused because")
 	expect(t, "no file", c.upload("/verification/documents", nil, "kind", "id_card", "side", "front"), 422, "Choose a file to upload.")
 	if o := s.overview(email); len(o.Documents) != 0 {
@@ -289,7 +260,7 @@ func TestVerificationWizardAndReview(t *testing.T) {
 	res = c.get("/verification")
 	expect(t, "selfie step", res, 200, `<strong aria-current="step">Selfie</strong>`,
 		`<input id="upload-selfie" name="file" type="file" accept="image/jpeg,image/png" capture="user" required`)
-	expect(t, "PDF selfie", c.upload("/verification/documents", testPDF(false), "kind", "selfie"), 422, "Unsupported file: a selfie must be a photo (JPEG or PNG).")
+	expect(t, "PDF selfie", c.upload("/verification/documents", documenttest.PDF(false), "kind", "selfie"), 422, "Unsupported file: a selfie must be a photo (JPEG or PNG).")
 	expect(t, "selfie", c.upload("/verification/documents", testJPEG(t, 40, 48), "kind", "selfie"), 303, "/verification")
 	res = c.get("/verification")
 	expect(t, "review", res, 200, `<strong aria-current="step">Review and submit</strong>`, "Vera Müller-Lüdenscheidt", "1990-04-23", "Germany",
@@ -554,7 +525,7 @@ func TestMFAResetAsksForTheID(t *testing.T) {
 	expect(t, "explained", lost.get("/login/challenge/reset"), 200, "You send a photo of your government ID and a selfie.")
 	expect(t, "start", lost.post("/login/challenge/reset"), 303, "/mfa-reset")
 	expect(t, "asks for an ID", lost.get("/mfa-reset"), 200, `id="kind-passport"`, `<form method="get" action="/mfa-reset" id="choose-kind">`)
-	expect(t, "passport", lost.upload("/mfa-reset/documents", testPDF(false), "kind", "passport"), 303, "/mfa-reset?kind=passport")
+	expect(t, "passport", lost.upload("/mfa-reset/documents", documenttest.PDF(false), "kind", "passport"), 303, "/mfa-reset?kind=passport")
 	expect(t, "selfie", lost.upload("/mfa-reset/documents", testJPEG(t, 30, 40), "kind", "selfie"), 303)
 	expect(t, "submit", lost.post("/mfa-reset/submit"), 303, "/mfa-reset")
 
@@ -576,7 +547,7 @@ func TestMFAResetAsksForTheID(t *testing.T) {
 			t.Errorf("PDF %s = %q, want %q", h, got, want)
 		}
 	}
-	if pdf.status != 200 || pdf.body != string(testPDF(false)) {
+	if pdf.status != 200 || pdf.body != string(documenttest.PDF(false)) {
 		t.Errorf("PDF: status %d, %d bytes", pdf.status, len(pdf.body))
 	}
 	expect(t, "PDF link", res, 200, `<a class="button secondary" href="/console/verifications/`+id+`/documents/`+rv.Documents[0].ID+`" download>Download the PDF</a>`)
