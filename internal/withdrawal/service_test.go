@@ -401,6 +401,64 @@ func TestWithdrawalRefusalsInOrder(t *testing.T) {
 	})
 }
 
+// Each security change starts its cooldown through the real action that
+// makes it: 2FA removed (the 2FA reset's RemoveAllFactors), a new device's
+// first login, an unfreeze. Each refuses with withdrawals_locked, reason
+// cooldown, until the configured time has passed.
+func TestSecurityChangesStartTheirCooldowns(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, e *env) {
+		e.svc.Policy.CooldownMFA, e.svc.Policy.CooldownNewDevice, e.svc.Policy.CooldownUnfreeze = 24*time.Hour, 6*time.Hour, 12*time.Hour
+		for _, tc := range []struct {
+			name   string
+			change func(a account.Account, sess session.Session) (account.Account, session.Session)
+			wait   time.Duration
+		}{
+			{"2FA removed", func(a account.Account, sess session.Session) (account.Account, session.Session) {
+				if err := e.Store.Write(e.ctx, func(tx *store.Tx) error {
+					_, err := e.MFA.RemoveAllFactors(e.ctx, tx, a.ID, e.Clock.Now())
+					return err
+				}); err != nil {
+					t.Fatal(err)
+				}
+				return e.Reload(t, a), sess
+			}, 24 * time.Hour},
+			{"first login from a new device", func(a account.Account, _ session.Session) (account.Account, session.Session) {
+				started, err := e.Sessions.Start(e.ctx, a, session.AAL1, session.Meta{IP: "198.51.100.7", UserAgent: "Other browser", TrustDevice: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return a, started.Session
+			}, 6 * time.Hour},
+			{"unfrozen", func(a account.Account, _ session.Session) (account.Account, session.Session) {
+				if _, err := e.Accounts.Freeze(e.ctx, a.ID, "test", account.Meta{Actor: "staff:s"}); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := e.Accounts.Unfreeze(e.ctx, a.ID, "identity checked", account.Meta{Actor: "staff:s"}); err != nil {
+					t.Fatal(err)
+				}
+				// The freeze ended the session; the new one's device is new
+				// too, but its cooldown (6 h) ends before the unfreeze's.
+				started, err := e.Sessions.Start(e.ctx, e.Reload(t, a), session.AAL1, session.Meta{IP: meta.IP, UserAgent: meta.UserAgent})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return e.Reload(t, a), started.Session
+			}, 12 * time.Hour},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				a, sess := e.user(strings.ReplaceAll(tc.name, " ", "-")+"@example.com", 2)
+				a, sess = tc.change(a, sess)
+				at := e.Clock.Now()
+				_, err := e.svc.Request(e.ctx, a, withdrawal.Request{Asset: "ETH", Network: "ethereum", Amount: "0.1", Address: ethAddr, Session: sess, Meta: meta})
+				if r := refusal(t, err, withdrawal.CodeLocked); r.Reason != "cooldown" || !r.Until.Equal(at.Add(tc.wait)) {
+					t.Fatalf("refusal %+v, want cooldown until %v", r, at.Add(tc.wait))
+				}
+			})
+		}
+	})
+}
+
 func TestAddressHoldAndAllowList(t *testing.T) {
 	t.Parallel()
 	each(t, func(t *testing.T, e *env) {
