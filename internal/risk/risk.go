@@ -93,11 +93,16 @@ type Config struct {
 	ChallengeAt, DenyAt int
 	// MaxTravelKmh above which the move from the last login is impossible.
 	MaxTravelKmh float64
-	// RecentFailuresMin, StuffingMinAccounts and ManyIPsMin start those signals.
+	// MinTravelKm: moves shorter than this never count as impossible travel,
+	// whatever the speed (GeoIP places are approximate, a city or more off).
+	MinTravelKm float64
+	// RecentFailuresMin, StuffingMinAccounts and ManyIPsMin start those
+	// signals: each fires when its count is at least the threshold.
 	RecentFailuresMin, StuffingMinAccounts, ManyIPsMin int
 	// UsualHourMinLogins is how many past logins it takes to know an
 	// account's usual hours; UnusualHourSpan is how far (in hours, circular)
-	// from every past login an hour must be to count as unusual.
+	// from every past login an hour must be to count as unusual: more than
+	// UnusualHourSpan hours from each.
 	UsualHourMinLogins int
 	UnusualHourSpan    int
 }
@@ -110,7 +115,7 @@ func DefaultConfig() Config {
 		NewIP: 10, NewCountry: 30, NewNetwork: 15, ImpossibleTravel: 60, UnusualHour: 10,
 		RecentFailures: 20, CredentialStuffing: 50, ManyIPs: 25,
 		ChallengeAt: 30, DenyAt: 100,
-		MaxTravelKmh:      1000,
+		MaxTravelKmh: 1000, MinTravelKm: 300,
 		RecentFailuresMin: 3, StuffingMinAccounts: 5, ManyIPsMin: 5,
 		UsualHourMinLogins: 10, UnusualHourSpan: 3,
 	}
@@ -232,8 +237,8 @@ func seen(history []PastLogin, match func(Place) bool) bool {
 
 // impossibleTravel compares with the newest past login that has
 // coordinates: covering the distance since then would take a speed above
-// MaxTravelKmh. GeoIP places are approximate, so distances under 300 km (a
-// typical city-level error) never count.
+// MaxTravelKmh. GeoIP places are approximate, so distances under
+// MinTravelKm (300 km by default, a typical city-level error) never count.
 func impossibleTravel(cfg Config, s Signals) bool {
 	if !s.Place.HasCoordinates {
 		return false
@@ -243,7 +248,7 @@ func impossibleTravel(cfg Config, s Signals) bool {
 			continue
 		}
 		km := geoip.DistanceKm(p.Place.Latitude, p.Place.Longitude, s.Place.Latitude, s.Place.Longitude)
-		if km < 300 {
+		if km < cfg.MinTravelKm {
 			return false
 		}
 		hours := s.Now.Sub(p.At).Hours()
