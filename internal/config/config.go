@@ -77,17 +77,24 @@ type Config struct {
 	FreezeLinkTTL        time.Duration
 	MFAChallengeTTL      time.Duration
 
-	LockoutMaxFailures    int
-	LockoutBaseDelay      time.Duration
-	LockoutMaxDelay       time.Duration
-	LoginFailureWindow    time.Duration
-	RiskChallengeAt       int
-	RiskDenyAt            int
-	RiskWeights           map[string]int
-	RiskMaxTravelKmh      int
-	NewDeviceEmailWithMFA bool
-	DeviceConfirmationTTL time.Duration
-	StepUpWindow          time.Duration
+	LockoutMaxFailures int
+	LockoutBaseDelay   time.Duration
+	LockoutMaxDelay    time.Duration
+	LoginFailureWindow time.Duration
+	RiskChallengeAt    int
+	RiskDenyAt         int
+	RiskWeights        map[string]int
+	RiskMaxTravelKmh   int
+	// The thresholds that start risk signals (risk.Config's).
+	RiskMinTravelKm         int
+	RiskRecentFailuresMin   int
+	RiskStuffingMinAccounts int
+	RiskManyIPsMin          int
+	RiskUsualHourMinLogins  int
+	RiskUnusualHourSpan     int
+	NewDeviceEmailWithMFA   bool
+	DeviceConfirmationTTL   time.Duration
+	StepUpWindow            time.Duration
 
 	ReferenceCurrency string
 	ReferenceDecimals int
