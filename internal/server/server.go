@@ -39,7 +39,6 @@ import (
 	"github.com/wardenhq/warden/internal/passkey"
 	"github.com/wardenhq/warden/internal/password"
 	"github.com/wardenhq/warden/internal/ratelimit"
-	"github.com/wardenhq/warden/internal/risk"
 	"github.com/wardenhq/warden/internal/session"
 	"github.com/wardenhq/warden/internal/staff"
 	"github.com/wardenhq/warden/internal/store"
@@ -731,11 +730,6 @@ func (s *Server) loginService(cfg config.Config, accounts *account.Service, sess
 	if err != nil {
 		return nil, err
 	}
-	weights := risk.DefaultConfig()
-	for name, w := range cfg.RiskWeights {
-		weights.SetWeight(name, w)
-	}
-	weights.ChallengeAt, weights.DenyAt, weights.MaxTravelKmh = cfg.RiskChallengeAt, cfg.RiskDenyAt, float64(cfg.RiskMaxTravelKmh)
 	return &login.Service{
 		Transact: func(ctx context.Context, fn func(login.Tx) error) error {
 			return s.store.Write(ctx, func(tx *store.Tx) error { return fn(tx) })
@@ -746,7 +740,7 @@ func (s *Server) loginService(cfg config.Config, accounts *account.Service, sess
 		Accounts: accounts, Sessions: sessions, MFA: factors, Places: places, UnknownKey: unknownKey,
 		IPFailures: limiter, IPFailureLimit: cfg.RateLoginFailuresPerIP,
 		Policy: login.Policy{
-			Risk:          weights,
+			Risk:          cfg.Risk(),
 			Lockout:       lockout.Policy{MaxFailures: cfg.LockoutMaxFailures, BaseDelay: cfg.LockoutBaseDelay, MaxDelay: cfg.LockoutMaxDelay, ForgetAfter: 24 * time.Hour},
 			FailureWindow: cfg.LoginFailureWindow, EmailWithMFA: cfg.NewDeviceEmailWithMFA, HistorySize: 50,
 			DeviceConfirmationTTL: cfg.DeviceConfirmationTTL,
