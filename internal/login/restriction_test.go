@@ -5,14 +5,11 @@ import (
 	"errors"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/wardenhq/warden/internal/account"
-	"github.com/wardenhq/warden/internal/id"
 	"github.com/wardenhq/warden/internal/keyring"
 	"github.com/wardenhq/warden/internal/lockout"
 	"github.com/wardenhq/warden/internal/login"
-	"github.com/wardenhq/warden/internal/risk"
 	"github.com/wardenhq/warden/internal/servicetest"
 	"github.com/wardenhq/warden/internal/session"
 	"github.com/wardenhq/warden/internal/store"
@@ -28,18 +25,8 @@ func TestLoginRestriction(t *testing.T) {
 	t.Parallel()
 	servicetest.Each(t, func(t *testing.T, st *store.Store, keys *keyring.Keyring) {
 		ctx := context.Background()
-		clock := servicetest.NewClock(time.Now().UTC())
-		base := servicetest.New(t, st, keys, clock)
-		write := func(ctx context.Context, fn func(login.Tx) error) error {
-			return st.Write(ctx, func(tx *store.Tx) error { return fn(tx) })
-		}
-		read := func(ctx context.Context, fn func(login.Tx) error) error {
-			return st.Read(ctx, func(tx *store.Tx) error { return fn(tx) })
-		}
-		logins := &login.Service{Transact: write, View: read, Accounts: base.Accounts, Sessions: base.Sessions, MFA: base.MFA,
-			Policy: login.Policy{Risk: risk.DefaultConfig(), Lockout: lockout.DefaultPolicy(), FailureWindow: time.Hour,
-				EmailWithMFA: true, DeviceConfirmationTTL: 15 * time.Minute, HistorySize: 20},
-			Now: clock.Now}
+		e := newEnv(t, st, keys)
+		logins, base := e.logins, e.base
 		restrictions := &withdrawal.Service{
 			Transact: func(ctx context.Context, fn func(withdrawal.Tx) error) error {
 				return st.Write(ctx, func(tx *store.Tx) error { return fn(tx) })
@@ -47,22 +34,10 @@ func TestLoginRestriction(t *testing.T) {
 			View: func(ctx context.Context, fn func(withdrawal.Tx) error) error {
 				return st.Read(ctx, func(tx *store.Tx) error { return fn(tx) })
 			},
-			Accounts: base.Accounts, Now: clock.Now,
+			Accounts: base.Accounts, Now: base.Clock.Now,
 		}
-
-		const pw = "correct horse battery staple"
-		hash, err := base.Accounts.Hasher.Hash(ctx, pw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr, key, _ := account.NormalizeEmail("rita@example.com")
-		rita := account.Account{ID: id.New("usr"), Realm: account.RealmUser, Email: addr, EmailKey: key, PasswordHash: hash,
-			EmailVerifiedAt: clock.Now(), CreatedAt: clock.Now()}
-		if err := st.Write(ctx, func(tx *store.Tx) error { return tx.InsertAccount(ctx, rita) }); err != nil {
-			t.Fatal(err)
-		}
-		meta := session.Meta{IP: "81.2.69.160", UserAgent: "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"}
-		attempt := login.Attempt{Realm: account.RealmUser, Email: rita.Email, Password: pw, Meta: meta}
+		rita := e.account("rita@example.com")
+		attempt := login.Attempt{Realm: account.RealmUser, Email: rita.Email, Password: pw, Meta: e.meta}
 		first, err := logins.Password(ctx, attempt)
 		if err != nil || first.Started == nil {
 			t.Fatalf("first login: %+v, %v", first, err)

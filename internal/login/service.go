@@ -54,6 +54,19 @@ type Policy struct {
 	DeviceConfirmationTTL time.Duration
 	// HistorySize is how many past successful logins the risk signals read.
 	HistorySize int
+	// SignalTimeout bounds the read of the risk signals (2 s when zero);
+	// past it, as on a read error, the login is challenged.
+	SignalTimeout time.Duration
+}
+
+// defaultSignalTimeout is Policy.SignalTimeout's zero value's meaning.
+const defaultSignalTimeout = 2 * time.Second
+
+func (p Policy) signalTimeout() time.Duration {
+	if p.SignalTimeout > 0 {
+		return p.SignalTimeout
+	}
+	return defaultSignalTimeout
 }
 
 // Service runs logins.
@@ -213,10 +226,15 @@ func (s *Service) Password(ctx context.Context, at Attempt) (Result, error) {
 		signals = s.readSignals(ctx, acct.ID, at.Meta.IP, now)
 	}
 	sig := <-signals
-	if sig.err != nil {
-		return Result{}, sig.err
-	}
 	place, placeKnown, unavailable := s.locate(at.Meta.IP)
+	if sig.err != nil {
+		// Fail safe: a login whose history could not be read (an error, or
+		// slower than SignalTimeout) is challenged, never allowed on
+		// signals it did not see, nor answered with an error that would
+		// leave its lockout try taken.
+		sig = signalsRead{}
+		unavailable = append(unavailable, "history")
+	}
 	d := risk.Evaluate(s.Policy.Risk, risk.Signals{
 		FirstLogin: sig.firstLogin,
 		Now:        now, IP: at.Meta.IP, Place: riskPlace(place), PlaceKnown: placeKnown,
@@ -304,6 +322,8 @@ type signalsRead struct {
 func (s *Service) readSignals(ctx context.Context, accountID, ip string, now time.Time) <-chan signalsRead {
 	out := make(chan signalsRead, 1)
 	go func() {
+		ctx, cancel := context.WithTimeout(ctx, s.Policy.signalTimeout())
+		defer cancel()
 		var r signalsRead
 		r.err = s.View(ctx, func(tx Tx) error {
 			var err error
