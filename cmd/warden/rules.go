@@ -62,9 +62,13 @@ func newRulesCommand(g *globalFlags, stdout, stderr io.Writer) *cobra.Command {
 				Currency: money.Currency{Code: cfg.ReferenceCurrency, Decimals: cfg.ReferenceDecimals},
 				Now:      time.Now,
 			}
-			bar := progressBar(stderr)
+			var bar func(done, total int)
+			p := &progressBar{w: stderr}
+			if onTerminal(stderr) {
+				bar = p.draw
+			}
 			rep, err := svc.Backtest(ctx, source, time.Now().Add(-period), bar)
-			fmt.Fprintln(stderr)
+			p.end() // before the report or the error, which start a line of their own
 			if err != nil {
 				return err
 			}
@@ -117,15 +121,39 @@ func parseSince(s string) (time.Duration, error) {
 	return d, nil
 }
 
+// onTerminal tells whether w is a terminal (a character device), where a
+// progress bar can redraw its line. A pipe, a file or a log collector is not:
+// there the bar would leave a carriage return and a line per redraw, so the
+// backtest draws none (and skips counting the events for it).
+func onTerminal(w io.Writer) bool {
+	f, ok := w.(interface{ Stat() (os.FileInfo, error) })
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
 // progressBar draws "[#####-----] 12,000/40,000 events" on one terminal line.
-func progressBar(w io.Writer) func(done, total int) {
-	return func(done, total int) {
-		const width = 30
-		filled := width
-		if total > 0 {
-			filled = done * width / total
-		}
-		fmt.Fprintf(w, "\r[%s%s] %d/%d events", strings.Repeat("#", filled), strings.Repeat("-", width-filled), done, total)
+type progressBar struct {
+	w     io.Writer
+	drawn bool
+}
+
+func (p *progressBar) draw(done, total int) {
+	const width = 30
+	filled := width
+	if total > 0 {
+		filled = min(done*width/total, width)
+	}
+	fmt.Fprintf(p.w, "\r[%s%s] %d/%d events", strings.Repeat("#", filled), strings.Repeat("-", width-filled), done, total)
+	p.drawn = true
+}
+
+// end leaves the bar's line, if one was drawn, so what follows starts on the next.
+func (p *progressBar) end() {
+	if p.drawn {
+		fmt.Fprintln(p.w)
 	}
 }
 
