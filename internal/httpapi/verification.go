@@ -255,8 +255,8 @@ type upload struct {
 
 // readUpload reads a multipart/form-data body with exactly one part named
 // "file" and at most one of each allowed text field. The file's name and
-// Content-Type are ignored: the content alone says what it is (package
-// document decides). Memory is bounded by the upload limit: the file is
+// Content-Type do not count: the content alone says what it is (package
+// document decides); only a name carrying a path is refused. Memory is bounded by the upload limit: the file is
 // read through a limit, text fields are small, parts are few.
 func readUpload(r *http.Request, allowed ...string) (upload, *Problem) {
 	up := upload{fields: map[string]string{}}
@@ -288,6 +288,9 @@ func readUpload(r *http.Request, allowed ...string) (upload, *Problem) {
 		case name == "file":
 			if haveFile {
 				return up, errValidation(FieldError{Field: "file", Code: "duplicate", Detail: "send exactly one file per request"})
+			}
+			if document.NameHasPath(part.Header.Get("Content-Disposition")) {
+				return up, errValidation(FieldError{Field: "file", Code: "invalid_name", Detail: "send the file under its bare name, without a path"})
 			}
 			data, err := io.ReadAll(io.LimitReader(part, MaxUploadBytes+1))
 			if err != nil {

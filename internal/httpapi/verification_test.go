@@ -378,13 +378,25 @@ func verificationFlow(t *testing.T, n *kycNode) {
 		t.Fatalf("saved personal info: %v", saved)
 	}
 
-	// Documents. A photo with EXIF and GPS, sent with a path for a name.
+	// Documents. A photo with EXIF and GPS: sent with a path for a name it
+	// is refused (issue 6, bad input), and nothing is stored; sent with a
+	// misleading name and type, the content alone decides.
 	passport := withEXIF(jpegOf(t, photo(64, 48)))
 	if !bytes.Contains(passport, []byte("Exif")) || !bytes.Contains(passport, []byte(gpsMarker)) {
 		t.Fatal("the test photo lacks its EXIF")
 	}
+	for _, name := range []string{"../../../etc/passwd", `C:\Users\ada\passport.jpg`, "/tmp/passport.jpg"} {
+		refused := n.upload(t, "/v1/verification/documents", map[string]string{"kind": "passport"},
+			&filePart{name: name, contentType: "image/jpeg", data: passport}, auth...).expect(t, 400, "validation_failed")
+		if !bytes.Contains(refused.raw, []byte(`"invalid_name"`)) {
+			t.Fatalf("a path for a name (%q): %s", name, refused.raw)
+		}
+	}
+	if ids := n.documentIDs(t, session); len(ids) != 0 {
+		t.Fatalf("a refused upload was stored: %v", ids)
+	}
 	doc := n.upload(t, "/v1/verification/documents", map[string]string{"kind": "passport"},
-		&filePart{name: "../../../etc/passwd", contentType: "application/x-sh", data: passport}, auth...).expect(t, 201, "")
+		&filePart{name: "passwd", contentType: "application/x-sh", data: passport}, auth...).expect(t, 201, "")
 	if doc.body["kind"] != "passport" || doc.body["side"] != "front" || doc.body["media_type"] != "image/jpeg" ||
 		doc.body["size"] == 0.0 || len(doc.body["sha256"].(string)) != 64 || bytes.Contains(doc.raw, []byte("passwd")) {
 		t.Fatalf("document answer: %s", doc.raw)
@@ -458,7 +470,7 @@ func verificationFlow(t *testing.T, n *kycNode) {
 	}
 
 	// A selfie, as a PNG with a made-up name.
-	selfie := n.upload(t, "/v1/verification/selfie", nil, &filePart{"C:\\Users\\ada\\selfie.exe", "application/octet-stream", pngOf(t, photo(40, 40))}, auth...).expect(t, 201, "")
+	selfie := n.upload(t, "/v1/verification/selfie", nil, &filePart{"selfie.exe", "application/octet-stream", pngOf(t, photo(40, 40))}, auth...).expect(t, 201, "")
 	if selfie.body["kind"] != "selfie" || selfie.body["media_type"] != "image/png" {
 		t.Fatalf("selfie answer: %s", selfie.raw)
 	}
