@@ -25,8 +25,9 @@ import (
 // not): can't log in, a code that does not work (with a drift checker),
 // a temporary lock (from the account's lockout lanes), a suspicious-login
 // alert, a withdrawal that does not go through (every check that holds
-// one, with when it ends and what clears it), a lost phone, and someone
-// else in the account (the freeze, one button away).
+// one, with when it ends and what clears it), a lost phone (the recovery
+// codes left, the 2FA reset by re-verification and any reset under way),
+// and someone else in the account (the freeze, one button away).
 //
 // The drift checker (POST /help/drift) takes a code from the app and says
 // how far the phone's clock is off (mfa.Service.CheckDrift). It only reads:
@@ -125,6 +126,12 @@ type helpData struct {
 	RecoveryLeft int
 	RecoveryMax  int
 	Passkeys     int
+	// The 2FA reset by re-verification, for a lost phone: what the account
+	// would send (ResetSend), how long the wait after approval is, and the
+	// reset in progress (nil: none). Empty when verification is off.
+	ResetSend string
+	ResetWait string
+	Reset     *resetBanner
 }
 
 func driftForm() *form {
@@ -168,6 +175,11 @@ func (p *Pages) helpDataOf(r *http.Request, u *member, f *form) (helpData, error
 		return d, err
 	}
 	d.TOTP, d.RecoveryLeft, d.Passkeys = factors.TOTP, factors.RecoveryCodesLeft, len(factors.Passkeys)
+	if p.verification != nil {
+		d.ResetSend = sendList(p.verification.ResetRequirements(a))
+		d.ResetWait = durationWords(p.verification.Policy.ResetWait)
+		d.Reset = p.resetBannerOf(r, u)
+	}
 	devices, err := p.sessions.Devices(ctx, a.ID)
 	if err != nil {
 		return d, err
