@@ -489,6 +489,13 @@ func TestProgressBarDraws(t *testing.T) {
 	if out.String() != want {
 		t.Fatalf("drew %q\nwant %q", out.String(), want)
 	}
+	// Events stored after the count (the replay reads in a transaction of
+	// its own) make done pass total: the bar stays full, and draws.
+	out.Reset()
+	p.draw(5, 4)
+	if want := "\r[##############################] 5/4 events"; out.String() != want {
+		t.Fatalf("past the total: drew %q, want %q", out.String(), want)
+	}
 }
 
 // On a terminal the backtest redraws its bar every thousand events and at
