@@ -168,17 +168,11 @@ func TestRulesFileAtStart(t *testing.T) {
 			t.Fatalf("exit %d, stderr:\n%s", code, errOut)
 		}
 		checkVersion(t, 1, testRules)
-		// The record names each rule ("id:mode:action"). Only the ids and
-		// actions are checked: the mode of a rule that leaves it to its
-		// default (active) is recorded empty by monitor.PutRules.
+		// The record names each rule ("id:mode:action"), the mode a rule
+		// leaves out recorded as its default.
 		var data struct{ Rules []string }
 		_ = json.Unmarshal(readRuleState(t, url).audited[0].Data, &data)
-		var got []string
-		for _, r := range data.Rules {
-			parts := strings.Split(r, ":")
-			got = append(got, parts[0]+":"+parts[len(parts)-1])
-		}
-		if strings.Join(got, " ") != "big_deposit:alert withdrawal_burst:hold negative_trade:freeze" {
+		if got := strings.Join(data.Rules, " "); got != "big_deposit:active:alert withdrawal_burst:shadow:hold negative_trade:active:freeze" {
 			t.Fatalf("audited rules %v", data.Rules)
 		}
 	})
@@ -204,7 +198,11 @@ func TestRulesFileAtStart(t *testing.T) {
 			t.Fatalf("served with a bad rules file: exit %d, stderr:\n%s", code, errOut)
 		}
 		last := lastLine(errOut)
-		for _, want := range []string{"warden: WARDEN_RULES_FILE " + rulesFile + ": ",
+		// A configuration error like any other: exit 2, the key named.
+		if code != exitConfigError {
+			t.Errorf("exit %d, want %d", code, exitConfigError)
+		}
+		for _, want := range []string{"warden: config: WARDEN_RULES_FILE: " + rulesFile + ": ",
 			"broken_rule: condition at 2:3: undeclared reference to 'account'", "loud_rule: action: "} {
 			if !strings.Contains(last, want) {
 				t.Errorf("error %q does not say %q", last, want)
@@ -215,7 +213,7 @@ func TestRulesFileAtStart(t *testing.T) {
 	t.Run("a missing file stops start-up", func(t *testing.T) {
 		t.Setenv("WARDEN_RULES_FILE", filepath.Join(dir, "nope.yaml"))
 		code, errOut := serveOnce(t)
-		if last := lastLine(errOut); code == exitOK || !strings.HasPrefix(last, "warden: WARDEN_RULES_FILE: ") || !strings.Contains(last, "nope.yaml") {
+		if last := lastLine(errOut); code != exitConfigError || !strings.HasPrefix(last, "warden: config: WARDEN_RULES_FILE: ") || !strings.Contains(last, "nope.yaml") {
 			t.Fatalf("exit %d, stderr:\n%s", code, errOut)
 		}
 		checkVersion(t, 2, changed)

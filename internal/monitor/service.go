@@ -212,7 +212,8 @@ func (s *Service) PutRules(ctx context.Context, source []byte, m account.Meta) (
 	if err != nil {
 		return RuleSetVersion{}, err
 	}
-	if _, err := Compile(rs); err != nil {
+	compiled, err := Compile(rs)
+	if err != nil {
 		return RuleSetVersion{}, err
 	}
 	now := s.now()
@@ -226,8 +227,10 @@ func (s *Service) PutRules(ctx context.Context, source []byte, m account.Meta) (
 		if err := tx.InsertRuleSet(ctx, v); err != nil {
 			return err
 		}
-		ids := make([]string, len(rs.Rules))
-		for i, r := range rs.Rules {
+		// From the compiled rules, which carry the defaults (a rule that
+		// names no mode is active).
+		ids := make([]string, len(compiled))
+		for i, r := range compiled {
 			ids[i] = r.ID + ":" + r.Mode + ":" + r.Action
 		}
 		_, err = audit.Append(ctx, tx, now, audit.Entry{Actor: m.Actor, Action: "rules.updated", IP: m.IP, RequestID: m.RequestID,

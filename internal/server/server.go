@@ -566,9 +566,11 @@ func (s *Server) loadRulesFile(ctx context.Context, path string) error {
 	if path == "" {
 		return nil
 	}
+	// A file that cannot be read or holds a bad rule is a configuration
+	// error like any other: start-up stops and says which key.
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("WARDEN_RULES_FILE: %w", err)
+		return &config.Error{Key: "WARDEN_RULES_FILE", Problem: err.Error()}
 	}
 	current, err := s.monitoring.RuleSet(ctx)
 	if err != nil {
@@ -578,7 +580,7 @@ func (s *Server) loadRulesFile(ctx context.Context, path string) error {
 		return nil
 	}
 	if _, err := s.monitoring.PutRules(ctx, data, account.Meta{Actor: "system:rules_file"}); err != nil {
-		return fmt.Errorf("WARDEN_RULES_FILE %s: %w", path, err)
+		return &config.Error{Key: "WARDEN_RULES_FILE", Problem: path + ": " + err.Error()}
 	}
 	s.log.Info("monitoring rules loaded from file", "path", path)
 	return nil
