@@ -37,8 +37,10 @@ import (
 //   - /withdraw asks which asset first (a GET form, so the rest of the form
 //     can show that asset's addresses and decimals without JavaScript), then
 //     the destination, the amount, and shows the limits and what is used of
-//     them. The form carries an idempotency key made when it was drawn: a
-//     second submission of the same form finds the first withdrawal.
+//     them; static/withdraw-limits.js shows, as the amount is typed, its
+//     value and what it leaves of them (limitEstimate), a display only. The
+//     form carries an idempotency key made when it was drawn: a second
+//     submission of the same form finds the first withdrawal.
 //   - /withdrawals/{id} shows a withdrawal and the confirmations it waits
 //     for (a code from the app, the email's link at /withdrawals/confirm),
 //     then its outcome. /withdrawals is the history.
@@ -942,6 +944,57 @@ type withdrawData struct {
 	Key         string
 	Requires    []string
 	TTL         string
+	// Estimate feeds the form's live limit display (nil: no form, or a
+	// tier without withdrawals).
+	Estimate *limitEstimate
+}
+
+// limitEstimate is what static/withdraw-limits.js needs to show, as the
+// user types an amount, its value in the reference currency and what it
+// leaves of the limits: the server's numbers at drawing time, written as
+// data- attributes. It is a display only: the request is valued and
+// checked again by withdrawal.Service.Request, the authority. Amounts are
+// decimal strings as money.Format writes them, without the currency code.
+type limitEstimate struct {
+	Asset         string
+	AssetDecimals int
+	// Price is the reference price of one whole unit as the platform fed
+	// it, "" when there is none fresh enough to be used (Policy.PriceMaxAge);
+	// it stays usable for FreshFor seconds from the drawing.
+	Price            string
+	PriceAsOf        time.Time
+	FreshFor         int64
+	Currency         string
+	CurrencyDecimals int
+	PerTransaction   string
+	Rolling24h       string
+	Available        string
+}
+
+// limitEstimateOf reads the price of c's asset for the live limit display.
+func (p *Pages) limitEstimateOf(r *http.Request, c assetChoice, l withdrawal.Limits, now time.Time) (*limitEstimate, error) {
+	svc := p.withdrawals
+	cur := svc.Currency
+	e := &limitEstimate{Asset: c.Asset, AssetDecimals: c.Decimals, Currency: cur.Code, CurrencyDecimals: cur.Decimals,
+		PerTransaction: money.Format(l.PerTransaction, cur.Decimals), Rolling24h: money.Format(l.Rolling24h, cur.Decimals),
+		Available: money.Format(l.Available(), cur.Decimals)}
+	var price withdrawal.Price
+	err := svc.View(r.Context(), func(tx withdrawal.Tx) error {
+		var err error
+		price, err = tx.PriceOf(r.Context(), c.Asset)
+		return err
+	})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return e, nil
+	case err != nil:
+		return nil, err
+	}
+	// As withdrawal.Service.Request: a price older than PriceMaxAge is none.
+	if left := price.AsOf.Add(svc.Policy.PriceMaxAge).Sub(now); left >= time.Second {
+		e.Price, e.PriceAsOf, e.FreshFor = price.Price, price.AsOf, int64(left/time.Second)
+	}
+	return e, nil
 }
 
 // newIdempotencyKey makes the key a withdraw form carries.
@@ -1041,6 +1094,11 @@ func (p *Pages) withdrawData(r *http.Request, a account.Account, value string, f
 		d.Destination.Options = append(d.Destination.Options, selectOption{Value: "other", Label: "Another address (type it below)", Selected: dest.Value == "other"})
 	}
 	d.NoAddresses = len(d.Destination.Options) == 0
+	if !d.NoAddresses && !d.Limits.None && !d.NeedsMFA {
+		if d.Estimate, err = p.limitEstimateOf(r, c, l, now); err != nil {
+			return d, err
+		}
+	}
 	return d, nil
 }
 

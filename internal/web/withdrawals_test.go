@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -746,4 +747,72 @@ func TestWithdrawalInReviewHoldsTheNext(t *testing.T) {
 	if n := len(s.withdrawalsOf(email)); n != 1 {
 		t.Fatalf("%d withdrawals, want the held one only", n)
 	}
+}
+
+var freshForOnPage = regexp.MustCompile(`data-price-fresh-for="(\d+)"`)
+
+// The withdraw form carries the numbers of its live limit display
+// (static/withdraw-limits.js) as data- attributes: the asset's price and
+// when it was fed, how long it stays usable, and the limits and what is
+// left of them. The limits the server writes stay on the page for browsers
+// without the script; the display's box is hidden until it runs.
+func TestWithdrawFormCarriesTheLiveLimitNumbers(t *testing.T) {
+	t.Parallel()
+	s := newWithdrawalSite(t, nil)
+	const email = "lena@example.com"
+	c, _ := s.withdrawer(email, 1) // 1,000.00 a withdrawal, 2,000.00 a day
+	key := idempotencyKeyOf(t, c.get("/withdraw?asset=ETH:ethereum"))
+	expect(t, "withdraw", c.post("/withdraw", "asset", "ETH:ethereum", "idempotency_key", key, "address_id", "other", "address", ethAddr, "amount", "0.25"), 303)
+	var price withdrawal.Price
+	if err := s.store.Read(context.Background(), func(tx *store.Tx) error {
+		var err error
+		price, err = tx.PriceOf(context.Background(), "ETH")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	res := c.get("/withdraw?asset=ETH:ethereum")
+	expect(t, "form", res, 200, `<dd id="limit-available"><strong>1250.00 USD</strong></dd>`,
+		`<div class="notice info limit-estimate" id="withdraw-estimate" role="status" hidden`,
+		`data-limit-estimate data-asset="ETH" data-asset-decimals="18"`, `data-currency="USD" data-currency-decimals="2"`,
+		`data-per-transaction="1000.00" data-rolling-24h="2000.00" data-available="1250.00"`,
+		`data-price="3000.00" data-price-as-of="`+price.AsOf.UTC().Format(time.RFC3339)+`"`,
+		`At 3000.00 USD for 1 ETH, the price of <time datetime="`+price.AsOf.UTC().Format(time.RFC3339)+`"`)
+	script := regexp.MustCompile(`<script src="(/static/withdraw-limits\.js\?v=[0-9a-f]{16})" defer></script>`).FindStringSubmatch(res.body)
+	if script == nil {
+		t.Fatalf("the form does not load its script:\n%s", res.body)
+	}
+	if i, j := strings.Index(res.body, `id="withdraw-amount"`), strings.Index(res.body, `id="withdraw-estimate"`); i < 0 || j < i {
+		t.Error("the display is not after the amount")
+	}
+	// The price was fed just now and is used for 10 minutes (PriceMaxAge).
+	m := freshForOnPage.FindStringSubmatch(res.body)
+	if m == nil {
+		t.Fatal("no data-price-fresh-for")
+	}
+	fresh, _ := strconv.Atoi(m[1])
+	if left := time.Until(price.AsOf.Add(10 * time.Minute)); time.Duration(fresh)*time.Second > left || fresh < 590 {
+		t.Errorf("data-price-fresh-for=%d, want the seconds left of 10 minutes (%s)", fresh, left)
+	}
+	js := c.get(script[1])
+	if js.status != 200 || !strings.HasPrefix(js.header.Get("Content-Type"), "text/javascript") || !strings.Contains(js.body, "data-limit-estimate") {
+		t.Fatalf("script: %d %q", js.status, js.header.Get("Content-Type"))
+	}
+
+	// A price older than PriceMaxAge is none: the display says so, and has no price to value with.
+	if err := s.store.Write(context.Background(), func(tx *store.Tx) error {
+		return tx.PutPrice(context.Background(), withdrawal.Price{Asset: "XRP", Price: "0.5", AsOf: time.Now().Add(-11 * time.Minute), UpdatedAt: time.Now()})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	res = c.get("/withdraw?asset=XRP:xrp")
+	expect(t, "stale price", res, 200, `data-asset="XRP" data-asset-decimals="6"`, `data-available="1250.00">`,
+		"We have no recent price for XRP, so its value is not shown")
+	absent(t, "stale price", res, "data-price=", "data-price-as-of=")
+
+	// No form, no display: before an asset is chosen, and at a tier without withdrawals.
+	absent(t, "no asset chosen", c.get("/withdraw"), "data-limit-estimate", "withdraw-limits.js")
+	s.setTier(email, 0)
+	absent(t, "tier 0", c.get("/withdraw?asset=ETH:ethereum"), "data-limit-estimate", "withdraw-limits.js")
 }
