@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/wardenhq/warden/internal/browsertest"
@@ -261,4 +262,136 @@ func TestBrowserWithdrawal(t *testing.T) {
 	checkFitsScreen(t, b, base, "/addresses", "/withdraw?asset=BTC:bitcoin", "/withdrawals/"+wID, "/withdrawals")
 	checkConsoleErrors(t, b)
 	t.Logf("walked through in %s", time.Since(start).Round(time.Millisecond))
+}
+
+// TestBrowserWithdrawLimitsLive types amounts into the withdraw form in
+// Chromium and sees the live limit display follow: the value in USD, what
+// is left of the limits per withdrawal and in 24 hours, and a warning when
+// the amount is above them, which does not stop the form: the server
+// refuses it with the same numbers. Without JavaScript the display stays
+// hidden and the server's limits are what is shown.
+func TestBrowserWithdrawLimitsLive(t *testing.T) {
+	t.Parallel()
+	b := browsertest.New(t)
+	s := newWithdrawalSite(t, func(svc *withdrawal.Service) { svc.Policy.RequireSecondFactor = false })
+	base := browsertest.LocalURL(s.url)
+	const email = "ines@example.com"
+	s.signedUp(email)
+	s.setTier(email, 1) // 1,000.00 a withdrawal, 2,000.00 a day
+	// 0.3 and 0.2 ETH waiting for their confirmations hold 1,500.00 of the day's 2,000.00.
+	for _, amount := range []string{"0.3", "0.2"} {
+		if _, err := s.wd.Request(context.Background(), s.accountOf(email), withdrawal.Request{Asset: "ETH", Network: "ethereum",
+			Amount: amount, Address: ethAddr, IdempotencyKey: "earlier-" + amount}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantPath := pathChecker(t, b, base)
+	b.Navigate(base + "/login")
+	b.SendKeys("#login-email", email)
+	b.SendKeys("#login-password", goodPassword)
+	b.ClickNavigate(`form[action="/login"] button[type="submit"]`)
+	wantPath("logged in", "/account/security-center")
+
+	b.Navigate(base + "/withdraw")
+	do := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(b.Context(), browsertest.StepTimeout)
+		defer cancel()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	do("choose ETH", chromedp.SetValue(chromedp.CSS("#withdraw-asset"), "ETH:ethereum"))
+	b.ClickNavigate("#choose-asset-submit")
+	b.WaitVisible("#withdraw-estimate")
+
+	type display struct{ state, value, perTx, rolling string }
+	read := func() display {
+		t.Helper()
+		return display{
+			state:   browsertest.Eval[string](b, `document.querySelector("#withdraw-estimate").dataset.state`),
+			value:   browsertest.Eval[string](b, `document.querySelector("#estimate-value").textContent`),
+			perTx:   b.Text("#estimate-per-transaction"),
+			rolling: b.Text("#estimate-24h"),
+		}
+	}
+	typeAmount := func(amount string) display {
+		t.Helper()
+		browsertest.Eval[string](b, `document.querySelector("#withdraw-amount").value = ""`)
+		b.SendKeys("#withdraw-amount", amount)
+		return read()
+	}
+	check := func(what string, got, want display) {
+		t.Helper()
+		if got != want {
+			t.Errorf("%s:\n got %+v\nwant %+v", what, got, want)
+		}
+	}
+	check("before typing", read(), display{"empty", "Type an amount to see what it is worth and what it leaves of your limits.",
+		"Up to 1000.00 USD a withdrawal.", "500.00 USD left of your 24-hour limit of 2000.00 USD."})
+	check("0.1 ETH", typeAmount("0.1"), display{"ok", "0.1 ETH is worth 300.00 USD.",
+		"Within your limit of 1000.00 USD a withdrawal: 700.00 USD to spare.", "Leaves 200.00 USD of your 24-hour limit (500.00 USD left now)."})
+	over := "0.2 ETH is worth 600.00 USD. That is more than your limits allow, so it would be refused: lower the amount."
+	check("0.2 ETH", typeAmount("0.2"), display{"over", over,
+		"Within your limit of 1000.00 USD a withdrawal: 400.00 USD to spare.", "Above what is left of your 24-hour limit, 500.00 USD, by 100.00 USD."})
+	if !browsertest.Eval[bool](b, `document.querySelector("#withdraw-estimate").classList.contains("warning")`) {
+		t.Error("the display above the limit is not a warning")
+	}
+	b.Screenshot("withdraw-limits-over")
+	check("0.4 ETH", typeAmount("0.4"), display{"over", "0.4 ETH is worth 1200.00 USD. That is more than your limits allow, so it would be refused: lower the amount.",
+		"Above your limit of 1000.00 USD a withdrawal, by 200.00 USD.", "Above what is left of your 24-hour limit, 500.00 USD, by 700.00 USD."})
+	// Exact, and rounded up as the server values it: 1 wei is worth 0.000000000000003 USD.
+	check("1 wei", typeAmount("0.000000000000000001"), display{"ok", "0.000000000000000001 ETH is worth 0.01 USD.",
+		"Within your limit of 1000.00 USD a withdrawal: 999.99 USD to spare.", "Leaves 499.99 USD of your 24-hour limit (500.00 USD left now)."})
+	for _, bad := range []string{"1e3", "0.1234567890123456789", "-1"} {
+		if got := typeAmount(bad); got.state != "invalid" || got.value != "Type the amount as digits with a point, up to 18 decimals, such as 0.015." {
+			t.Errorf("%q: %+v", bad, got)
+		}
+	}
+	if got := typeAmount("0"); got.state != "invalid" || got.value != "The amount must be more than 0." {
+		t.Errorf("0: %+v", got)
+	}
+
+	// The warning does not stop the form: the server decides, with the same numbers.
+	typeAmount("0.2")
+	b.SendKeys("#withdraw-address", ethAddr)
+	if status := b.ClickNavigate("#withdraw-submit"); status != http.StatusUnprocessableEntity {
+		t.Fatalf("submit above the limit: status %d", status)
+	}
+	if got := b.Text("#error-summary"); !strings.Contains(got, "worth 600.00 USD; 500.00 USD of your 24-hour limit of 2000.00 USD is left") {
+		t.Errorf("server's refusal: %q", got)
+	}
+	// The refused form keeps the amount, and the display shows it at once.
+	check("after the refusal", read(), display{"over", over,
+		"Within your limit of 1000.00 USD a withdrawal: 400.00 USD to spare.", "Above what is left of your 24-hour limit, 500.00 USD, by 100.00 USD."})
+
+	// Another asset, its own price: 0.005 BTC at 60,000.00.
+	b.Navigate(base + "/withdraw")
+	do("choose BTC", chromedp.SetValue(chromedp.CSS("#withdraw-asset"), "BTC:bitcoin"))
+	b.ClickNavigate("#choose-asset-submit")
+	check("0.005 BTC", typeAmount("0.005"), display{"ok", "0.005 BTC is worth 300.00 USD.",
+		"Within your limit of 1000.00 USD a withdrawal: 700.00 USD to spare.", "Leaves 200.00 USD of your 24-hour limit (500.00 USD left now)."})
+	if n := len(s.withdrawalsOf(email)); n != 2 {
+		t.Fatalf("%d withdrawals, want the earlier two only", n)
+	}
+	b.SetViewport(360, 780)
+	checkFitsScreen(t, b, base, "/withdraw?asset=BTC:bitcoin")
+	checkConsoleErrors(t, b, "status of 422")
+
+	// Without JavaScript: no display, the server's limits.
+	ctx, cancel := context.WithTimeout(b.Context(), browsertest.StepTimeout)
+	defer cancel()
+	if _, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
+		t.Fatalf("turn JavaScript off: %v", err)
+	}
+	b.Navigate(base + "/withdraw?asset=BTC:bitcoin")
+	if display := browsertest.Eval[string](b, `getComputedStyle(document.querySelector("#withdraw-estimate")).display`); display != "none" {
+		t.Errorf("the display shows without JavaScript (display: %s)", display)
+	}
+	if n := browsertest.Eval[int](b, `document.querySelector("#estimate-value").textContent.length`); n != 0 {
+		t.Errorf("the script ran: the display says %d characters", n)
+	}
+	if got := b.Text("#limit-available"); got != "500.00 USD" {
+		t.Errorf("server's limit without JavaScript: %q", got)
+	}
 }
