@@ -884,7 +884,8 @@ func (s *Service) suspicious(ctx context.Context, tx Tx, a account.Account, m se
 		"subject": "Unusual login to your account",
 		"what":    fmt.Sprintf("%s from %s (%s)", what, p.Describe(), ReasonText(d.Reasons)),
 		"detail":  "If this was not you, freeze your account now and change your password.",
-		"when":    now.Format("2006-01-02 15:04 UTC"), "ip": orUnknown(m.IP), "user_agent": orUnknown(m.UserAgent),
+		// The device in words ("Chrome on Linux"), as the new-device email names it.
+		"when": now.Format("2006-01-02 15:04 UTC"), "ip": orUnknown(m.IP), "user_agent": session.DescribeAgent(m.UserAgent),
 	}, true, now)
 }
 

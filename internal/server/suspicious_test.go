@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/wardenhq/warden/internal/notify"
+	"github.com/wardenhq/warden/internal/session"
 )
 
 // testUserAgent is the User-Agent rawLogin sends.
@@ -88,7 +89,7 @@ var alertTime = regexp.MustCompile(`at (\d{4}-\d{2}-\d{2} \d{2}:\d{2}) UTC`)
 func checkAlert(t *testing.T, n *node, addr, place, ip, reason string, loginAt time.Time) {
 	t.Helper()
 	alert := n.mailWithSubject(t, addr, "Unusual login to your account")
-	for _, want := range []string{place, ip, testUserAgent, reason} {
+	for _, want := range []string{place, ip, session.DescribeAgent(testUserAgent), reason} {
 		if !strings.Contains(alert.Text, want) {
 			t.Errorf("the alert lacks %q:\n%s", want, alert.Text)
 		}
