@@ -529,7 +529,8 @@ func readUpload(r *http.Request, limit int64) (uploaded, error) {
 		}
 		switch part.FormName() {
 		case "file":
-			if gotFile {
+			// A path for a name is no browser's (they send the bare name): refused.
+			if gotFile || document.NameHasPath(part.Header.Get("Content-Disposition")) {
 				return up, errBadUpload
 			}
 			gotFile = true

@@ -109,12 +109,18 @@ func testImage(w, h int) image.Image {
 // upload posts a multipart form with one file, as the upload forms do.
 func (c *client) upload(path string, data []byte, kv ...string) response {
 	c.s.t.Helper()
+	return c.uploadNamed(path, "upload.bin", data, kv...)
+}
+
+// uploadNamed is upload with the file sent under name.
+func (c *client) uploadNamed(path, name string, data []byte, kv ...string) response {
+	c.s.t.Helper()
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
 	for i := 0; i+1 < len(kv); i += 2 {
 		_ = mw.WriteField(kv[i], kv[i+1])
 	}
-	fw, err := mw.CreateFormFile("file", "upload.bin")
+	fw, err := mw.CreateFormFile("file", name)
 	if err != nil {
 		c.s.t.Fatal(err)
 	}
@@ -261,6 +267,10 @@ func TestVerificationWizardAndReview(t *testing.T) {
 	expect(t, "selfie step", res, 200, `<strong aria-current="step">Selfie</strong>`,
 		`<input id="upload-selfie" name="file" type="file" accept="image/jpeg,image/png" capture="user" required`)
 	expect(t, "PDF selfie", c.upload("/verification/documents", documenttest.PDF(false), "kind", "selfie"), 422, "Unsupported file: a selfie must be a photo (JPEG or PNG).")
+	// No browser sends a path for a name: such an upload is refused, not stored.
+	expect(t, "path in the name", c.uploadNamed("/verification/documents", "../../selfie.jpg", testJPEG(t, 40, 48), "kind", "selfie"), 400,
+		"The upload could not be read.")
+	absent(t, "path in the name", c.get("/verification?step=review"), "Selfie <span")
 	expect(t, "selfie", c.upload("/verification/documents", testJPEG(t, 40, 48), "kind", "selfie"), 303, "/verification")
 	res = c.get("/verification")
 	expect(t, "review", res, 200, `<strong aria-current="step">Review and submit</strong>`, "Vera Müller-Lüdenscheidt", "1990-04-23", "Germany",
