@@ -680,15 +680,16 @@ func (s *Service) requirements(a account.Account, d risk.Decision) []string {
 }
 
 // start opens the session of a login that passed every check: the device
-// becomes trusted and its lane starts afresh.
+// becomes trusted and its lane starts afresh, in the session's own
+// transaction (one commit a login, not two).
 func (s *Service) start(ctx context.Context, a account.Account, aal string, m session.Meta, lane string, reserved bool, e Event, d risk.Decision, now time.Time) (session.Started, error) {
 	m.TrustDevice = true
-	started, err := s.Sessions.Start(ctx, a, aal, m)
-	if err != nil {
-		return session.Started{}, err
-	}
-	e.Outcome, e.DeviceID = OutcomeSucceeded, started.Device.ID
-	err = s.Transact(ctx, func(tx Tx) error {
+	started, err := s.Sessions.StartWith(ctx, a, aal, m, func(stx session.Tx, started session.Started) error {
+		tx, ok := stx.(Tx)
+		if !ok {
+			return fmt.Errorf("login: the session's transaction (%T) cannot record the login", stx)
+		}
+		e.Outcome, e.DeviceID = OutcomeSucceeded, started.Device.ID
 		if _, err := tx.UpdateLockoutLane(ctx, a.ID, lane, func(old lockout.Lane) (lockout.Lane, error) {
 			if reserved {
 				old = s.Policy.Lockout.Release(old)

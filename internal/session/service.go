@@ -112,6 +112,13 @@ func isNotFound(err error) bool {
 // Start opens a session for an account whose credentials were proven, in
 // one transaction with its device and audit record.
 func (s *Service) Start(ctx context.Context, a account.Account, aal string, m Meta) (Started, error) {
+	return s.StartWith(ctx, a, aal, m, nil)
+}
+
+// StartWith is Start that also runs also, if set, in the session's
+// transaction once the session and its device are known: the login records
+// its outcome there, so a login commits once.
+func (s *Service) StartWith(ctx context.Context, a account.Account, aal string, m Meta, also func(tx Tx, st Started) error) (Started, error) {
 	now := s.Now().UTC().Truncate(time.Microsecond)
 	var out Started
 	err := s.Transact(ctx, func(tx Tx) error {
@@ -136,10 +143,18 @@ func (s *Service) Start(ctx context.Context, a account.Account, aal string, m Me
 			"new_device": out.DeviceToken != "", "reasons": m.Reasons, "place": m.Place}
 		if _, err = audit.Append(ctx, tx, now, audit.Entry{
 			Actor: a.Actor(), Action: "session.created", UserID: a.ID, IP: m.IP, RequestID: m.RequestID, Data: data,
-		}); err != nil || s.Observe == nil {
+		}); err != nil {
 			return err
 		}
-		return s.Observe(ctx, tx, a, "session.created", now, data)
+		if s.Observe != nil {
+			if err := s.Observe(ctx, tx, a, "session.created", now, data); err != nil {
+				return err
+			}
+		}
+		if also != nil {
+			return also(tx, out)
+		}
+		return nil
 	})
 	if err != nil {
 		return Started{}, fmt.Errorf("start session: %w", err)
