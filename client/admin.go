@@ -254,15 +254,24 @@ type WithdrawalFilter struct {
 }
 
 func (f WithdrawalFilter) query(admin bool) url.Values {
-	q := url.Values{}
-	if f.Status != "" {
-		q.Set("status", f.Status)
-	}
+	q := listQuery(f.Limit, "status", f.Status)
 	if admin && f.UserID != "" {
 		q.Set("user_id", f.UserID)
 	}
-	if f.Limit > 0 {
-		q.Set("limit", strconv.Itoa(f.Limit))
+	return q
+}
+
+// listQuery is a listing's query: each filter of kv (name, value, …) that
+// is set, and the limit when positive.
+func listQuery(limit int, kv ...string) url.Values {
+	q := url.Values{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] != "" {
+			q.Set(kv[i], kv[i+1])
+		}
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
 	}
 	return q
 }
@@ -395,13 +404,7 @@ type VerificationFilter struct {
 // ListVerifications lists the review queue, oldest submission first
 // (GET /admin/v1/verifications, scope verifications:review).
 func (c *Client) ListVerifications(ctx context.Context, f VerificationFilter) ([]VerificationRecord, error) {
-	q := url.Values{}
-	if f.Status != "" {
-		q.Set("status", f.Status)
-	}
-	if f.Limit > 0 {
-		q.Set("limit", strconv.Itoa(f.Limit))
-	}
+	q := listQuery(f.Limit, "status", f.Status)
 	var out struct {
 		Verifications []VerificationRecord `json:"verifications"`
 	}
@@ -485,15 +488,7 @@ type AlertFilter struct {
 
 // ListAlerts lists alerts, newest first (GET /admin/v1/alerts, scope alerts:read).
 func (c *Client) ListAlerts(ctx context.Context, f AlertFilter) ([]Alert, error) {
-	q := url.Values{}
-	for k, v := range map[string]string{"status": f.Status, "user_id": f.UserID, "rule_id": f.RuleID, "case_id": f.CaseID} {
-		if v != "" {
-			q.Set(k, v)
-		}
-	}
-	if f.Limit > 0 {
-		q.Set("limit", strconv.Itoa(f.Limit))
-	}
+	q := listQuery(f.Limit, "status", f.Status, "user_id", f.UserID, "rule_id", f.RuleID, "case_id", f.CaseID)
 	var out struct {
 		Alerts []Alert `json:"alerts"`
 	}
@@ -597,15 +592,7 @@ type CaseFilter struct {
 
 // ListCases lists cases, newest first (GET /admin/v1/cases, scope alerts:read).
 func (c *Client) ListCases(ctx context.Context, f CaseFilter) ([]Case, error) {
-	q := url.Values{}
-	for k, v := range map[string]string{"status": f.Status, "kind": f.Kind, "user_id": f.UserID} {
-		if v != "" {
-			q.Set(k, v)
-		}
-	}
-	if f.Limit > 0 {
-		q.Set("limit", strconv.Itoa(f.Limit))
-	}
+	q := listQuery(f.Limit, "status", f.Status, "kind", f.Kind, "user_id", f.UserID)
 	var out struct {
 		Cases []Case `json:"cases"`
 	}
