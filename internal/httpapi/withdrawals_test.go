@@ -52,12 +52,14 @@ func startWithdrawalNode(t *testing.T, dbURL string, shared ...*smtptest.Server)
 	if len(shared) > 0 {
 		mail = shared[0]
 	}
-	n := servertest.Start(t, dbURL, kycAdminKey, mail, map[string]string{
-		"WARDEN_ADDRESS_HOLD":        "2s",
-		"WARDEN_COOLDOWN_NEW_DEVICE": "0s",
-		"WARDEN_RATE_LOGIN_PER_IP":   "10000/1m",
-	})
-	return newKYCNode(n)
+	return newKYCNode(servertest.Start(t, dbURL, kycAdminKey, mail, withdrawalNodeSettings))
+}
+
+// withdrawalNodeSettings are startWithdrawalNode's overrides of servertest.Env.
+var withdrawalNodeSettings = map[string]string{
+	"WARDEN_ADDRESS_HOLD":        "2s",
+	"WARDEN_COOLDOWN_NEW_DEVICE": "0s",
+	"WARDEN_RATE_LOGIN_PER_IP":   "10000/1m",
 }
 
 // authenticator is the user's authenticator app, with the recovery codes
@@ -854,10 +856,28 @@ func TestWithdrawalLimitHoldsUnderConcurrency(t *testing.T) {
 		}
 		limitRace(t, a, b)
 	})
+	// As issue 7 says it: two `warden serve` processes on one PostgreSQL,
+	// sharing nothing with each other but the database.
+	t.Run("postgres two warden serve processes", func(t *testing.T) {
+		t.Parallel()
+		_, dbURL := storetest.PostgresURL(t)
+		mail := smtptest.Start(t)
+		// The test's node sets the user up; the requests go to the processes only.
+		setup := startWithdrawalNode(t, dbURL, mail)
+		var procs []*kycNode
+		for range 2 {
+			p := servertest.StartProcess(t, dbURL, kycAdminKey, mail, withdrawalNodeSettings)
+			procs = append(procs, &kycNode{Node: &servertest.Node{Base: p.Base, Mail: mail}, devs: map[string]string{}})
+		}
+		limitRaceOn(t, setup, procs...)
+	})
 }
 
-func limitRace(t *testing.T, nodes ...*kycNode) {
-	first := nodes[0]
+func limitRace(t *testing.T, nodes ...*kycNode) { limitRaceOn(t, nodes[0], nodes...) }
+
+// limitRaceOn sets the user up through first and sends the 50 requests to
+// nodes in turn.
+func limitRaceOn(t *testing.T, first *kycNode, nodes ...*kycNode) {
 	session, _, _ := first.withdrawer(t, "race@example.com")
 	// 4 ETH at 2,500.00 = 10,000.00: 10% of tier 2's 100,000.00 a day.
 	first.prices(t, "ETH", "2500")
