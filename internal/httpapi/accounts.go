@@ -336,9 +336,7 @@ func (a *API) confirmPasswordReset(w http.ResponseWriter, r *http.Request) error
 		return p
 	}
 	var fe fieldErrors
-	if req.Token == "" || len(req.Token) > 200 {
-		fe.add("token", "required", "the token from the reset link")
-	}
+	fe.token(req.Token, "the token from the reset link")
 	fe.password("new_password", req.NewPassword, "choose a new password of 10 to 128 characters")
 	if p := fe.problem(); p != nil {
 		return p

@@ -128,6 +128,14 @@ func (fe *fieldErrors) password(field, value, detail string) {
 	}
 }
 
+// token requires an email link's token: present, and no longer than any
+// token Warden issues.
+func (fe *fieldErrors) token(value, detail string) {
+	if value == "" || len(value) > 200 {
+		fe.add("token", "required", detail)
+	}
+}
+
 // problem returns a validation problem, or nil when nothing was added.
 func (fe fieldErrors) problem() *Problem {
 	if len(fe) == 0 {

@@ -345,9 +345,7 @@ func (a *API) confirmAddress(w http.ResponseWriter, r *http.Request) error {
 		return p
 	}
 	var fe fieldErrors
-	if req.Token == "" || len(req.Token) > 200 {
-		fe.add("token", "required", "the token from the confirmation email's link")
-	}
+	fe.token(req.Token, "the token from the confirmation email's link")
 	if strings.TrimSpace(req.Code) == "" {
 		fe.add("code", "required", "enter the 6-digit code from your authenticator app")
 	} else if len(req.Code) > 64 {
